@@ -1,0 +1,2 @@
+//! The Microsoft Graph client: credentials and tokens, resilient HTTP (retry, `Retry-After` gate, rate cap, request
+//! ids), typed endpoints, `$batch` and paging.

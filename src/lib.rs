@@ -1,0 +1,22 @@
+//! authctl: manage Microsoft Entra ID users' phone authentication methods the GitOps way, through Microsoft Graph.
+//!
+//! Data flows one way: manifests → desired state; Graph → observed state; both → plan → renderers / executor.
+//! The pure core ([`model`], [`phone`], [`manifest`]'s model and validation, [`plan`]) knows nothing of HTTP, files
+//! or terminals; I/O lives at the edges ([`graph`], [`emulator`], [`render`], [`apply`], [`cli`]). Only [`cli`]
+//! knows every other module.
+
+pub mod apply;
+pub mod cli;
+pub mod clock;
+pub mod emulator;
+pub mod exit;
+pub mod graph;
+pub mod manifest;
+pub mod model;
+pub mod phone;
+pub mod plan;
+pub mod render;
+pub mod units;
+
+pub use cli::run;
+pub use exit::ExitCode;

@@ -1,0 +1,323 @@
+//! Domain types shared by every layer: phone types with their fixed Graph ids, SMS sign-in states, reconcile modes,
+//! and the desired and observed state of one user. Pure data: no I/O, no HTTP, no files.
+//!
+//! The observed side keeps Graph's raw strings (the number exactly as Graph sent it, an SMS state authctl does not
+//! know) so nothing is lost between reading and reporting; canonicalisation happens in the plan engine.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::phone::PhoneNumber;
+
+/// A phone authentication method's type. Graph allows at most one phone of each type per user, and each type has
+/// one fixed method id that is the same for every user.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum PhoneType {
+    /// The primary mobile phone: SMS and voice, the only type that can do SMS sign-in.
+    Mobile,
+    /// A second mobile: voice only; needs a `mobile` to exist.
+    AlternateMobile,
+    /// An office phone: voice only; the only type that may carry an extension.
+    Office,
+}
+
+impl PhoneType {
+    /// Every phone type, in Graph's (and the plan's) order.
+    pub const ALL: [PhoneType; 3] = [
+        PhoneType::Mobile,
+        PhoneType::AlternateMobile,
+        PhoneType::Office,
+    ];
+
+    /// The fixed `phoneAuthenticationMethod` id of this type (the id *is* the type).
+    pub fn method_id(self) -> &'static str {
+        match self {
+            PhoneType::Mobile => "3179e48a-750b-4051-897c-87b9720928f7",
+            PhoneType::AlternateMobile => "b6332ec1-7057-4abe-9331-3d72feddfe41",
+            PhoneType::Office => "e37fc753-ff3b-4958-9484-eaa9425c82bc",
+        }
+    }
+
+    /// The type whose fixed method id is `id` (case-insensitive), if any.
+    pub fn from_method_id(id: &str) -> Option<PhoneType> {
+        PhoneType::ALL
+            .into_iter()
+            .find(|t| t.method_id().eq_ignore_ascii_case(id))
+    }
+
+    /// Graph's spelling (`mobile`, `alternateMobile`, `office`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneType::Mobile => "mobile",
+            PhoneType::AlternateMobile => "alternateMobile",
+            PhoneType::Office => "office",
+        }
+    }
+
+    /// Parses Graph's spelling exactly (Graph's enums are case-sensitive in JSON).
+    pub fn parse(s: &str) -> Option<PhoneType> {
+        PhoneType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl fmt::Display for PhoneType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a user's undeclared phone types are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    /// Types not declared are removed.
+    Exact,
+    /// Only declared types are touched.
+    Merge,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Exact => "exact",
+            Mode::Merge => "merge",
+        })
+    }
+}
+
+/// The desired SMS sign-in setting of a user's mobile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SmsSignIn {
+    /// The mobile should be usable for SMS sign-in (`smsSignInState: ready`).
+    Enabled,
+    /// The mobile should not be usable for SMS sign-in.
+    Disabled,
+}
+
+impl fmt::Display for SmsSignIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SmsSignIn::Enabled => "enabled",
+            SmsSignIn::Disabled => "disabled",
+        })
+    }
+}
+
+/// Graph's `authenticationMethodSignInState`. An evolvable enum: values authctl does not know are kept verbatim in
+/// [`SmsSignInState::Other`] rather than rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SmsSignInState {
+    /// SMS sign-in is not possible on this method (only `mobile` can do it).
+    NotSupported,
+    /// The user is not in scope of the SMS sign-in policy.
+    NotAllowedByPolicy,
+    /// SMS sign-in is not enabled for this method.
+    NotEnabled,
+    /// In policy scope, but the user still has to finish setup.
+    NotConfigured,
+    /// Another user already uses this number for SMS sign-in.
+    PhoneNumberNotUnique,
+    /// Usable for SMS sign-in.
+    Ready,
+    /// Graph's evolvable-enum sentinel.
+    UnknownFutureValue,
+    /// Any other value, kept as Graph sent it.
+    Other(String),
+}
+
+impl SmsSignInState {
+    /// Graph's spelling of the state.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SmsSignInState::NotSupported => "notSupported",
+            SmsSignInState::NotAllowedByPolicy => "notAllowedByPolicy",
+            SmsSignInState::NotEnabled => "notEnabled",
+            SmsSignInState::NotConfigured => "notConfigured",
+            SmsSignInState::PhoneNumberNotUnique => "phoneNumberNotUnique",
+            SmsSignInState::Ready => "ready",
+            SmsSignInState::UnknownFutureValue => "unknownFutureValue",
+            SmsSignInState::Other(s) => s,
+        }
+    }
+
+    /// Reads Graph's spelling; unknown values become [`SmsSignInState::Other`].
+    pub fn parse(s: &str) -> SmsSignInState {
+        match s {
+            "notSupported" => SmsSignInState::NotSupported,
+            "notAllowedByPolicy" => SmsSignInState::NotAllowedByPolicy,
+            "notEnabled" => SmsSignInState::NotEnabled,
+            "notConfigured" => SmsSignInState::NotConfigured,
+            "phoneNumberNotUnique" => SmsSignInState::PhoneNumberNotUnique,
+            "ready" => SmsSignInState::Ready,
+            "unknownFutureValue" => SmsSignInState::UnknownFutureValue,
+            other => SmsSignInState::Other(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for SmsSignInState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SmsSignInState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SmsSignInState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(SmsSignInState::parse(&s))
+    }
+}
+
+impl JsonSchema for SmsSignInState {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SmsSignInState".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "Graph's authenticationMethodSignInState (notSupported, notAllowedByPolicy, notEnabled, notConfigured, phoneNumberNotUnique, ready, unknownFutureValue, or a future value)"
+        })
+    }
+}
+
+/// Where something was declared: a manifest file (or `-` for stdin), 1-based line and column.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub struct SourceLocation {
+    /// The file's path as given on the command line (`-` for stdin).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// What a manifest wants for one phone type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DesiredPhone {
+    /// This number (canonical).
+    Number(PhoneNumber),
+    /// No phone of this type.
+    Absent,
+}
+
+/// One user's desired state, validated and resolved from the manifests (pure data; the manifest loader builds it).
+///
+/// `phones` holds only the types the manifest declares. What an undeclared type means depends on `mode`: in
+/// [`Mode::Exact`] it is [`DesiredPhone::Absent`], in [`Mode::Merge`] it is unmanaged. Use
+/// [`DesiredUser::desired`] rather than reading `phones` directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredUser {
+    /// The user as written: a userPrincipalName or an object id.
+    pub user: String,
+    /// The effective mode (the user's own, else the document's).
+    pub mode: Mode,
+    /// Declared phone types.
+    pub phones: BTreeMap<PhoneType, DesiredPhone>,
+    /// The desired SMS sign-in setting; `None` = not managed.
+    pub sms_sign_in: Option<SmsSignIn>,
+    /// Where the user's entry starts (the `user:` key).
+    pub source: SourceLocation,
+}
+
+impl DesiredUser {
+    /// What the manifest wants for `phone_type`: `None` when the type is unmanaged (merge mode, undeclared).
+    pub fn desired(&self, phone_type: PhoneType) -> Option<&DesiredPhone> {
+        match (self.phones.get(&phone_type), self.mode) {
+            (Some(d), _) => Some(d),
+            (None, Mode::Exact) => Some(&DesiredPhone::Absent),
+            (None, Mode::Merge) => None,
+        }
+    }
+}
+
+/// One phone method as Graph reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedPhone {
+    /// The phone's type.
+    pub phone_type: PhoneType,
+    /// The number exactly as Graph returned it (may be masked for callers without full read rights).
+    pub phone_number: String,
+    /// Graph's `smsSignInState` for this method.
+    pub sms_sign_in_state: SmsSignInState,
+}
+
+/// A user as read from Graph: object id, UPN, and the phone methods Graph returned.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedUser {
+    /// The user's object id.
+    pub id: String,
+    /// The user's userPrincipalName.
+    pub user_principal_name: String,
+    /// Phone methods of known types, at most one per type.
+    pub phones: BTreeMap<PhoneType, ObservedPhone>,
+    /// Phone methods whose `phoneType` authctl does not know (e.g. `unknownFutureValue`), kept verbatim: never
+    /// deleted, only reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_phones: Vec<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_ids_round_trip() {
+        for t in PhoneType::ALL {
+            assert_eq!(PhoneType::from_method_id(t.method_id()), Some(t));
+            assert_eq!(PhoneType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(
+            PhoneType::from_method_id("28c10230-6103-485e-b985-444c60001490"),
+            None
+        );
+    }
+
+    #[test]
+    fn unknown_sms_state_is_kept() {
+        let s: SmsSignInState = serde_json::from_str("\"somethingNew\"").unwrap();
+        assert_eq!(s, SmsSignInState::Other("somethingNew".into()));
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"somethingNew\"");
+        assert_eq!(SmsSignInState::parse("ready"), SmsSignInState::Ready);
+    }
+
+    #[test]
+    fn undeclared_type_depends_on_mode() {
+        let mut u = DesiredUser {
+            user: "a@b".into(),
+            mode: Mode::Exact,
+            phones: BTreeMap::new(),
+            sms_sign_in: None,
+            source: SourceLocation {
+                file: "f".into(),
+                line: 1,
+                column: 1,
+            },
+        };
+        assert_eq!(u.desired(PhoneType::Office), Some(&DesiredPhone::Absent));
+        u.mode = Mode::Merge;
+        assert_eq!(u.desired(PhoneType::Office), None);
+    }
+}

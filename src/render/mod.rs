@@ -1,0 +1,1 @@
+//! Renderers of plans and reports: text (Terraform-like, colour), JSON (the plan file schema), Markdown (PR comments).

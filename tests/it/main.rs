@@ -1,0 +1,12 @@
+//! The integration tests: one test binary (linking once), one module per area. Every test that needs Graph runs
+//! the project's own emulator on a free 127.0.0.1 port; nothing reaches the internet.
+
+mod support;
+
+mod apply;
+mod client;
+mod emulator;
+mod manifest;
+mod operations;
+mod plan;
+mod proof;
