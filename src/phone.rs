@@ -94,6 +94,17 @@ pub enum PhoneError {
         /// The possible lengths, e.g. "10".
         possible: String,
     },
+    /// A national trunk prefix (`0`) written after the country code, as in `+44 07911 123456`: it is dialled only
+    /// inside the country, and Graph would store a different number.
+    #[error(
+        "`{input}`: the leading 0 after the country code is a trunk prefix, dialled only inside the country; the number is `{suggestion}`"
+    )]
+    TrunkPrefix {
+        /// What was written.
+        input: String,
+        /// The number without the trunk prefix, canonical.
+        suggestion: String,
+    },
     /// A malformed extension.
     #[error("`{input}`: the extension must be 1 to 10 digits after `x` or `ext.`")]
     BadExtension {
@@ -120,12 +131,31 @@ impl PhoneNumber {
             national,
             extension,
         };
-        let e164 = format!("+{}{}", number.country_code, number.national);
         let metas = DATABASE.by_code(&cc).unwrap_or_default();
         if metas.is_empty() {
             return Err(PhoneError::UnknownCountryCode {
                 input: input.trim().to_string(),
                 code: cc.to_string(),
+            });
+        }
+        // `+44 (0)7911 123456` and `+49 030 1234567` carry the trunk prefix people dial at home. Where the country
+        // uses `0` as a trunk prefix and the number is only valid without it, say so rather than report a length
+        // or validity problem. Italy has no trunk prefix (its leading 0 belongs to the number), so it never lands
+        // here.
+        if let Some(rest) = number.national.strip_prefix('0')
+            && !rest.is_empty()
+            && metas.iter().any(|m| m.national_prefix() == Some("0"))
+            && !is_valid(cc, &number.national)
+            && is_valid(cc, rest)
+        {
+            let suggestion = PhoneNumber {
+                country_code: cc,
+                national: rest.to_string(),
+                extension: number.extension.clone(),
+            };
+            return Err(PhoneError::TrunkPrefix {
+                input: input.trim().to_string(),
+                suggestion: suggestion.to_string(),
             });
         }
         // Possible lengths: the union over every region sharing the calling code (e.g. +1 = US, CA, …).
@@ -156,9 +186,7 @@ impl PhoneNumber {
                     .join(", "),
             });
         }
-        let valid = phonenumber::parse(None, &e164)
-            .map(|n| phonenumber::is_valid(&n))
-            .unwrap_or(false);
+        let valid = is_valid(cc, &number.national);
         let warning = (!valid).then(|| PhoneWarning::NotValidForCountry {
             canonical: number.to_string(),
         });
@@ -221,6 +249,16 @@ impl<'de> serde::Deserialize<'de> for PhoneNumber {
     }
 }
 
+/// Whether libphonenumber's metadata calls `+{cc}{national}` a valid number *as written*: libphonenumber quietly
+/// drops a trunk prefix (`+44 07911…` becomes `+44 7911…`), but Graph stores what it is sent, so a number that only
+/// validates after such a rewrite is not valid here.
+fn is_valid(cc: u16, national: &str) -> bool {
+    let e164 = format!("+{cc}{national}");
+    phonenumber::parse(None, &e164).is_ok_and(|n| {
+        phonenumber::is_valid(&n) && n.format().mode(phonenumber::Mode::E164).to_string() == e164
+    })
+}
+
 /// Splits `input` into (country code, national digits, extension). `strict` rejects letters and stray characters;
 /// the lenient mode (Graph's numbers) accepts any separator.
 fn split(input: &str, strict: bool) -> Result<(u16, String, Option<String>), PhoneError> {
@@ -242,7 +280,13 @@ fn split(input: &str, strict: bool) -> Result<(u16, String, Option<String>), Pho
     for c in main.chars() {
         match c {
             '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' | '/' | '\u{a0}' => {
+            ' ' | '-' | '.' | '(' | ')' | '/' => {
+                if first_group.is_none() && !digits.is_empty() {
+                    first_group = Some(digits.len());
+                }
+            }
+            // Graph has been seen to answer with other separators; only numbers read back get that latitude.
+            c if !strict && (c.is_whitespace() || c == '\u{2010}' || c == '\u{2011}') => {
                 if first_group.is_none() && !digits.is_empty() {
                     first_group = Some(digits.len());
                 }
@@ -305,11 +349,11 @@ fn country_code_len(digits: &str) -> Option<usize> {
     })
 }
 
-/// Splits a trailing extension (`x123`, `ext. 123`, `ext 123`, `extension 123`, `#123`) off the number.
+/// Splits a trailing extension (`x123`, `ext123`, `ext. 123`, `extension 123`, any case) off the number.
 /// Returns `None` when an extension marker is present but not followed by 1–10 digits.
 fn split_extension(s: &str) -> Option<(&str, Option<String>)> {
     let lower = s.to_ascii_lowercase();
-    let markers = ["extension", "ext.", "ext", "x", "#"];
+    let markers = ["extension", "ext.", "ext", "x"];
     for marker in markers {
         if let Some(pos) = lower.rfind(marker) {
             // Only a marker after some digits counts, and the earliest-starting, longest marker wins.
@@ -317,9 +361,7 @@ fn split_extension(s: &str) -> Option<(&str, Option<String>)> {
             if !before.chars().any(|c| c.is_ascii_digit()) {
                 continue;
             }
-            let after = s[pos + marker.len()..]
-                .trim_start_matches([' ', ':', '.'])
-                .trim_end();
+            let after = s[pos + marker.len()..].trim_start_matches(' ').trim_end();
             if !after.is_empty() && after.len() <= 10 && after.chars().all(|c| c.is_ascii_digit()) {
                 return Some((before, Some(after.to_string())));
             }
