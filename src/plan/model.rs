@@ -121,7 +121,7 @@ pub struct Action {
     pub after: Option<String>,
     /// Set on an SMS sign-in action that follows a mobile create or update: the write may have registered the new
     /// mobile for SMS sign-in by itself, so the executor re-reads the mobile first and decides with
-    /// [`super::sms_decision`] whether to call, report a pending user action, or report it blocked.
+    /// `plan::sms_decision` whether to call, report a pending user action, or report it blocked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub after_reread: bool,
     /// Why this action is there when it is not obvious (e.g. "before deleting the mobile").
@@ -146,7 +146,7 @@ impl Action {
     }
 }
 
-/// Why an item is blocked (machine-readable; the text is in [`Blocked::reason`]).
+/// Why an item is blocked (machine-readable; the text is in `reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum BlockCode {
@@ -174,10 +174,10 @@ pub struct Blocked {
     /// The call that would have been made, if there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op: Option<Op>,
-    /// As [`Action::before`].
+    /// As an action's `before`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<String>,
-    /// As [`Action::after`].
+    /// As an action's `after`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
     /// The kind of reason.
@@ -347,7 +347,7 @@ pub enum LockoutCheck {
     /// Nothing usable would remain, and `--allow-lockout` was given: the actions stay.
     Allowed,
     /// The method list was not read: destructive actions are blocked until the caller re-plans with it
-    /// (see [`Plan::users_needing_lockout_check`]).
+    /// (see `Plan::users_needing_lockout_check`).
     NotChecked,
 }
 
@@ -508,12 +508,14 @@ impl Summary {
     }
 }
 
-/// A plan: the saved plan file and what every renderer reads. Build it with [`super::plan`]; save it with
-/// [`Plan::to_file_json`]; load it with [`Plan::from_json`].
+/// An authctl plan: per user, the Graph calls that make the phones match the manifests, what is blocked and why,
+/// and the state predicted after apply. Saved by `authctl plan --out`, applied by `authctl apply --plan`.
+///
+/// (In Rust: build it with `plan::plan`, save it with `Plan::to_file_json`, load it with `Plan::from_json`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
-    /// The plan file format ([`FORMAT_VERSION`]).
+    /// The plan file format version (1). A plan of another version is refused.
     pub format_version: u32,
     /// The authctl version that made the plan.
     pub authctl_version: String,
@@ -617,10 +619,13 @@ impl Plan {
         self.users.iter().find(|u| u.id.as_deref() == Some(id))
     }
 
-    /// The JSON Schema (draft-07) of the plan file.
-    pub fn json_schema() -> serde_json::Value {
+    /// The JSON Schema (draft-07) of the plan file, as pretty JSON with a trailing newline: byte for byte what
+    /// `schemas/plan.schema.json` commits.
+    pub fn schema_json() -> String {
         let generator = schemars::generate::SchemaSettings::draft07().into_generator();
         let schema = generator.into_root_schema_for::<Plan>();
-        serde_json::to_value(schema).expect("a schema always serialises")
+        let mut s = serde_json::to_string_pretty(&schema).expect("a schema always serialises");
+        s.push('\n');
+        s
     }
 }

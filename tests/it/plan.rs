@@ -59,6 +59,26 @@ fn json_plan_snapshot_and_round_trip() {
     assert_eq!(Plan::from_json(&text).unwrap(), p);
 }
 
+#[test]
+fn committed_plan_schema_matches_the_generated_one() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/plan.schema.json");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == Plan::schema_json(),
+        "schemas/plan.schema.json is out of date; regenerate it with \
+         `cargo run -- schema plan > schemas/plan.schema.json`"
+    );
+}
+
+#[test]
+fn saved_plan_validates_against_its_schema() {
+    let schema: serde_json::Value = serde_json::from_str(&Plan::schema_json()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&fixture().to_file_json()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Fixtures
 
