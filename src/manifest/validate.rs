@@ -861,6 +861,20 @@ impl Walker<'_> {
         if s == "absent" {
             return Some(DesiredPhone::Absent);
         }
+        if [
+            "none", "null", "absent", "no", "remove", "delete", "empty", "-",
+        ]
+        .contains(&s.trim().to_lowercase().as_str())
+        {
+            self.error(
+                "invalid-phone-number",
+                &v.referenced,
+                path,
+                format!("`{s}` is neither a phone number nor `absent`"),
+                format!("to remove the phone, write `{name}: absent` (lower case)"),
+            );
+            return None;
+        }
         match PhoneNumber::parse(s) {
             Ok(parsed) => {
                 if let Some(ext) = parsed.number.extension()
@@ -889,11 +903,6 @@ impl Walker<'_> {
             }
             Err(e) => {
                 let help = match &e {
-                    _ if ["none", "null", "absent", "no", "remove", "delete", "-", ""]
-                        .contains(&s.trim().to_lowercase().as_str()) =>
-                    {
-                        format!("to remove the phone, write `{name}: absent` (lower case)")
-                    }
                     PhoneError::MissingCountryCode { .. } => {
                         format!(
                             "start the number with `+` and its country code, e.g. `{name}: \"+1 2065555555\"`"
