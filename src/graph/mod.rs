@@ -34,3 +34,6 @@ pub use secret::Secret;
 pub use settings::{Cloud, GraphSettings};
 pub use stats::GraphStats;
 pub use types::{Operation, PhoneMethod, ResetAccepted, UserInfo};
+
+#[cfg(test)]
+mod tests;
