@@ -94,6 +94,17 @@ pub enum PhoneError {
         /// The possible lengths, e.g. "10".
         possible: String,
     },
+    /// A national trunk prefix (`0`) written after the country code, as in `+44 07911 123456`: it is dialled only
+    /// inside the country, and Graph would store a different number.
+    #[error(
+        "`{input}`: the leading 0 after the country code is a trunk prefix, dialled only inside the country; the number is `{suggestion}`"
+    )]
+    TrunkPrefix {
+        /// What was written.
+        input: String,
+        /// The number without the trunk prefix, canonical.
+        suggestion: String,
+    },
     /// A malformed extension.
     #[error("`{input}`: the extension must be 1 to 10 digits after `x` or `ext.`")]
     BadExtension {
@@ -120,7 +131,6 @@ impl PhoneNumber {
             national,
             extension,
         };
-        let e164 = format!("+{}{}", number.country_code, number.national);
         let metas = DATABASE.by_code(&cc).unwrap_or_default();
         if metas.is_empty() {
             return Err(PhoneError::UnknownCountryCode {
@@ -128,10 +138,51 @@ impl PhoneNumber {
                 code: cc.to_string(),
             });
         }
+        // `+44 (0)7911 123456` and `+49 030 1234567` carry the trunk prefix people dial at home. Where the country
+        // uses `0` as a trunk prefix and the number is only valid without it, say so rather than report a length
+        // or validity problem. Italy has no trunk prefix (its leading 0 belongs to the number), so it never lands
+        // here.
+        if let Some(rest) = number.national.strip_prefix('0')
+            && !rest.is_empty()
+            && metas.iter().any(|m| m.national_prefix() == Some("0"))
+            && !is_valid(cc, &number.national)
+            && is_valid(cc, rest)
+        {
+            let suggestion = PhoneNumber {
+                country_code: cc,
+                national: rest.to_string(),
+                extension: number.extension.clone(),
+            };
+            return Err(PhoneError::TrunkPrefix {
+                input: input.trim().to_string(),
+                suggestion: suggestion.to_string(),
+            });
+        }
         // Possible lengths: the union over every region sharing the calling code (e.g. +1 = US, CA, …).
+        // The metadata keeps possible lengths on each number type's descriptor (the general one is often empty),
+        // so take the union of all of them.
         let mut possible: Vec<u16> = metas
             .iter()
-            .flat_map(|m| m.descriptors().general().possible_length().iter().copied())
+            .flat_map(|m| {
+                let d = m.descriptors();
+                [
+                    Some(d.general()),
+                    d.fixed_line(),
+                    d.mobile(),
+                    d.toll_free(),
+                    d.premium_rate(),
+                    d.shared_cost(),
+                    d.personal_number(),
+                    d.voip(),
+                    d.pager(),
+                    d.uan(),
+                    d.voicemail(),
+                ]
+                .into_iter()
+                .flatten()
+                .flat_map(|desc| desc.possible_length().iter().copied())
+                .collect::<Vec<_>>()
+            })
             .collect();
         possible.sort_unstable();
         possible.dedup();
@@ -156,9 +207,7 @@ impl PhoneNumber {
                     .join(", "),
             });
         }
-        let valid = phonenumber::parse(None, &e164)
-            .map(|n| phonenumber::is_valid(&n))
-            .unwrap_or(false);
+        let valid = is_valid(cc, &number.national);
         let warning = (!valid).then(|| PhoneWarning::NotValidForCountry {
             canonical: number.to_string(),
         });
@@ -221,6 +270,16 @@ impl<'de> serde::Deserialize<'de> for PhoneNumber {
     }
 }
 
+/// Whether libphonenumber's metadata calls `+{cc}{national}` a valid number *as written*: libphonenumber quietly
+/// drops a trunk prefix (`+44 07911…` becomes `+44 7911…`), but Graph stores what it is sent, so a number that only
+/// validates after such a rewrite is not valid here.
+fn is_valid(cc: u16, national: &str) -> bool {
+    let e164 = format!("+{cc}{national}");
+    phonenumber::parse(None, &e164).is_ok_and(|n| {
+        phonenumber::is_valid(&n) && n.format().mode(phonenumber::Mode::E164).to_string() == e164
+    })
+}
+
 /// Splits `input` into (country code, national digits, extension). `strict` rejects letters and stray characters;
 /// the lenient mode (Graph's numbers) accepts any separator.
 fn split(input: &str, strict: bool) -> Result<(u16, String, Option<String>), PhoneError> {
@@ -242,7 +301,13 @@ fn split(input: &str, strict: bool) -> Result<(u16, String, Option<String>), Pho
     for c in main.chars() {
         match c {
             '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' | '/' | '\u{a0}' => {
+            ' ' | '-' | '.' | '(' | ')' | '/' => {
+                if first_group.is_none() && !digits.is_empty() {
+                    first_group = Some(digits.len());
+                }
+            }
+            // Graph has been seen to answer with other separators; only numbers read back get that latitude.
+            c if !strict && (c.is_whitespace() || c == '\u{2010}' || c == '\u{2011}') => {
                 if first_group.is_none() && !digits.is_empty() {
                     first_group = Some(digits.len());
                 }
@@ -305,11 +370,11 @@ fn country_code_len(digits: &str) -> Option<usize> {
     })
 }
 
-/// Splits a trailing extension (`x123`, `ext. 123`, `ext 123`, `extension 123`, `#123`) off the number.
+/// Splits a trailing extension (`x123`, `ext123`, `ext. 123`, `extension 123`, any case) off the number.
 /// Returns `None` when an extension marker is present but not followed by 1–10 digits.
 fn split_extension(s: &str) -> Option<(&str, Option<String>)> {
     let lower = s.to_ascii_lowercase();
-    let markers = ["extension", "ext.", "ext", "x", "#"];
+    let markers = ["extension", "ext.", "ext", "x"];
     for marker in markers {
         if let Some(pos) = lower.rfind(marker) {
             // Only a marker after some digits counts, and the earliest-starting, longest marker wins.
@@ -317,9 +382,7 @@ fn split_extension(s: &str) -> Option<(&str, Option<String>)> {
             if !before.chars().any(|c| c.is_ascii_digit()) {
                 continue;
             }
-            let after = s[pos + marker.len()..]
-                .trim_start_matches([' ', ':', '.'])
-                .trim_end();
+            let after = s[pos + marker.len()..].trim_start_matches(' ').trim_end();
             if !after.is_empty() && after.len() <= 10 && after.chars().all(|c| c.is_ascii_digit()) {
                 return Some((before, Some(after.to_string())));
             }
@@ -332,24 +395,272 @@ fn split_extension(s: &str) -> Option<(&str, Option<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn canon(s: &str) -> String {
         PhoneNumber::parse(s).unwrap().number.to_string()
     }
 
+    /// What a manifest number should come to.
+    #[derive(Debug)]
+    enum Expect {
+        /// Valid; this canonical form.
+        Ok(&'static str),
+        /// Parsed and possible, but not valid for its country: a warning.
+        Warn(&'static str),
+        /// Rejected with this kind of error.
+        Err(fn(&PhoneError) -> bool),
+    }
+    use Expect::*;
+
+    /// Spelling variants, extensions, trunk prefixes, impossible lengths, missing `+` and letters over 16 countries.
+    const CASES: &[(&str, Expect)] = &[
+        // United States: every common spelling is one number.
+        ("+12065555555", Ok("+1 2065555555")),
+        ("+1 206 555 5555", Ok("+1 2065555555")),
+        ("+1 (206) 555-5555", Ok("+1 2065555555")),
+        ("+1 2065555555", Ok("+1 2065555555")),
+        ("+1-206-555-5555", Ok("+1 2065555555")),
+        ("+1.206.555.5555", Ok("+1 2065555555")),
+        ("  +1 206 555 5555  ", Ok("+1 2065555555")),
+        ("+1 206/555-5555", Ok("+1 2065555555")),
+        // Office extensions, in every accepted spelling.
+        ("+1 425 555 0100 x123", Ok("+1 4255550100x123")),
+        ("+1 425 555 0100x123", Ok("+1 4255550100x123")),
+        ("+1 425 555 0100 ext. 123", Ok("+1 4255550100x123")),
+        ("+1 425 555 0100 ext 123", Ok("+1 4255550100x123")),
+        ("+1 425 555 0100 EXT. 7", Ok("+1 4255550100x7")),
+        ("+1 425 555 0100 extension 4567", Ok("+1 4255550100x4567")),
+        (
+            "+1 425 555 0100 x",
+            Err(|e| matches!(e, PhoneError::BadExtension { .. })),
+        ),
+        (
+            "+1 425 555 0100 x12345678901",
+            Err(|e| matches!(e, PhoneError::BadExtension { .. })),
+        ),
+        // Possible but not valid: Microsoft's own example is a warning, never an error.
+        ("+1 5555551234", Warn("+1 5555551234")),
+        ("+1 0005551234", Warn("+1 0005551234")),
+        // Impossible lengths.
+        (
+            "+1 206 555 555",
+            Err(|e| matches!(e, PhoneError::ImpossibleLength { .. })),
+        ),
+        (
+            "+1 206 555 55555",
+            Err(|e| {
+                matches!(
+                    e,
+                    PhoneError::ImpossibleLength {
+                        problem: "too long",
+                        ..
+                    }
+                )
+            }),
+        ),
+        (
+            "+1 2",
+            Err(|e| {
+                matches!(
+                    e,
+                    PhoneError::ImpossibleLength {
+                        problem: "too short",
+                        ..
+                    }
+                )
+            }),
+        ),
+        // Canada shares +1.
+        ("+1 416 555 0123", Ok("+1 4165550123")),
+        ("+1 (604) 555-0199", Ok("+1 6045550199")),
+        // United Kingdom: no trunk 0 after +44.
+        ("+44 7911 123456", Ok("+44 7911123456")),
+        ("+44 20 7946 0958", Ok("+44 2079460958")),
+        (
+            "+44 (0)20 7946 0958",
+            Err(
+                |e| matches!(e, PhoneError::TrunkPrefix { suggestion, .. } if suggestion == "+44 2079460958"),
+            ),
+        ),
+        (
+            "+44 07911 123456",
+            Err(|e| matches!(e, PhoneError::TrunkPrefix { .. })),
+        ),
+        ("+44 7911 123456 ext. 12", Ok("+44 7911123456x12")),
+        (
+            "+44 79111234567890",
+            Err(|e| matches!(e, PhoneError::ImpossibleLength { .. })),
+        ),
+        // Germany: variable lengths.
+        ("+49 30 123456", Ok("+49 30123456")),
+        ("+49 151 23456789", Ok("+49 15123456789")),
+        (
+            "+49 (0)30 123456",
+            Err(|e| matches!(e, PhoneError::TrunkPrefix { .. })),
+        ),
+        (
+            "+49 123",
+            Err(|e| matches!(e, PhoneError::ImpossibleLength { .. })),
+        ),
+        // France.
+        ("+33 1 23 45 67 89", Ok("+33 123456789")),
+        ("+33 6 12 34 56 78", Ok("+33 612345678")),
+        (
+            "+33 06 12 34 56 78",
+            Err(|e| matches!(e, PhoneError::TrunkPrefix { .. })),
+        ),
+        (
+            "+33 6 12 34 56 7",
+            Err(|e| matches!(e, PhoneError::ImpossibleLength { .. })),
+        ),
+        // Italy: the leading 0 of a landline belongs to the number and survives.
+        ("+39 06 1234 5678", Ok("+39 0612345678")),
+        ("+39 02 1234567", Ok("+39 021234567")),
+        ("+39 347 123 4567", Ok("+39 3471234567")),
+        (
+            "+39 06 12",
+            Err(|e| matches!(e, PhoneError::ImpossibleLength { .. })),
+        ),
+        // India.
+        ("+91 98765 43210", Ok("+91 9876543210")),
+        ("+91 11 2345 6789", Ok("+91 1123456789")),
+        ("+91 98765 4321", Warn("+91 987654321")),
+        // Japan.
+        ("+81 3-1234-5678", Ok("+81 312345678")),
+        ("+81 90-1234-5678", Ok("+81 9012345678")),
+        (
+            "+81 03-1234-5678",
+            Err(|e| matches!(e, PhoneError::TrunkPrefix { .. })),
+        ),
+        // Brazil.
+        ("+55 11 91234-5678", Ok("+55 11912345678")),
+        ("+55 21 2345-6789", Ok("+55 2123456789")),
+        (
+            "+55 11 1234",
+            Err(|e| matches!(e, PhoneError::ImpossibleLength { .. })),
+        ),
+        // Australia.
+        ("+61 4 1234 5678", Ok("+61 412345678")),
+        ("+61 2 9876 5432", Ok("+61 298765432")),
+        (
+            "+61 04 1234 5678",
+            Err(|e| matches!(e, PhoneError::TrunkPrefix { .. })),
+        ),
+        // Spain, Mexico, Ireland, China, South Africa, Russia.
+        ("+34 612 34 56 78", Ok("+34 612345678")),
+        ("+52 55 1234 5678", Ok("+52 5512345678")),
+        ("+353 85 123 4567", Ok("+353 851234567")),
+        ("+86 138 0013 8000", Ok("+86 13800138000")),
+        ("+27 82 123 4567", Ok("+27 821234567")),
+        ("+7 912 345 67 89", Ok("+7 9123456789")),
+        // No `+` country code: an error that shows the expected form.
+        (
+            "2065555555",
+            Err(|e| matches!(e, PhoneError::MissingCountryCode { .. })),
+        ),
+        (
+            "1 206 555 5555",
+            Err(|e| matches!(e, PhoneError::MissingCountryCode { .. })),
+        ),
+        (
+            "(206) 555-5555",
+            Err(|e| matches!(e, PhoneError::MissingCountryCode { .. })),
+        ),
+        (
+            "+",
+            Err(|e| matches!(e, PhoneError::MissingCountryCode { .. })),
+        ),
+        ("", Err(|e| matches!(e, PhoneError::Empty))),
+        ("   ", Err(|e| matches!(e, PhoneError::Empty))),
+        (
+            "+999 123456",
+            Err(|e| matches!(e, PhoneError::UnknownCountryCode { .. })),
+        ),
+        // Letters, including a letter O for a zero and a tab.
+        (
+            "+1 206 CALL NOW",
+            Err(|e| matches!(e, PhoneError::InvalidCharacter { found: 'C', .. })),
+        ),
+        (
+            "+1 206 555 O100",
+            Err(|e| matches!(e, PhoneError::InvalidCharacter { found: 'O', .. })),
+        ),
+        (
+            "+1\t206 555 0100",
+            Err(|e| matches!(e, PhoneError::InvalidCharacter { found: '\t', .. })),
+        ),
+        (
+            "+44 7911 123456 #12",
+            Err(|e| matches!(e, PhoneError::InvalidCharacter { found: '#', .. })),
+        ),
+    ];
+
     #[test]
-    fn common_spellings_are_one_number() {
-        for s in [
-            "+12065555555",
-            "+1 206 555 5555",
-            "+1 (206) 555-5555",
-            "+1 2065555555",
-            "+1-206-555-5555",
-        ] {
-            assert_eq!(canon(s), "+1 2065555555", "{s}");
+    fn case_table() {
+        let countries: std::collections::BTreeSet<u16> = CASES
+            .iter()
+            .filter_map(|(s, _)| {
+                PhoneNumber::parse_observed(s)
+                    .ok()
+                    .map(|n| n.country_code())
+            })
+            .collect();
+        assert!(
+            CASES.len() >= 40 && countries.len() >= 9,
+            "{} cases, {countries:?}",
+            CASES.len()
+        );
+        let mut failures = Vec::new();
+        for (input, expect) in CASES {
+            let got = PhoneNumber::parse(input);
+            let ok = match (expect, &got) {
+                (Ok(c), Result::Ok(p)) => p.number.to_string() == *c && p.warning.is_none(),
+                (Warn(c), Result::Ok(p)) => p.number.to_string() == *c && p.warning.is_some(),
+                (Err(pred), Result::Err(e)) => pred(e),
+                _ => false,
+            };
+            if !ok {
+                failures.push(format!("{input:?}: expected {expect:?}, got {got:?}"));
+            }
         }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn errors_show_the_expected_form() {
+        let e = PhoneNumber::parse("2065555555").unwrap_err().to_string();
+        assert!(
+            e.contains("+1 2065555555") && e.contains("leading `+`"),
+            "{e}"
+        );
+        let e = PhoneNumber::parse("+1 206 555 555")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("9 digits after +1") && e.contains("possible: 7, 10"),
+            "{e}"
+        );
+        let w = PhoneNumber::parse("+1 5555551234")
+            .unwrap()
+            .warning
+            .unwrap()
+            .to_string();
+        assert!(w.contains("not a valid number"), "{w}");
+    }
+
+    #[test]
+    fn equality_is_on_the_canonical_form() {
+        let a = PhoneNumber::parse("+1 (206) 555-5555").unwrap().number;
+        let b = PhoneNumber::parse("+12065555555").unwrap().number;
+        assert_eq!(a, b);
+        assert_ne!(a, PhoneNumber::parse("+1 206 555 5555 x1").unwrap().number);
         assert_eq!(canon("+39 06 1234 5678"), "+39 0612345678");
-        assert_eq!(canon("+44 7911 123456 ext. 12"), "+44 7911123456x12");
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            "\"+1 2065555555\"",
+            "serialises canonical"
+        );
     }
 
     #[test]
@@ -366,6 +677,99 @@ mod tests {
                 .extension(),
             Some("123")
         );
+        // Graph's impossible numbers are still read (never rejected for validity).
+        assert_eq!(
+            PhoneNumber::parse_observed("+1 206").unwrap().to_string(),
+            "+1 206"
+        );
+        // A masked number is not a number.
         assert!(PhoneNumber::parse_observed("+1 206XXXXX55").is_err());
+        assert!(PhoneNumber::parse_observed("+1 206*****55").is_err());
+    }
+
+    /// Numbers as people type them: a country code with a real number length, grouped with random separators, and
+    /// sometimes an extension.
+    fn written_number() -> impl Strategy<Value = String> {
+        let countries = prop::sample::select(vec![
+            (1u16, 10usize),
+            (44, 10),
+            (49, 11),
+            (33, 9),
+            (39, 10),
+            (91, 10),
+            (81, 10),
+            (55, 11),
+            (61, 9),
+            (353, 9),
+        ]);
+        (
+            countries,
+            prop::collection::vec(0u8..10, 15),
+            prop::collection::vec(
+                prop::sample::select(vec!["", " ", "-", ".", " (", ") "]),
+                15,
+            ),
+            prop::option::of((
+                prop::sample::select(vec!["x", " x", " ext. ", " ext ", "extension "]),
+                1u32..99999,
+            )),
+        )
+            .prop_map(|((cc, len), digits, seps, ext)| {
+                let mut s = format!("+{cc} ");
+                for i in 0..len {
+                    // A first digit of 0 is a trunk prefix in most of these countries; keep numbers realistic.
+                    let d = if i == 0 { digits[i].max(2) } else { digits[i] };
+                    s.push(char::from(b'0' + d));
+                    if i + 1 < len {
+                        s.push_str(seps[i]);
+                    }
+                }
+                if let Some((marker, n)) = ext {
+                    s.push_str(&format!("{marker}{n}"));
+                }
+                s
+            })
+    }
+
+    #[test]
+    fn generated_numbers_mostly_parse() {
+        // The properties below only mean something if the generator's numbers parse; keep it honest.
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = written_number();
+        let parsed = (0..200)
+            .filter(|_| {
+                let s = proptest::strategy::ValueTree::current(
+                    &strategy.new_tree(&mut runner).unwrap(),
+                );
+                PhoneNumber::parse(&s).is_ok()
+            })
+            .count();
+        assert!(
+            parsed >= 150,
+            "only {parsed} of 200 generated numbers parse"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn canonical_form_is_a_fixed_point(s in written_number()) {
+            if let Result::Ok(p) = PhoneNumber::parse(&s) {
+                let canonical = p.number.to_string();
+                let again = PhoneNumber::parse(&canonical).expect("a canonical form always parses");
+                prop_assert_eq!(again.number.to_string(), canonical);
+                prop_assert_eq!(again.warning.is_some(), p.warning.is_some());
+            }
+        }
+
+        #[test]
+        fn parse_of_display_is_identity(s in written_number()) {
+            if let Result::Ok(p) = PhoneNumber::parse(&s) {
+                let shown = p.number.to_string();
+                prop_assert_eq!(&PhoneNumber::parse(&shown).unwrap().number, &p.number);
+                prop_assert_eq!(&PhoneNumber::parse_observed(&shown).unwrap(), &p.number);
+                let json = serde_json::to_string(&p.number).unwrap();
+                prop_assert_eq!(serde_json::from_str::<PhoneNumber>(&json).unwrap(), p.number);
+            }
+        }
     }
 }

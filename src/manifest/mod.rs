@@ -1,2 +1,218 @@
 //! Manifests: the YAML model (serde + schemars), loading files, directories and stdin with locations, and offline
 //! validation that collects every problem of a run as a diagnostic naming file, line, column and field path.
+//!
+//! [`load`] is the entry point: it reads every input (a file, a directory walked recursively for `*.yaml` and
+//! `*.yml` in sorted order, or `-` for stdin), parses each document with serde-saphyr (duplicate keys rejected,
+//! strict booleans, alias and size budgets), checks every rule that needs no tenant, and returns the valid users
+//! with all diagnostics. Reading files is the only I/O here; parsing and validation are pure.
+
+pub mod diagnostic;
+pub mod model;
+pub mod node;
+pub mod validate;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest as _, Sha256};
+
+pub use diagnostic::{Diagnostic, DiagnosticFormat, Label, Severity, SourceFile};
+
+use crate::model::{DesiredUser, SourceLocation};
+
+/// Everything read from a run's manifest inputs.
+#[derive(Debug, Clone, Default)]
+pub struct Manifests {
+    /// The users of every document, in file and document order. Only users without errors are listed; a run with
+    /// errors must not be planned ([`Manifests::has_errors`]).
+    pub users: Vec<DesiredUser>,
+    /// Every problem found, errors and warnings, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// SHA-256 (hex) over the files in order: each file's name, a NUL, its length as decimal, a NUL, its bytes.
+    pub digest: String,
+    /// The files read, in order (`-` for stdin).
+    pub files: Vec<String>,
+    sources: Vec<SourceFile>,
+}
+
+impl Manifests {
+    /// `true` when any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The number of error diagnostics.
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// The number of warning diagnostics.
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics.len() - self.error_count()
+    }
+
+    /// The text of every file read, for rendering snippets (also of diagnostics added later, e.g. by the planner).
+    pub fn sources(&self) -> &[SourceFile] {
+        &self.sources
+    }
+}
+
+/// Renders the diagnostics of `m` in `format`; see [`diagnostic::render`].
+pub fn render_diagnostics(m: &Manifests, format: DiagnosticFormat, color: bool) -> String {
+    diagnostic::render(&m.diagnostics, &m.sources, format, color)
+}
+
+/// Loads manifests from paths, directories and `-` (the process's stdin).
+pub fn load(inputs: &[String]) -> Manifests {
+    load_from(inputs, &mut std::io::stdin().lock())
+}
+
+/// Loads manifests, reading `-` from `stdin`.
+pub fn load_from(inputs: &[String], stdin: &mut dyn Read) -> Manifests {
+    let mut m = Manifests::default();
+    let mut texts: Vec<(String, String)> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut stdin_read = false;
+    for input in inputs {
+        if input == "-" {
+            if stdin_read {
+                m.diagnostics.push(io_error(
+                    "-",
+                    "stdin (`-`) is given more than once",
+                    "give `-` once",
+                ));
+                continue;
+            }
+            stdin_read = true;
+            let mut text = String::new();
+            match stdin.read_to_string(&mut text) {
+                Ok(_) => texts.push(("-".to_string(), text)),
+                Err(e) => m.diagnostics.push(io_error(
+                    "-",
+                    &format!("cannot read stdin: {e}"),
+                    "pipe a UTF-8 YAML manifest into authctl",
+                )),
+            }
+            continue;
+        }
+        let path = Path::new(input);
+        let files = match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                let mut found = Vec::new();
+                if let Err(e) = walk(path, &mut found) {
+                    m.diagnostics.push(io_error(
+                        input,
+                        &format!("cannot read directory: {e}"),
+                        "check the path and its permissions",
+                    ));
+                }
+                found.sort();
+                if found.is_empty() {
+                    m.diagnostics.push(io_error(
+                        input,
+                        "the directory holds no `*.yaml` or `*.yml` files",
+                        "give a directory of manifests, or the files themselves",
+                    ));
+                }
+                found
+            }
+            Ok(_) => vec![path.to_path_buf()],
+            Err(e) => {
+                m.diagnostics.push(io_error(
+                    input,
+                    &format!("cannot read: {e}"),
+                    "give an existing manifest file, a directory of them, or `-` for stdin",
+                ));
+                continue;
+            }
+        };
+        for file in files {
+            // The same file reached twice (named and inside a named directory) is read once, so its users are not
+            // reported as declared twice.
+            let key = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let name = file.to_string_lossy().into_owned();
+            match std::fs::read(&file) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => texts.push((name, text)),
+                    Err(_) => m.diagnostics.push(io_error(
+                        &name,
+                        "the file is not UTF-8 text",
+                        "save the manifest as UTF-8",
+                    )),
+                },
+                Err(e) => m.diagnostics.push(io_error(
+                    &name,
+                    &format!("cannot read: {e}"),
+                    "check the path and its permissions",
+                )),
+            }
+        }
+    }
+
+    let mut hasher = Sha256::new();
+    let mut declarations = Vec::new();
+    for (name, text) in texts {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(text.len().to_string().as_bytes());
+        hasher.update([0]);
+        hasher.update(text.as_bytes());
+        let text: Arc<str> = Arc::from(text);
+        validate::check_file(&name, &text, &mut declarations, &mut m.diagnostics);
+        m.files.push(name.clone());
+        m.sources.push(SourceFile { name, text });
+    }
+    validate::check_across_users(&declarations, &mut m.diagnostics);
+    // Read order: by file as given, then by position (the walk meets some fields out of order).
+    let rank = |f: &str| m.files.iter().position(|x| x == f).unwrap_or(usize::MAX);
+    m.diagnostics
+        .sort_by_key(|d| (d.line > 0, rank(&d.file), d.line, d.column));
+    m.users = declarations
+        .into_iter()
+        .filter(|d| d.valid)
+        .map(|d| d.desired)
+        .collect();
+    m.digest = hex::encode(hasher.finalize());
+    m
+}
+
+/// Collects `*.yaml` and `*.yml` files under `dir`, recursively. Symlinked directories are not followed (a link
+/// cycle would never end); symlinked files are read.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            walk(&path, out)?;
+        } else if is_manifest_name(&path) && std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn is_manifest_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e == "yaml" || e == "yml")
+}
+
+fn io_error(file: &str, message: &str, help: &str) -> Diagnostic {
+    Diagnostic::error(
+        "io",
+        &SourceLocation {
+            file: file.to_string(),
+            line: 0,
+            column: 0,
+        },
+        "",
+        message,
+    )
+    .with_help(help)
+}

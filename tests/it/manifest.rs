@@ -1,1 +1,682 @@
-//! Integration tests: manifest.
+//! Integration tests: manifests. Loading, every validation rule with a snapshot of its rendered diagnostic, the
+//! schema kept in step with the serde model, and `authctl validate` through the real binary.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn authctl() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_authctl"));
+    c.current_dir(root()).env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn committed_schema_matches_the_generated_one() {
+    let committed = std::fs::read_to_string(root().join("schemas/manifest.schema.json"))
+        .expect("schemas/manifest.schema.json is committed");
+    let generated = authctl::manifest::model::manifest_schema_json();
+    assert!(
+        committed == generated,
+        "schemas/manifest.schema.json is out of date; regenerate it with \
+         `cargo run -- schema manifest > schemas/manifest.schema.json`"
+    );
+}
+
+#[test]
+fn validate_examples_exits_0() {
+    let out = authctl()
+        .args(["validate", "examples/manifests"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("valid: 13 users in 4 files"), "{stderr}");
+}
+
+#[test]
+fn schema_command_prints_the_committed_schema() {
+    let out = authctl().args(["schema", "manifest"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let committed = std::fs::read(root().join("schemas/manifest.schema.json")).unwrap();
+    assert_eq!(out.stdout, committed);
+    let default = authctl().args(["schema"]).output().unwrap();
+    assert_eq!(default.stdout, committed);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One test per rule: the diagnostics found (code, severity, line, path) and a snapshot of how they render.
+
+use authctl::manifest::{self, DiagnosticFormat, Manifests, Severity};
+
+const FIXTURES: &str = "tests/fixtures/manifests";
+
+fn load(paths: &[&str]) -> Manifests {
+    let paths: Vec<String> = paths.iter().map(|p| format!("{FIXTURES}/{p}")).collect();
+    manifest::load_from(&paths, &mut std::io::empty())
+}
+
+/// Loads `paths`, checks the diagnostics are exactly `expected` (code suffix, severity, line, path), and snapshots
+/// their text rendering (no colour, as under `NO_COLOR=1`).
+fn check(name: &str, paths: &[&str], expected: &[(&str, Severity, usize, &str)]) -> Manifests {
+    let m = load(paths);
+    let got: Vec<(String, Severity, usize, String)> = m
+        .diagnostics
+        .iter()
+        .map(|d| {
+            (
+                d.code.trim_start_matches("authctl::manifest::").to_string(),
+                d.severity,
+                d.line,
+                d.path.clone(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, Severity, usize, String)> = expected
+        .iter()
+        .map(|(c, s, l, p)| (c.to_string(), *s, *l, p.to_string()))
+        .collect();
+    assert_eq!(got, want, "diagnostics of {paths:?}");
+    for d in &m.diagnostics {
+        assert!(
+            d.help.is_some(),
+            "every diagnostic says how to fix it: {d:?}"
+        );
+        assert!(
+            d.line > 0 && d.column > 0,
+            "every diagnostic has a position: {d:?}"
+        );
+    }
+    insta::assert_snapshot!(
+        name,
+        manifest::render_diagnostics(&m, DiagnosticFormat::Text, false)
+    );
+    m
+}
+
+use Severity::{Error as E, Warning as W};
+
+#[test]
+fn rule_duplicate_key() {
+    check(
+        "duplicate_key",
+        &["invalid/duplicate-key.yaml"],
+        &[("duplicate-key", E, 10, "")],
+    );
+}
+
+#[test]
+fn rule_unknown_field_with_suggestion() {
+    let m = check(
+        "unknown_field",
+        &["invalid/unknown-field.yaml"],
+        &[
+            ("unknown-phone-type", E, 8, "spec.users[0].phones.mobil"),
+            ("unknown-field", E, 9, "spec.users[0].smsSignin"),
+        ],
+    );
+    assert!(m.diagnostics[0].message.contains("did you mean `mobile`?"));
+    assert!(
+        m.diagnostics[1]
+            .message
+            .contains("did you mean `smsSignIn`?")
+    );
+}
+
+#[test]
+fn rule_unknown_phone_type() {
+    check(
+        "unknown_phone_type",
+        &["invalid/unknown-phone-type.yaml"],
+        &[
+            ("unknown-phone-type", E, 8, "spec.users[0].phones.fax"),
+            (
+                "unknown-phone-type",
+                E,
+                9,
+                "spec.users[0].phones.alternate_mobile",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn rule_office_null_tilde_or_empty() {
+    check(
+        "office_null",
+        &["invalid/office-null.yaml"],
+        &[
+            ("null-phone", E, 8, "spec.users[0].phones.office"),
+            ("null-phone", E, 11, "spec.users[1].phones.office"),
+            ("null-phone", E, 14, "spec.users[2].phones.office"),
+        ],
+    );
+}
+
+#[test]
+fn rule_bad_numbers() {
+    check(
+        "bad_number",
+        &["invalid/bad-number.yaml"],
+        &[
+            ("invalid-phone-number", E, 8, "spec.users[0].phones.mobile"),
+            ("invalid-phone-number", E, 11, "spec.users[1].phones.mobile"),
+            ("invalid-phone-number", E, 14, "spec.users[2].phones.mobile"),
+            ("invalid-phone-number", E, 17, "spec.users[3].phones.mobile"),
+            ("invalid-phone-number", E, 20, "spec.users[4].phones.office"),
+        ],
+    );
+}
+
+#[test]
+fn rule_possible_but_not_valid_number_is_a_warning() {
+    let m = check(
+        "not_valid_number",
+        &["invalid/not-valid-number.yaml"],
+        &[("phone-not-valid", W, 8, "spec.users[0].phones.mobile")],
+    );
+    assert!(!m.has_errors());
+    assert_eq!(m.users.len(), 1, "a warning keeps the user");
+}
+
+#[test]
+fn rule_extension_only_on_office() {
+    check(
+        "extension_on_mobile",
+        &["invalid/extension-on-mobile.yaml"],
+        &[
+            ("extension-not-allowed", E, 8, "spec.users[0].phones.mobile"),
+            (
+                "extension-not-allowed",
+                E,
+                9,
+                "spec.users[0].phones.alternateMobile",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn rule_missing_spec_mode() {
+    check(
+        "missing_mode",
+        &["invalid/missing-mode.yaml"],
+        &[("missing-field", E, 3, "spec.mode")],
+    );
+}
+
+#[test]
+fn rule_exact_mode_user_without_phones() {
+    let m = check(
+        "exact_no_phones",
+        &["invalid/exact-no-phones.yaml"],
+        &[
+            ("no-phones", E, 6, "spec.users[0].phones"),
+            ("no-phones", E, 8, "spec.users[1].phones"),
+        ],
+    );
+    let users: Vec<&str> = m.users.iter().map(|u| u.user.as_str()).collect();
+    assert_eq!(
+        users,
+        ["DiegoS@contoso.com"],
+        "every type written out as absent is fine"
+    );
+}
+
+#[test]
+fn rule_alternate_mobile_without_mobile() {
+    let m = check(
+        "alternate_without_mobile",
+        &["invalid/alternate-without-mobile.yaml"],
+        &[
+            (
+                "alternate-without-mobile",
+                E,
+                8,
+                "spec.users[0].phones.alternateMobile",
+            ),
+            (
+                "alternate-without-mobile",
+                E,
+                13,
+                "spec.users[1].phones.alternateMobile",
+            ),
+        ],
+    );
+    assert_eq!(
+        m.users.len(),
+        1,
+        "merge mode with the mobile unmanaged is left to the plan"
+    );
+}
+
+#[test]
+fn rule_sms_sign_in_without_mobile() {
+    let m = check(
+        "sms_without_mobile",
+        &["invalid/sms-without-mobile.yaml"],
+        &[
+            ("sms-without-mobile", E, 9, "spec.users[0].smsSignIn"),
+            ("sms-without-mobile", E, 14, "spec.users[1].smsSignIn"),
+        ],
+    );
+    assert_eq!(
+        m.users.len(),
+        1,
+        "merge mode with the mobile unmanaged is allowed"
+    );
+}
+
+#[test]
+fn rule_same_user_in_two_files_names_both_places() {
+    let m = check(
+        "duplicate_user",
+        &["invalid/duplicate-user"],
+        &[("duplicate-user", E, 9, "spec.users[1].user")],
+    );
+    let d = &m.diagnostics[0];
+    assert!(d.file.ends_with("duplicate-user/b.yaml"), "{d:?}");
+    assert_eq!(d.labels.len(), 1);
+    assert!(d.labels[0].file.ends_with("duplicate-user/a.yaml") && d.labels[0].line == 6);
+    assert!(d.message.contains("case-insensitive"), "{}", d.message);
+}
+
+#[test]
+fn rule_same_mobile_on_two_users_is_a_warning() {
+    let m = check(
+        "shared_mobile",
+        &["invalid/shared-mobile.yaml"],
+        &[("shared-mobile", W, 11, "spec.users[1].phones.mobile")],
+    );
+    assert!(!m.has_errors());
+}
+
+#[test]
+fn rule_same_mobile_with_sms_sign_in_on_both_is_an_error() {
+    check(
+        "shared_mobile_sms",
+        &["invalid/shared-mobile-sms.yaml"],
+        &[("shared-mobile-sms", E, 12, "spec.users[1].phones.mobile")],
+    );
+}
+
+#[test]
+fn rule_wrong_api_version() {
+    check(
+        "wrong_api_version",
+        &["invalid/wrong-api-version.yaml"],
+        &[("api-version", E, 1, "apiVersion")],
+    );
+}
+
+#[test]
+fn rule_wrong_kind() {
+    check(
+        "wrong_kind",
+        &["invalid/wrong-kind.yaml"],
+        &[("kind", E, 2, "kind")],
+    );
+}
+
+#[test]
+fn rule_empty_file() {
+    check(
+        "empty_file",
+        &["invalid/empty.yaml"],
+        &[("empty-file", E, 1, "")],
+    );
+}
+
+#[test]
+fn rule_yaml_syntax_error() {
+    check(
+        "syntax_error",
+        &["invalid/syntax-error.yaml"],
+        &[("yaml-syntax", E, 9, "")],
+    );
+}
+
+#[test]
+fn rule_unquoted_number() {
+    let m = check(
+        "unquoted_number",
+        &["invalid/unquoted-number.yaml"],
+        &[
+            ("unquoted-number", E, 8, "spec.users[0].phones.mobile"),
+            ("unquoted-number", E, 11, "spec.users[1].phones.mobile"),
+        ],
+    );
+    assert!(
+        m.diagnostics[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("\"+1 2065550100\""),
+        "the fix quotes the number as written: {:?}",
+        m.diagnostics[0].help
+    );
+}
+
+#[test]
+fn rule_alias_bomb_is_stopped_by_the_budget() {
+    let m = check(
+        "alias_bomb",
+        &["invalid/alias-bomb.yaml"],
+        &[("budget", E, 6, "")],
+    );
+    assert!(m.diagnostics[0].message.contains("alias bomb"));
+}
+
+#[test]
+fn rule_invalid_values_mode_and_strict_booleans() {
+    check(
+        "invalid_value",
+        &["invalid/invalid-value.yaml"],
+        &[
+            ("invalid-value", E, 4, "spec.mode"),
+            ("invalid-value", E, 9, "spec.users[0].smsSignIn"),
+            ("invalid-value", E, 14, "spec.users[1].smsSignIn"),
+        ],
+    );
+}
+
+#[test]
+fn rule_invalid_user() {
+    check(
+        "invalid_user",
+        &["invalid/invalid-user.yaml"],
+        &[
+            ("invalid-user", E, 6, "spec.users[0].user"),
+            ("invalid-type", E, 9, "spec.users[1].user"),
+            ("missing-field", E, 12, "spec.users[2].user"),
+        ],
+    );
+}
+
+#[test]
+fn rule_wrong_shapes() {
+    check(
+        "invalid_type",
+        &["invalid/invalid-type.yaml"],
+        &[
+            ("invalid-type", E, 6, "spec.users"),
+            ("not-a-mapping", E, 9, ""),
+        ],
+    );
+}
+
+#[test]
+fn rule_merge_user_managing_nothing_is_a_warning() {
+    check(
+        "nothing_managed",
+        &["invalid/nothing-managed.yaml"],
+        &[("nothing-managed", W, 6, "spec.users[0].user")],
+    );
+}
+
+#[test]
+fn multi_document_file_reports_the_right_document_line() {
+    let m = check(
+        "multi_document",
+        &["invalid/multi-document.yaml"],
+        &[("unknown-phone-type", E, 18, "spec.users[0].phones.offce")],
+    );
+    assert_eq!(m.users.len(), 1, "the first document's user is still read");
+    assert_eq!(m.users[0].source.line, 6);
+}
+
+#[test]
+fn every_problem_of_a_run_is_reported_not_just_the_first() {
+    let m = load(&[
+        "invalid/wrong-kind.yaml",
+        "invalid/bad-number.yaml",
+        "invalid/syntax-error.yaml",
+    ]);
+    let got: Vec<(String, usize)> = m
+        .diagnostics
+        .iter()
+        .map(|d| (d.file.rsplit('/').next().unwrap().to_string(), d.line))
+        .collect();
+    let want: Vec<(String, usize)> = [
+        ("wrong-kind.yaml", 2),
+        ("bad-number.yaml", 8),
+        ("bad-number.yaml", 11),
+        ("bad-number.yaml", 14),
+        ("bad-number.yaml", 17),
+        ("bad-number.yaml", 20),
+        ("syntax-error.yaml", 9),
+    ]
+    .iter()
+    .map(|(f, l)| (f.to_string(), *l))
+    .collect();
+    assert_eq!(
+        got, want,
+        "all files, in the order given, each in line order"
+    );
+    assert_eq!(m.files.len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The schema, the serde model and the validator agree.
+
+use authctl::manifest::model::{ManifestDocument, PhoneSetting};
+use authctl::model::{DesiredPhone, PhoneType};
+
+fn schema_validator() -> jsonschema::Validator {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/manifest.schema.json")).unwrap(),
+    )
+    .unwrap();
+    jsonschema::draft7::new(&schema).expect("the committed schema is valid draft-07")
+}
+
+/// Every `*.yaml`/`*.yml` under `dir`, sorted.
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join(dir), &mut out);
+    out.sort();
+    out
+}
+
+/// What each reader says about one file: does the schema accept every document, does serde, does the validator.
+fn verdicts(path: &std::path::Path) -> (bool, bool, bool) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let schema = schema_validator();
+    let schema_ok = match serde_saphyr::from_multiple::<serde_json::Value>(&text) {
+        Ok(docs) => !docs.is_empty() && docs.iter().all(|d| schema.is_valid(d)),
+        Err(_) => false,
+    };
+    let serde_ok =
+        serde_saphyr::from_multiple::<ManifestDocument>(&text).is_ok_and(|d| !d.is_empty());
+    let validator_ok = !manifest::load_from(
+        &[path.to_string_lossy().into_owned()],
+        &mut std::io::empty(),
+    )
+    .has_errors();
+    (schema_ok, serde_ok, validator_ok)
+}
+
+#[test]
+fn every_example_is_accepted_by_schema_serde_and_validator_alike() {
+    let files = yaml_files("examples/manifests");
+    assert!(files.len() >= 4);
+    for f in &files {
+        assert_eq!(verdicts(f), (true, true, true), "{}", f.display());
+    }
+}
+
+#[test]
+fn schema_expressible_invalid_fixtures_are_rejected_by_schema_serde_and_validator() {
+    let mut files = yaml_files("tests/fixtures/manifests/schema-invalid");
+    for name in [
+        "unknown-field",
+        "unknown-phone-type",
+        "office-null",
+        "extension-on-mobile",
+        "missing-mode",
+        "wrong-api-version",
+        "wrong-kind",
+        "unquoted-number",
+        "invalid-value",
+        "invalid-user",
+        "invalid-type",
+    ] {
+        files.push(root().join(format!("{FIXTURES}/invalid/{name}.yaml")));
+    }
+    assert!(files.len() >= 18);
+    for f in &files {
+        assert_eq!(verdicts(f), (false, false, false), "{}", f.display());
+    }
+}
+
+#[test]
+fn serde_model_reads_the_examples_as_the_validator_does() {
+    let m = manifest::load(&["examples/manifests".to_string()]);
+    let mut from_serde = Vec::new();
+    for f in yaml_files("examples/manifests") {
+        let docs: Vec<ManifestDocument> =
+            serde_saphyr::from_multiple(&std::fs::read_to_string(f).unwrap()).unwrap();
+        for doc in docs {
+            for u in doc.spec.users {
+                let mut phones = std::collections::BTreeMap::new();
+                let p = u.phones.unwrap_or_default();
+                for (t, s) in [
+                    (PhoneType::Mobile, p.mobile),
+                    (PhoneType::AlternateMobile, p.alternate_mobile),
+                    (PhoneType::Office, p.office),
+                ] {
+                    if let Some(s) = s {
+                        phones.insert(
+                            t,
+                            match s {
+                                PhoneSetting::Number(n) => DesiredPhone::Number(n),
+                                PhoneSetting::Absent => DesiredPhone::Absent,
+                            },
+                        );
+                    }
+                }
+                from_serde.push((
+                    u.user,
+                    u.mode.unwrap_or(doc.spec.mode),
+                    phones,
+                    u.sms_sign_in,
+                ));
+            }
+        }
+    }
+    let from_validator: Vec<_> = m
+        .users
+        .iter()
+        .map(|u| (u.user.clone(), u.mode, u.phones.clone(), u.sms_sign_in))
+        .collect();
+    assert_eq!(from_serde, from_validator);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// `authctl validate` through the binary.
+
+#[test]
+fn validate_a_directory_with_one_bad_file_exits_1_and_names_its_line() {
+    let out = authctl()
+        .args(["validate", "tests/fixtures/manifests/one-bad-file"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("tests/fixtures/manifests/one-bad-file/bad.yml:9:17"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("invalid: 1 error and 0 warnings in 2 files"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "text diagnostics go to stderr");
+}
+
+#[test]
+fn validate_json_is_one_array_on_stdout() {
+    let out = authctl()
+        .args([
+            "validate",
+            "--format",
+            "json",
+            "tests/fixtures/manifests/invalid/shared-mobile.yaml",
+            "tests/fixtures/manifests/one-bad-file",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    insta::assert_json_snapshot!("validate_json", v);
+}
+
+#[test]
+fn validate_github_prints_workflow_commands() {
+    let out = authctl()
+        .args([
+            "validate",
+            "--format",
+            "github",
+            "tests/fixtures/manifests/invalid/shared-mobile.yaml",
+            "tests/fixtures/manifests/one-bad-file",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    insta::assert_snapshot!("validate_github", stdout);
+    assert!(stdout.starts_with(
+        "::warning file=tests/fixtures/manifests/invalid/shared-mobile.yaml,line=11,col=17,"
+    ));
+    assert!(
+        stdout.contains(
+            "\n::error file=tests/fixtures/manifests/one-bad-file/bad.yml,line=9,col=17,"
+        )
+    );
+}
+
+#[test]
+fn validate_reads_stdin_and_warnings_keep_exit_0() {
+    let yaml = std::fs::read_to_string(root().join(FIXTURES).join("invalid/not-valid-number.yaml"))
+        .unwrap();
+    let out = authctl()
+        .args(["validate", "-"])
+        .write_stdin(yaml)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("-:8:17: spec.users[0].phones.mobile"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("valid: 1 user in 1 file, 1 warning"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn validate_missing_path_is_an_error() {
+    let out = authctl()
+        .args(["validate", "no/such/dir"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/dir: cannot read"));
+}
