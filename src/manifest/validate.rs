@@ -45,7 +45,9 @@ pub fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: Some(budget),
         alias_limits: alias_limits,
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        // Duplicates reach the walker, which reports every one of them with its field path and both places
+        // (serde-saphyr's own `Error` policy stops at the first, without a path).
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
         strict_booleans: true,
         with_snippet: false,
     }
@@ -385,7 +387,32 @@ impl Walker<'_> {
             return None;
         };
         let mut out = Vec::new();
+        for (i, (k, _)) in entries.iter().enumerate() {
+            if let Some((first, _)) = entries[..i].iter().find(|(f, _)| f.value == k.value) {
+                let first_at = self.loc(&first.referenced);
+                let d = Diagnostic::error(
+                    "duplicate-key",
+                    &self.loc(&k.referenced),
+                    join(path, &k.value),
+                    format!("`{}` appears twice in {what}", k.value),
+                )
+                .with_len(Self::len(&k.referenced))
+                .with_primary_label("again here")
+                .with_label(&first_at, Self::len(&first.referenced), "first here")
+                .with_help(
+                    "YAML keeps only one value per key, so the other would be lost without a word (a reviewer \
+                     could approve the one they read); remove one of them",
+                );
+                self.diags.push(d);
+            }
+        }
+        let mut seen: Vec<&str> = Vec::new();
         for (k, v) in entries {
+            // A duplicate is reported above; its first occurrence alone is read on.
+            if seen.contains(&k.value.as_str()) {
+                continue;
+            }
+            seen.push(&k.value);
             if known.contains(&k.value.as_str()) {
                 out.push((k, v));
                 continue;

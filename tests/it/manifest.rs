@@ -102,11 +102,19 @@ use Severity::{Error as E, Warning as W};
 
 #[test]
 fn rule_duplicate_key() {
-    check(
+    let m = check(
         "duplicate_key",
         &["invalid/duplicate-key.yaml"],
-        &[("duplicate-key", E, 10, "")],
+        &[
+            ("duplicate-key", E, 10, "spec.users[0].phones.mobile"),
+            ("duplicate-key", E, 15, "spec.users[1].smsSignIn"),
+        ],
     );
+    assert_eq!(
+        m.diagnostics[0].labels[0].line, 8,
+        "the first occurrence is named too"
+    );
+    assert!(m.users.is_empty());
 }
 
 #[test]
