@@ -1,1 +1,24 @@
-//! Renderers of plans and reports: text (Terraform-like, colour), JSON (the plan file schema), Markdown (PR comments).
+//! Renderers of plans and reports: text (Terraform-like, colour), JSON (the plan file schema), Markdown (PR
+//! comments). Pure functions from data to a `String`; the caller prints or writes it.
+//!
+//! Redaction: text and JSON show numbers unless `redact` is set; Markdown masks them unless `redact` is unset by
+//! `--no-redact`. Masks carry a per-plan fingerprint (see [`crate::plan::Redaction`]).
+
+pub mod json;
+pub mod text;
+
+mod style;
+
+pub use json::plan_json;
+pub use text::{TextOptions, plan_text};
+
+use crate::plan::{Plan, RedactScope};
+
+/// The plan to render: masked copy when `redact`, else as is.
+fn maybe_redacted(plan: &Plan, redact: bool) -> std::borrow::Cow<'_, Plan> {
+    if redact {
+        std::borrow::Cow::Owned(plan.redacted(RedactScope::All))
+    } else {
+        std::borrow::Cow::Borrowed(plan)
+    }
+}

@@ -1,0 +1,631 @@
+//! The plan as data: what [`super::plan`] produces, what `--out` saves and `apply --plan` loads, what every renderer
+//! reads. Serde types only (plus small accessors); the rules that fill them live in `engine`.
+//!
+//! Numbers are strings here: canonical (`+1 2065555555`) in a fresh plan, masked (`+1 206•••5555 ·a1`) where a
+//! saved plan hides an observed number the manifests don't contain. Nothing that apply needs to *send* is ever
+//! masked: creates and updates carry manifest numbers, and deletes are addressed by type.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Mode, PhoneType, SmsSignIn, SmsSignInState, SourceLocation};
+
+use super::redact::Redaction;
+
+/// The plan file format this build writes and accepts. A plan with any other value is refused on load.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The default of `--max-deletes`.
+pub const DEFAULT_MAX_DELETES: usize = 10;
+
+/// What an action or a blocked item is about: one of the three phone types, or the mobile's SMS sign-in.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Target {
+    /// The `mobile` phone method.
+    Mobile,
+    /// The `alternateMobile` phone method.
+    AlternateMobile,
+    /// The `office` phone method.
+    Office,
+    /// SMS sign-in on the mobile (`enableSmsSignIn` / `disableSmsSignIn`).
+    SmsSignIn,
+}
+
+impl Target {
+    /// The phone type, for the three phone targets.
+    pub fn phone_type(self) -> Option<PhoneType> {
+        match self {
+            Target::Mobile => Some(PhoneType::Mobile),
+            Target::AlternateMobile => Some(PhoneType::AlternateMobile),
+            Target::Office => Some(PhoneType::Office),
+            Target::SmsSignIn => None,
+        }
+    }
+
+    /// The manifest's spelling (`mobile`, `alternateMobile`, `office`, `smsSignIn`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Mobile => "mobile",
+            Target::AlternateMobile => "alternateMobile",
+            Target::Office => "office",
+            Target::SmsSignIn => "smsSignIn",
+        }
+    }
+}
+
+impl From<PhoneType> for Target {
+    fn from(t: PhoneType) -> Target {
+        match t {
+            PhoneType::Mobile => Target::Mobile,
+            PhoneType::AlternateMobile => Target::AlternateMobile,
+            PhoneType::Office => Target::Office,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The Graph call an action makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Op {
+    /// `POST …/phoneMethods` with the `after` number.
+    Create,
+    /// `PATCH …/phoneMethods/{fixed id}` to the `after` number.
+    Update,
+    /// `DELETE …/phoneMethods/{fixed id}`.
+    Delete,
+    /// `POST …/phoneMethods/{mobile id}/enableSmsSignIn`.
+    Enable,
+    /// `POST …/phoneMethods/{mobile id}/disableSmsSignIn`.
+    Disable,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Delete => "delete",
+            Op::Enable => "enable",
+            Op::Disable => "disable",
+        })
+    }
+}
+
+/// One planned Graph call for one user. A user's actions are in the order they must be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    /// The call.
+    pub op: Op,
+    /// What it acts on.
+    #[serde(rename = "type")]
+    pub target: Target,
+    /// Phone targets: the observed number (none for a create). SMS sign-in: the observed `smsSignInState` (none
+    /// when the mobile is created by an earlier action).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// Phone targets: the number to send (none for a delete). SMS sign-in: the predicted `smsSignInState`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Set on an SMS sign-in action that follows a mobile create or update: the write may have registered the new
+    /// mobile for SMS sign-in by itself, so the executor re-reads the mobile first and decides with
+    /// `plan::sms_decision` whether to call, report a pending user action, or report it blocked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_reread: bool,
+    /// Why this action is there when it is not obvious (e.g. "before deleting the mobile").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Action {
+    /// The phone type, for phone actions.
+    pub fn phone_type(&self) -> Option<PhoneType> {
+        self.target.phone_type()
+    }
+
+    /// A delete, or an SMS sign-in disable of a mobile that was `ready`: what the lock-out check and the Markdown
+    /// "destructive rows first" ordering care about.
+    pub fn is_destructive(&self) -> bool {
+        match self.op {
+            Op::Delete => true,
+            Op::Disable => self.before.as_deref() == Some(SmsSignInState::Ready.as_str()),
+            _ => false,
+        }
+    }
+}
+
+/// Why an item is blocked (machine-readable; the text is in `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum BlockCode {
+    /// alternateMobile declared, but no mobile will exist (Graph refuses an alternateMobile without a mobile).
+    AlternateMobileNeedsMobile,
+    /// `smsSignIn: enabled`, but no mobile will exist.
+    SmsSignInNeedsMobile,
+    /// Deleting the mobile while an alternateMobile stays (Graph refuses; update the mobile instead).
+    AlternateMobileKeepsMobile,
+    /// `smsSignIn: enabled` and the mobile's `smsSignInState` says Graph won't allow it.
+    SmsSignInState,
+    /// Applying would leave the user nothing usable as a second factor or for sign-in.
+    LockOut,
+    /// The lock-out preflight needs the user's full method list, which was not read.
+    LockOutNotChecked,
+}
+
+/// Something the manifests ask for that authctl will not do, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Blocked {
+    /// What it is about.
+    #[serde(rename = "type")]
+    pub target: Target,
+    /// The call that would have been made, if there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<Op>,
+    /// As an action's `before`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// As an action's `after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// The kind of reason.
+    pub code: BlockCode,
+    /// The reason, in words, with the remedy.
+    pub reason: String,
+}
+
+/// Something only the user can finish (e.g. SMS sign-in set-up); reported, no call is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pending {
+    /// What it is about.
+    #[serde(rename = "type")]
+    pub target: Target,
+    /// What the user has to do.
+    pub reason: String,
+}
+
+/// A user's phones and SMS sign-in as one comparable value: observed (canonicalised), after some actions, or
+/// predicted after apply.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserState {
+    /// The phone number of each type present (canonical; masked in a redacted plan).
+    pub phones: BTreeMap<PhoneType, String>,
+    /// The mobile's `smsSignInState`. `None` when there is no mobile, or (with a mobile) when it is only known
+    /// after apply: a mobile write with SMS sign-in unmanaged may register it automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_sign_in_state: Option<SmsSignInState>,
+}
+
+/// What the manifests want for one user, resolved: only managed things appear.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredState {
+    /// Managed phone types: a canonical number, or `null` for absent. Unmanaged types (merge mode) are missing.
+    pub phones: BTreeMap<PhoneType, Option<String>>,
+    /// The SMS sign-in setting; missing when unmanaged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_sign_in: Option<SmsSignIn>,
+}
+
+/// A Graph error as reported for one user (from `GraphError::Api`, or a transport error's message).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphErrorSummary {
+    /// HTTP status, when Graph answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Graph's `error.code`, verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Graph's `error.message` verbatim, or the transport error.
+    pub message: String,
+    /// Graph's `request-id`, for Microsoft support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl fmt::Display for GraphErrorSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = self.status {
+            write!(f, "{s} ")?;
+        }
+        if let Some(c) = &self.code {
+            write!(f, "{c}: ")?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(r) = &self.request_id {
+            write!(f, " (request-id {r})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a user could not be planned. Other users still plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum UserError {
+    /// No such user in the tenant.
+    NotFound {
+        /// The user as written in the manifest.
+        user: String,
+    },
+    /// Graph answered with an error while resolving or reading the user.
+    Graph {
+        /// The error.
+        error: GraphErrorSummary,
+    },
+    /// Two manifest entries resolve to the same user (e.g. its UPN and its object id).
+    Duplicate {
+        /// The other entry as written.
+        other_user: String,
+        /// Where the other entry is.
+        other_source: SourceLocation,
+    },
+    /// The caller's observed set has no entry for this user (a bug in the caller).
+    NotRead,
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserError::NotFound { user } => write!(f, "user `{user}` does not exist in the tenant"),
+            UserError::Graph { error } => write!(f, "Graph error: {error}"),
+            UserError::Duplicate {
+                other_user,
+                other_source,
+            } => write!(
+                f,
+                "the same user is also declared as `{other_user}` at {other_source}; declare each user once"
+            ),
+            UserError::NotRead => f.write_str("the user's phone methods were not read"),
+        }
+    }
+}
+
+/// An error that stops the whole run (no user is planned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum RunError {
+    /// Graph returned masked phone numbers: the caller may not read full numbers, so no diff is possible.
+    MaskedNumbers {
+        /// The users (UPN or id) whose numbers came back masked.
+        users: Vec<String>,
+    },
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::MaskedNumbers { users } => {
+                let shown: Vec<&str> = users.iter().take(5).map(String::as_str).collect();
+                let more = users.len().saturating_sub(shown.len());
+                write!(
+                    f,
+                    "Graph returned masked phone numbers for {} user(s) ({}{}): the caller can't read full numbers, \
+                     so authctl can't compare them with the manifests and plans nothing. Remedies: use an app-only \
+                     credential with the application permission UserAuthenticationMethod.Read.All (or \
+                     UserAuthMethod-Phone.Read.All), or sign in with the Privileged Authentication Administrator \
+                     role instead of Authentication Administrator",
+                    users.len(),
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(", and {more} more")
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+        }
+    }
+}
+
+/// The outcome of the lock-out preflight for one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum LockoutCheck {
+    /// The plan deletes no phone and disables no `ready` SMS sign-in for this user.
+    #[default]
+    NotNeeded,
+    /// Something usable remains after apply.
+    Passed,
+    /// Nothing usable would remain: destructive actions are blocked.
+    Blocked,
+    /// Nothing usable would remain, and `--allow-lockout` was given: the actions stay.
+    Allowed,
+    /// The method list was not read: destructive actions are blocked until the caller re-plans with it
+    /// (see `Plan::users_needing_lockout_check`).
+    NotChecked,
+}
+
+/// One user's part of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPlan {
+    /// The user as written in the manifest (UPN or object id).
+    pub user: String,
+    /// The object id, once resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The userPrincipalName, once resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    /// Where the user is declared.
+    pub source: SourceLocation,
+    /// The effective mode.
+    pub mode: Mode,
+    /// What the manifests want (managed things only).
+    pub desired: DesiredState,
+    /// The observed state (canonical), when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<UserState>,
+    /// The calls to make, in order.
+    #[serde(default)]
+    pub actions: Vec<Action>,
+    /// What is not done, and why.
+    #[serde(default)]
+    pub blocked: Vec<Blocked>,
+    /// What only the user can finish.
+    #[serde(default)]
+    pub pending: Vec<Pending>,
+    /// Things to look at that change nothing (unknown phone types kept, unknown SMS states...).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The lock-out preflight's outcome.
+    #[serde(default)]
+    pub lockout: LockoutCheck,
+    /// sha256 (hex) of the canonical serialisation of the *managed* observed state (see `UserPlan::freshness`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_state_digest: Option<String>,
+    /// The managed-state digest after each prefix of `actions`: element `k` is the digest after the first `k`
+    /// actions (element 0 is `managed_state_digest`). Freshness compares a re-read user against these.
+    #[serde(default)]
+    pub prefix_digests: Vec<String>,
+    /// The state after apply (all types, managed or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<UserState>,
+    /// Why the user could not be planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<UserError>,
+}
+
+impl UserPlan {
+    /// The UPN when known, else the user as written: the name to show people.
+    pub fn display_name(&self) -> &str {
+        self.upn.as_deref().unwrap_or(&self.user)
+    }
+
+    /// Whether the plan makes any call for this user.
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty()
+    }
+}
+
+/// The `--max-deletes` guard as evaluated when planning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteGuard {
+    /// The limit (`--max-deletes`).
+    pub limit: usize,
+    /// Phone deletes in the plan.
+    pub deletes: usize,
+    /// `deletes <= limit`. Apply refuses a plan whose guard does not hold.
+    pub holds: bool,
+}
+
+/// The guard settings the plan was made under, and whether they hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Guards {
+    /// More deletes than the limit refuse the whole apply.
+    pub max_deletes: DeleteGuard,
+    /// `--allow-lockout`: lock-out is reported but does not block.
+    pub allow_lockout: bool,
+}
+
+/// Counts over the whole plan.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Users in the plan.
+    pub users: usize,
+    /// Users with at least one action.
+    pub users_with_changes: usize,
+    /// Phone creates.
+    pub add: usize,
+    /// Phone updates.
+    pub change: usize,
+    /// Phone deletes.
+    pub destroy: usize,
+    /// SMS sign-in enables and disables.
+    pub sms_changes: usize,
+    /// Blocked items.
+    pub blocked: usize,
+    /// Pending user actions.
+    pub pending: usize,
+    /// Users with an error.
+    pub errors: usize,
+    /// Warnings.
+    pub warnings: usize,
+}
+
+impl Summary {
+    /// Total calls planned.
+    pub fn actions(&self) -> usize {
+        self.add + self.change + self.destroy + self.sms_changes
+    }
+
+    /// The one-line summary: `Plan: 3 to add, 1 to change, 2 to destroy, 1 SMS sign-in change; 1 blocked`.
+    pub fn line(&self) -> String {
+        let mut s = if self.actions() == 0 {
+            "No changes: the phones match the manifests".to_string()
+        } else {
+            format!(
+                "Plan: {} to add, {} to change, {} to destroy, {} SMS sign-in change{}",
+                self.add,
+                self.change,
+                self.destroy,
+                self.sms_changes,
+                if self.sms_changes == 1 { "" } else { "s" }
+            )
+        };
+        let mut extra = Vec::new();
+        if self.blocked > 0 {
+            extra.push(format!("{} blocked", self.blocked));
+        }
+        if self.pending > 0 {
+            extra.push(format!(
+                "{} pending user action{}",
+                self.pending,
+                if self.pending == 1 { "" } else { "s" }
+            ));
+        }
+        if self.errors > 0 {
+            extra.push(format!(
+                "{} user error{}",
+                self.errors,
+                if self.errors == 1 { "" } else { "s" }
+            ));
+        }
+        if !extra.is_empty() {
+            s.push_str("; ");
+            s.push_str(&extra.join(", "));
+        }
+        s
+    }
+}
+
+/// An authctl plan: per user, the Graph calls that make the phones match the manifests, what is blocked and why,
+/// and the state predicted after apply. Saved by `authctl plan --out`, applied by `authctl apply --plan`.
+///
+/// (In Rust: build it with `plan::plan`, save it with `Plan::to_file_json`, load it with `Plan::from_json`.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// The plan file format version (1). A plan of another version is refused.
+    pub format_version: u32,
+    /// The authctl version that made the plan.
+    pub authctl_version: String,
+    /// sha256 (hex) over the manifest files, as the manifest loader computes it.
+    pub manifest_digest: String,
+    /// The git commit of the manifests, when they are in a repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    /// When the plan was made.
+    #[schemars(with = "String")]
+    pub created: jiff::Timestamp,
+    /// Guards and whether they hold.
+    pub guards: Guards,
+    /// How numbers are masked in this plan (salt and fingerprint length).
+    pub redaction: Redaction,
+    /// An error that stopped the whole run; no user is planned then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RunError>,
+    /// The users, in manifest order.
+    pub users: Vec<UserPlan>,
+    /// Counts.
+    pub summary: Summary,
+}
+
+/// Why a saved plan could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    /// The file is not a plan file this build can read (not JSON, or a field is missing or malformed).
+    #[error("not a valid authctl plan file: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// The plan was written in another format version.
+    #[error(
+        "the plan file has format version {found:?}, this authctl ({authctl}) reads only version {supported}; \
+         make a new plan with this authctl"
+    )]
+    FormatVersion {
+        /// The version found (None when missing or not a number).
+        found: Option<u64>,
+        /// The version this build reads.
+        supported: u32,
+        /// This build's version.
+        authctl: &'static str,
+    },
+}
+
+impl Plan {
+    /// Loads a saved plan, refusing any other format version (checked before the rest is read, so a newer format
+    /// with other fields gets the version error, not a parse error).
+    pub fn from_json(text: &str) -> Result<Plan, PlanFileError> {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        let found = value
+            .get("formatVersion")
+            .and_then(serde_json::Value::as_u64);
+        if found != Some(u64::from(FORMAT_VERSION)) {
+            return Err(PlanFileError::FormatVersion {
+                found,
+                supported: FORMAT_VERSION,
+                authctl: env!("CARGO_PKG_VERSION"),
+            });
+        }
+        Ok(serde_json::from_value(value)?)
+    }
+
+    /// The plan file's text: observed numbers the manifests don't contain masked, pretty JSON, trailing newline.
+    /// The caller writes it atomically with mode 0600.
+    pub fn to_file_json(&self) -> String {
+        let redacted = self.redacted(super::redact::RedactScope::NotInManifests);
+        let mut s = serde_json::to_string_pretty(&redacted).expect("a plan always serialises");
+        s.push('\n');
+        s
+    }
+
+    /// Whether any call is planned.
+    pub fn has_changes(&self) -> bool {
+        self.summary.actions() > 0
+    }
+
+    /// Whether the run failed or any user has an error (exit code 1).
+    pub fn has_errors(&self) -> bool {
+        self.error.is_some() || self.users.iter().any(|u| u.error.is_some())
+    }
+
+    /// Whether every guard holds (apply refuses the plan otherwise).
+    pub fn guards_hold(&self) -> bool {
+        self.guards.max_deletes.holds
+    }
+
+    /// Object ids of users whose plan deletes a phone or disables a `ready` SMS sign-in but whose full method list
+    /// was not in the observed set. Read `GET /users/{id}/authentication/methods` for them, put the lists into
+    /// the [`super::ObservedSet`], and plan again; until then their destructive actions are blocked.
+    pub fn users_needing_lockout_check(&self) -> Vec<&str> {
+        self.users
+            .iter()
+            .filter(|u| u.lockout == LockoutCheck::NotChecked)
+            .filter_map(|u| u.id.as_deref())
+            .collect()
+    }
+
+    /// The user with this object id.
+    pub fn user_by_id(&self, id: &str) -> Option<&UserPlan> {
+        self.users.iter().find(|u| u.id.as_deref() == Some(id))
+    }
+
+    /// The JSON Schema (draft-07) of the plan file, as pretty JSON with a trailing newline: byte for byte what
+    /// `schemas/plan.schema.json` commits.
+    pub fn schema_json() -> String {
+        let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+        let schema = generator.into_root_schema_for::<Plan>();
+        let mut s = serde_json::to_string_pretty(&schema).expect("a schema always serialises");
+        s.push('\n');
+        s
+    }
+}

@@ -1,0 +1,194 @@
+//! Masking phone numbers for people and for saved plans: `+1 2065555555` → `+1 206•••5555 ·a1`.
+//!
+//! The fingerprint after `·` is the start of sha256(per-plan salt, number) in hex. It exists so that two *different*
+//! numbers never render the same: its length is chosen per plan ([`Redaction::for_numbers`]) as the shortest (at
+//! least 2 hex digits) that tells apart every pair of distinct numbers in the plan that share their visible digits.
+//! The salt is per plan (the caller draws it), so fingerprints don't link numbers across plans; it is stored in the
+//! plan so a saved plan re-renders with the same fingerprints.
+
+use std::collections::{BTreeSet, HashMap};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::model::{Plan, Target, UserState};
+
+/// The bullet used to hide digits; a number containing it is already masked.
+const HIDDEN: &str = "•••";
+
+/// How a plan masks numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Redaction {
+    /// Per-plan salt (hex), drawn by the caller.
+    pub salt: String,
+    /// Fingerprint length in hex digits (at least 2).
+    pub fingerprint_len: usize,
+}
+
+/// Which numbers [`Plan::redacted`] masks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedactScope {
+    /// Only observed numbers that no manifest contains (the saved plan file).
+    NotInManifests,
+    /// Every number (`--redact`, and Markdown by default).
+    All,
+}
+
+impl Redaction {
+    /// Chooses the fingerprint length so that no two distinct numbers among `numbers` mask the same.
+    pub fn for_numbers<'a>(salt: String, numbers: impl IntoIterator<Item = &'a str>) -> Redaction {
+        let distinct: BTreeSet<&str> = numbers.into_iter().filter(|n| !is_masked(n)).collect();
+        let mut r = Redaction {
+            salt,
+            fingerprint_len: 2,
+        };
+        // 64 hex digits is the whole sha256: distinct inputs then differ (barring a sha256 collision).
+        while r.fingerprint_len < 64 {
+            let mut seen: HashMap<String, &str> = HashMap::with_capacity(distinct.len());
+            let clash = distinct.iter().any(|n| {
+                let m = r.mask(n);
+                seen.insert(m, n).is_some()
+            });
+            if !clash {
+                break;
+            }
+            r.fingerprint_len += 1;
+        }
+        r
+    }
+
+    /// The fingerprint of `number` (hex, [`Redaction::fingerprint_len`] digits).
+    pub fn fingerprint(&self, number: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.salt.as_bytes());
+        h.update([0u8]);
+        h.update(number.as_bytes());
+        let hex = hex::encode(h.finalize());
+        hex[..self.fingerprint_len.min(hex.len())].to_string()
+    }
+
+    /// Masks a canonical number (`+1 2065555555` → `+1 206•••5555 ·a1`). An already masked number is returned as is.
+    pub fn mask(&self, number: &str) -> String {
+        if is_masked(number) {
+            return number.to_string();
+        }
+        let fp = self.fingerprint(number);
+        let visible = visible_part(number);
+        format!("{visible} ·{fp}")
+    }
+}
+
+/// Whether `s` is a number masked by [`Redaction::mask`].
+pub fn is_masked(s: &str) -> bool {
+    s.contains(HIDDEN)
+}
+
+/// The part of a canonical number left visible: country code, the first 3 and last 4 national digits (first 1 and
+/// last 2 for short numbers); the extension (not personal) is kept.
+fn visible_part(number: &str) -> String {
+    let (main, ext) = match number.split_once('x') {
+        Some((m, e)) => (m, Some(e)),
+        None => (number, None),
+    };
+    let ext = ext.map(|e| format!("x{e}")).unwrap_or_default();
+    let Some((cc, national)) = main.split_once(' ') else {
+        return format!("{HIDDEN}{ext}");
+    };
+    let digits: Vec<char> = national.chars().collect();
+    let (head, tail) = if digits.len() >= 8 {
+        (3, 4)
+    } else if digits.len() >= 4 {
+        (1, 2)
+    } else {
+        (0, 0)
+    };
+    let head: String = digits[..head].iter().collect();
+    let tail: String = digits[digits.len() - tail..].iter().collect();
+    format!("{cc} {head}{HIDDEN}{tail}{ext}")
+}
+
+impl Plan {
+    /// A copy with numbers masked: observed numbers the manifests don't contain ([`RedactScope::NotInManifests`],
+    /// the saved plan file) or every number ([`RedactScope::All`]).
+    pub fn redacted(&self, scope: RedactScope) -> Plan {
+        let manifest_numbers: BTreeSet<String> = self
+            .users
+            .iter()
+            .flat_map(|u| u.desired.phones.values().flatten().cloned())
+            .collect();
+        let r = &self.redaction;
+        let mask = |n: &mut String| {
+            let keep =
+                scope == RedactScope::NotInManifests && manifest_numbers.contains(n.as_str());
+            if !keep {
+                *n = r.mask(n);
+            }
+        };
+        let mask_state = |s: &mut UserState| s.phones.values_mut().for_each(mask);
+        let mut plan = self.clone();
+        for u in &mut plan.users {
+            if scope == RedactScope::All {
+                u.desired.phones.values_mut().flatten().for_each(mask);
+            }
+            u.observed.iter_mut().for_each(mask_state);
+            u.predicted.iter_mut().for_each(mask_state);
+            for a in &mut u.actions {
+                if a.target != Target::SmsSignIn {
+                    a.before.iter_mut().for_each(mask);
+                    a.after.iter_mut().for_each(mask);
+                }
+            }
+            for b in &mut u.blocked {
+                if b.target != Target::SmsSignIn {
+                    b.before.iter_mut().for_each(mask);
+                    b.after.iter_mut().for_each(mask);
+                }
+            }
+        }
+        plan
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keep_country_code_ends_and_fingerprint() {
+        let r = Redaction {
+            salt: "s".into(),
+            fingerprint_len: 2,
+        };
+        let m = r.mask("+1 2065555555");
+        assert!(m.starts_with("+1 206•••5555 ·"), "{m}");
+        assert_eq!(m.len(), "+1 206•••5555 ·".len() + 2);
+        assert_eq!(r.mask(&m), m, "masking is idempotent");
+        assert!(r.mask("+1 4255550100x123").contains("x123"));
+        assert!(r.mask("+49 123456").starts_with("+49 1•••56 ·"));
+    }
+
+    #[test]
+    fn fingerprint_grows_until_numbers_differ() {
+        // 1000 numbers that share every visible digit: two hex digits cannot tell them all apart.
+        let numbers: Vec<String> = (0..1000).map(|i| format!("+1 206{i:03}5555")).collect();
+        let r = Redaction::for_numbers("salt".into(), numbers.iter().map(String::as_str));
+        assert!(r.fingerprint_len > 2);
+        let masked: BTreeSet<String> = numbers.iter().map(|n| r.mask(n)).collect();
+        assert_eq!(masked.len(), numbers.len());
+    }
+
+    #[test]
+    fn salt_changes_fingerprints() {
+        let a = Redaction {
+            salt: "a".into(),
+            fingerprint_len: 8,
+        };
+        let b = Redaction {
+            salt: "b".into(),
+            fingerprint_len: 8,
+        };
+        assert_ne!(a.mask("+1 2065555555"), b.mask("+1 2065555555"));
+    }
+}

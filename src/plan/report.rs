@@ -1,0 +1,291 @@
+//! Report data: what apply did ([`ApplyReport`], filled by the executor) and what drift found ([`DriftReport`],
+//! derived from a plan). Plain serde data; `crate::render` turns them into text and JSON.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{PhoneType, SmsSignIn, SmsSignInState, SourceLocation};
+
+use super::model::{Action, GraphErrorSummary, Plan, Target};
+
+/// How one action went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ActionOutcome {
+    /// The call succeeded, or its effect was already there (a delete answered 404, a create answered 409
+    /// `phoneNumberNotUnique` with the phone saved, a create of unknown outcome found on re-read): say which in
+    /// the note.
+    Done,
+    /// A re-read SMS action found nothing to do (in sync, or pending/blocked: see the note).
+    NotNeeded,
+    /// The call failed; the user stops here.
+    Failed,
+    /// Not run because the user was skipped (stale, UPN now elsewhere, guards).
+    Skipped,
+    /// Not run because an earlier action of the user failed, or the run stopped.
+    NotAttempted,
+}
+
+/// One action and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionReport {
+    /// The planned action.
+    pub action: Action,
+    /// What happened.
+    pub outcome: ActionOutcome,
+    /// Detail (idempotency case, SMS decision after re-read, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Graph's error, for a failed action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<GraphErrorSummary>,
+}
+
+/// How one user went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum UserOutcome {
+    /// Every action done (or nothing to do).
+    Done,
+    /// An action failed.
+    Failed,
+    /// Not applied: stale, UPN re-resolved elsewhere, missing, or the plan had an error for it.
+    Skipped,
+    /// Not reached (the run stopped first).
+    NotAttempted,
+}
+
+/// One user in the apply report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserReport {
+    /// The user as written in the manifest.
+    pub user: String,
+    /// Object id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// userPrincipalName.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    /// The outcome.
+    pub outcome: UserOutcome,
+    /// Why skipped / failed, in words (e.g. "changed since the plan").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Every planned action and its outcome.
+    #[serde(default)]
+    pub actions: Vec<ActionReport>,
+    /// The Graph error that stopped the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<GraphErrorSummary>,
+    /// After apply: whether a re-read and re-plan found the user converged (`None` = not checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converged: Option<bool>,
+    /// Anything else worth saying (convergence detail, SMS state after registration, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// What apply did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyReport {
+    /// A refusal of the whole apply (guard, format version...): no user applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Every user of the plan.
+    pub users: Vec<UserReport>,
+}
+
+/// Counts of an [`ApplyReport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyCounts {
+    /// Users done.
+    pub done: usize,
+    /// Users failed.
+    pub failed: usize,
+    /// Users skipped.
+    pub skipped: usize,
+    /// Users not attempted.
+    pub not_attempted: usize,
+    /// Users not converged.
+    pub not_converged: usize,
+    /// Actions done.
+    pub actions_done: usize,
+}
+
+impl ApplyReport {
+    /// Counts by outcome.
+    pub fn counts(&self) -> ApplyCounts {
+        let mut c = ApplyCounts::default();
+        for u in &self.users {
+            match u.outcome {
+                UserOutcome::Done => c.done += 1,
+                UserOutcome::Failed => c.failed += 1,
+                UserOutcome::Skipped => c.skipped += 1,
+                UserOutcome::NotAttempted => c.not_attempted += 1,
+            }
+            if u.converged == Some(false) {
+                c.not_converged += 1;
+            }
+            c.actions_done += u
+                .actions
+                .iter()
+                .filter(|a| a.outcome == ActionOutcome::Done)
+                .count();
+        }
+        c
+    }
+
+    /// Whether anything went wrong (exit code 1): a refusal, or a user failed, skipped, not attempted or not
+    /// converged.
+    pub fn has_failures(&self) -> bool {
+        let c = self.counts();
+        self.error.is_some() || c.failed + c.skipped + c.not_attempted + c.not_converged > 0
+    }
+}
+
+/// Whether a drifted item would be changed by apply, is blocked, or waits for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DriftStatus {
+    /// Apply would fix it.
+    Planned,
+    /// Apply can't (see the plan's blocked reason).
+    Blocked,
+    /// Only the user can finish it.
+    Pending,
+}
+
+/// One thing that differs from the manifests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftDifference {
+    /// What differs.
+    #[serde(rename = "type")]
+    pub target: Target,
+    /// The manifests' value: a number or `absent`; for SMS sign-in `enabled` or `disabled`.
+    pub desired: String,
+    /// Graph's value: a number, or none; for SMS sign-in the mobile's `smsSignInState`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
+    /// What apply would do about it.
+    pub status: DriftStatus,
+}
+
+/// One drifted (or failed) user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftUser {
+    /// The user as written.
+    pub user: String,
+    /// Object id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// userPrincipalName.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    /// Where the user is declared.
+    pub source: SourceLocation,
+    /// What differs.
+    pub differences: Vec<DriftDifference>,
+    /// Why the user could not be checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The drift document: users whose Graph state differs from the manifests. Exit 0 in sync, 2 drift, 1 error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftReport {
+    /// No user drifted and nothing failed.
+    pub in_sync: bool,
+    /// Users checked.
+    pub users_checked: usize,
+    /// Users that drifted.
+    pub drifted: usize,
+    /// Users that could not be checked (and a run error, if any).
+    pub errors: usize,
+    /// A run-level error (masked numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Drifted or failed users only.
+    pub users: Vec<DriftUser>,
+}
+
+impl DriftReport {
+    /// What drifted, from a plan (redact the plan first to mask numbers).
+    pub fn from_plan(plan: &Plan) -> DriftReport {
+        let mut users = Vec::new();
+        for u in &plan.users {
+            let status_of = |t: Target| {
+                if u.blocked.iter().any(|b| b.target == t) {
+                    DriftStatus::Blocked
+                } else if u.pending.iter().any(|p| p.target == t) {
+                    DriftStatus::Pending
+                } else {
+                    DriftStatus::Planned
+                }
+            };
+            let mut differences = Vec::new();
+            if let Some(obs) = &u.observed {
+                for t in PhoneType::ALL {
+                    let Some(want) = u.desired.phones.get(&t) else {
+                        continue;
+                    };
+                    let have = obs.phones.get(&t);
+                    if want.as_ref() != have {
+                        differences.push(DriftDifference {
+                            target: t.into(),
+                            desired: want.clone().unwrap_or_else(|| "absent".into()),
+                            observed: have.cloned(),
+                            status: status_of(t.into()),
+                        });
+                    }
+                }
+                if let Some(want) = u.desired.sms_sign_in {
+                    let ready = obs.sms_sign_in_state == Some(SmsSignInState::Ready);
+                    let differs = match want {
+                        SmsSignIn::Enabled => !ready,
+                        SmsSignIn::Disabled => ready,
+                    };
+                    if differs {
+                        differences.push(DriftDifference {
+                            target: Target::SmsSignIn,
+                            desired: want.to_string(),
+                            observed: obs
+                                .sms_sign_in_state
+                                .as_ref()
+                                .map(|s| s.as_str().to_string()),
+                            status: status_of(Target::SmsSignIn),
+                        });
+                    }
+                }
+            }
+            let error = u.error.as_ref().map(ToString::to_string);
+            if !differences.is_empty() || error.is_some() {
+                users.push(DriftUser {
+                    user: u.user.clone(),
+                    id: u.id.clone(),
+                    upn: u.upn.clone(),
+                    source: u.source.clone(),
+                    differences,
+                    error,
+                });
+            }
+        }
+        let errors =
+            users.iter().filter(|u| u.error.is_some()).count() + usize::from(plan.error.is_some());
+        let drifted = users.iter().filter(|u| !u.differences.is_empty()).count();
+        DriftReport {
+            in_sync: drifted == 0 && errors == 0,
+            users_checked: plan.users.len(),
+            drifted,
+            errors,
+            error: plan.error.as_ref().map(ToString::to_string),
+            users,
+        }
+    }
+}
