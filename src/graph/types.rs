@@ -1,0 +1,129 @@
+//! The data the typed calls return: users, phone methods, password-reset acceptance, long-running operations.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::graph::secret::Secret;
+use crate::model::{ObservedPhone, PhoneType, SmsSignInState};
+
+/// A user as resolved from Graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInfo {
+    /// Object id.
+    pub id: String,
+    /// userPrincipalName.
+    pub user_principal_name: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// True for users synced from on-premises AD (password reset needs `newPassword`).
+    #[serde(default)]
+    pub on_premises_sync_enabled: Option<bool>,
+}
+
+/// A `phoneAuthenticationMethod` as Graph sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneMethod {
+    /// The method id (fixed per type).
+    pub id: String,
+    /// The number as Graph sent it (maybe masked).
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    /// `mobile`, `alternateMobile`, `office`, or a type authctl does not know.
+    #[serde(default)]
+    pub phone_type: Option<String>,
+    /// `smsSignInState`.
+    #[serde(default)]
+    pub sms_sign_in_state: Option<String>,
+}
+
+impl PhoneMethod {
+    /// The observed phone, or the raw method when its type is unknown (kept verbatim, never deleted).
+    pub fn to_observed(&self) -> Result<ObservedPhone, serde_json::Value> {
+        let t = self
+            .phone_type
+            .as_deref()
+            .and_then(PhoneType::parse)
+            .or_else(|| PhoneType::from_method_id(&self.id).filter(|_| self.phone_type.is_none()));
+        match t {
+            Some(phone_type) => Ok(ObservedPhone {
+                phone_type,
+                phone_number: self.phone_number.clone().unwrap_or_default(),
+                sms_sign_in_state: SmsSignInState::parse(
+                    self.sms_sign_in_state.as_deref().unwrap_or("notSupported"),
+                ),
+            }),
+            None => Err(serde_json::to_value(self).unwrap_or(serde_json::Value::Null)),
+        }
+    }
+}
+
+/// Graph accepted a password reset.
+#[derive(Debug, Clone)]
+pub struct ResetAccepted {
+    /// The operation to poll (`Location`), if Graph sent one.
+    pub location: Option<Url>,
+    /// `Retry-After`, if sent.
+    pub retry_after: Option<Duration>,
+    /// The generated password (when none was supplied).
+    pub new_password: Option<Secret>,
+}
+
+/// A long-running operation (`GET …/authentication/operations/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    /// Operation id.
+    #[serde(default)]
+    pub id: String,
+    /// `notStarted`, `running`, `succeeded`, `failed`, or a future value.
+    #[serde(default)]
+    pub status: String,
+    /// Free-text details, verbatim.
+    #[serde(default)]
+    pub status_detail: Option<String>,
+    /// Start time (leniently kept as text).
+    #[serde(default)]
+    pub created_date_time: Option<String>,
+    /// Last action time (text).
+    #[serde(default)]
+    pub last_action_date_time: Option<String>,
+    /// The resource operated on.
+    #[serde(default)]
+    pub resource_location: Option<String>,
+}
+
+impl Operation {
+    /// True for `succeeded` and `failed`.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.status.as_str(), "succeeded" | "failed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_phone_types_are_kept_verbatim() {
+        let m: PhoneMethod = serde_json::from_str(
+            r#"{"id":"x","phoneNumber":"+1 2065555555","phoneType":"unknownFutureValue","smsSignInState":"notSupported"}"#,
+        )
+        .unwrap();
+        let raw = m.to_observed().unwrap_err();
+        assert_eq!(raw["phoneType"], "unknownFutureValue");
+        let m: PhoneMethod = serde_json::from_str(
+            r#"{"id":"3179e48a-750b-4051-897c-87b9720928f7","phoneNumber":"+1 2065555555","phoneType":"mobile","smsSignInState":"ready"}"#,
+        )
+        .unwrap();
+        let o = m.to_observed().unwrap();
+        assert_eq!(
+            (o.phone_type, o.sms_sign_in_state),
+            (PhoneType::Mobile, SmsSignInState::Ready)
+        );
+    }
+}
