@@ -371,7 +371,7 @@ fn run_authctl(authctl: &Path, dir: &Path, url: &str, mode: &str, phase: &str) -
     match phase {
         "plan" => {
             cmd.arg(dir.join("manifests"))
-                .args(["--format", "json", "--out"])
+                .args(["--format", "json", "--max-deletes", "100000000", "--out"])
                 .arg(&plan);
         }
         _ => {

@@ -7,7 +7,8 @@
 #                       saved plan, mode 0600), $OUT/manifests.sha256; output changes=true|false; exit 1 on error
 #   steps.sh apply      applies $OUT/plan.json after checking it was made from the manifests checked out now;
 #                       $OUT/apply.txt (report), $OUT/journal.jsonl; exit 1 when anything failed or was stale
-#   steps.sh drift      manifests + Graph → $OUT/drift.md (the issue body); output drift=true|false;
+#   steps.sh drift      manifests + Graph → $OUT/drift.txt (numbers masked) and $OUT/drift.md (the issue body);
+#                       output drift=true|false;
 #                       exit 1 on error (exit 0 on drift: the output says it, the workflow decides)
 #
 # Environment (all optional):
@@ -101,12 +102,23 @@ cmd_apply() {
 cmd_drift() {
   mkdir -p "$OUT"
   local rc=0
-  # Markdown masks numbers (an issue is read more widely than the manifests); exit 0 in sync, 2 drift, 1 error.
-  "$AUTHCTL" drift "${EXTRA[@]}" "$MANIFESTS" --format markdown >"$OUT/drift.md" || rc=$?
+  # --redact masks every number (with a fingerprint that still tells two numbers apart): an issue is read more
+  # widely than the manifests. Exit 0 in sync, 2 drift, 1 error.
+  "$AUTHCTL" drift "${EXTRA[@]}" "$MANIFESTS" --format text --redact >"$OUT/drift.txt" || rc=$?
   case $rc in
     0) output drift false ;;
     2)
       output drift true
+      {
+        echo "### authctl drift: the tenant differs from the manifests"
+        echo
+        echo "\`authctl plan\` on a pull request (or a manual run of the apply workflow) brings it back in line;"
+        echo "a change made on purpose belongs in the manifests."
+        echo
+        echo '```text'
+        cat "$OUT/drift.txt"
+        echo '```'
+      } >"$OUT/drift.md"
       summary "$OUT/drift.md"
       ;;
     *) return 1 ;;
