@@ -126,7 +126,11 @@ pub fn observed_user(info: &UserInfo, methods: &[PhoneMethod]) -> ObservedUser {
 /// methods through `$batch`. One entry per desired user, keyed by the user as written: `Found` (methods not yet
 /// read), `Missing` (no such user), or `Error` (Graph's error, kept verbatim). Never fails as a whole: a failing
 /// user is that user's error, the others are read.
-pub async fn observe(graph: &Graph, desired: &[DesiredUser], progress: &dyn Progress) -> ObservedSet {
+pub async fn observe(
+    graph: &Graph,
+    desired: &[DesiredUser],
+    progress: &dyn Progress,
+) -> ObservedSet {
     // Each user once, even when written twice (the plan engine reports the duplicate).
     let mut seen = HashSet::new();
     let refs: Vec<String> = desired
@@ -179,7 +183,12 @@ async fn observe_unit(graph: &Graph, refs: Vec<String>) -> Vec<(String, Observed
 
 /// Reads the full method list of each user the plan asks about (the lock-out preflight) into `observed`. A user
 /// whose list can't be read stays unchecked: the engine keeps its destructive actions blocked and says why.
-pub async fn read_method_lists(graph: &Graph, ids: &[String], observed: &mut ObservedSet, progress: &dyn Progress) {
+pub async fn read_method_lists(
+    graph: &Graph,
+    ids: &[String],
+    observed: &mut ObservedSet,
+    progress: &dyn Progress,
+) {
     if ids.is_empty() {
         return;
     }
@@ -197,7 +206,9 @@ pub async fn read_method_lists(graph: &Graph, ids: &[String], observed: &mut Obs
             Ok(list) => {
                 observed.set_methods(&id, list);
             }
-            Err(e) => tracing::warn!(user = %id, error = %e, "cannot read the method list for the lock-out preflight"),
+            Err(e) => {
+                tracing::warn!(user = %id, error = %e, "cannot read the method list for the lock-out preflight")
+            }
         }
     }
 }
@@ -224,8 +235,14 @@ pub async fn filter_users(
         for (value, r) in graph.resolve_users(&unmatched).await {
             match r {
                 Ok(info) => {
-                    let names = [info.id.to_lowercase(), info.user_principal_name.to_lowercase()];
-                    if desired.iter().any(|d| names.contains(&d.user.to_lowercase())) {
+                    let names = [
+                        info.id.to_lowercase(),
+                        info.user_principal_name.to_lowercase(),
+                    ];
+                    if desired
+                        .iter()
+                        .any(|d| names.contains(&d.user.to_lowercase()))
+                    {
                         wanted.extend(names);
                     } else {
                         unknown.push(value);
@@ -266,7 +283,8 @@ pub fn git_commit(files: &[String]) -> Option<String> {
         .output()
         .ok()?;
     let commit = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && commit.len() >= 40 && commit.chars().all(|c| c.is_ascii_hexdigit())).then_some(commit)
+    (out.status.success() && commit.len() >= 40 && commit.chars().all(|c| c.is_ascii_hexdigit()))
+        .then_some(commit)
 }
 
 /// A fresh random salt for the plan's number fingerprints.
@@ -319,8 +337,11 @@ pub fn plan_diagnostics(plan: &Plan) -> Vec<Diagnostic> {
         }) = &u.error
         {
             // Report each pair once, at the later place.
-            if (other_source.file.as_str(), other_source.line, other_source.column)
-                > (u.source.file.as_str(), u.source.line, u.source.column)
+            if (
+                other_source.file.as_str(),
+                other_source.line,
+                other_source.column,
+            ) > (u.source.file.as_str(), u.source.line, u.source.column)
             {
                 continue;
             }
@@ -330,7 +351,7 @@ pub fn plan_diagnostics(plan: &Plan) -> Vec<Diagnostic> {
                     "authctl::plan::duplicate-user",
                     &u.source,
                     "user",
-                    &format!(
+                    format!(
                         "`{}` and `{other_user}` are the same user (object id {id}); declare each user once",
                         u.user
                     ),
@@ -371,12 +392,20 @@ mod tests {
         let u = observed_user(
             &info("id-1", "a@contoso.com"),
             &[
-                method(PhoneType::Mobile.method_id(), "+1 2065550100", Some("mobile"), Some("ready")),
+                method(
+                    PhoneType::Mobile.method_id(),
+                    "+1 2065550100",
+                    Some("mobile"),
+                    Some("ready"),
+                ),
                 method("x", "+1 2065550101", Some("unknownFutureValue"), None),
             ],
         );
         assert_eq!(u.phones.len(), 1);
-        assert_eq!(u.phones[&PhoneType::Mobile].sms_sign_in_state, SmsSignInState::Ready);
+        assert_eq!(
+            u.phones[&PhoneType::Mobile].sms_sign_in_state,
+            SmsSignInState::Ready
+        );
         assert_eq!(u.unknown_phones.len(), 1);
     }
 
@@ -414,12 +443,25 @@ mod tests {
                 column: 7,
             },
         };
-        let desired = vec![d("a@contoso.com", 3), d("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e", 9)];
+        let desired = vec![
+            d("a@contoso.com", 3),
+            d("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e", 9),
+        ];
         let mut set = ObservedSet::new();
         for r in ["a@contoso.com", "4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e"] {
-            set.insert_found(r, observed_user(&info("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e", "a@contoso.com"), &[]));
+            set.insert_found(
+                r,
+                observed_user(
+                    &info("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e", "a@contoso.com"),
+                    &[],
+                ),
+            );
         }
-        let plan = plan_engine(&desired, &set, &PlanSettings::new(jiff::Timestamp::UNIX_EPOCH, "s"));
+        let plan = plan_engine(
+            &desired,
+            &set,
+            &PlanSettings::new(jiff::Timestamp::UNIX_EPOCH, "s"),
+        );
         let diags = plan_diagnostics(&plan);
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_eq!(diags[0].line, 9);
