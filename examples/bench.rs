@@ -185,11 +185,19 @@ fn generate(dir: &Path, n: usize) {
         );
         match kind(i) {
             "sync" => {
-                let _ = writeln!(t, "    phones:\n      mobile: {{ number: \"{}\" }}", number(i, false));
+                let _ = writeln!(
+                    t,
+                    "    phones:\n      mobile: {{ number: \"{}\" }}",
+                    number(i, false)
+                );
             }
             "create" => {}
             "update" => {
-                let _ = writeln!(t, "    phones:\n      mobile: {{ number: \"{}\" }}", number(i, true));
+                let _ = writeln!(
+                    t,
+                    "    phones:\n      mobile: {{ number: \"{}\" }}",
+                    number(i, true)
+                );
             }
             _ => {
                 let _ = writeln!(
@@ -202,8 +210,14 @@ fn generate(dir: &Path, n: usize) {
         }
     }
     std::fs::write(dir.join("tenant.yaml"), t).expect("writes the tenant");
-    for (f, chunk) in (0..n).collect::<Vec<_>>().chunks(USERS_PER_FILE).enumerate() {
-        let mut y = String::from("apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users:\n");
+    for (f, chunk) in (0..n)
+        .collect::<Vec<_>>()
+        .chunks(USERS_PER_FILE)
+        .enumerate()
+    {
+        let mut y = String::from(
+            "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users:\n",
+        );
         for &i in chunk {
             let _ = writeln!(
                 y,
@@ -226,10 +240,12 @@ struct Emulator {
 impl Emulator {
     fn start(authctl: &Path, tenant: &Path, opts: &Opts) -> Emulator {
         let mut cmd = Command::new(authctl);
-        cmd.arg("emulator")
-            .arg("--state")
-            .arg(tenant)
-            .args(["--latency", &opts.latency, "--seed", "1"]);
+        cmd.arg("emulator").arg("--state").arg(tenant).args([
+            "--latency",
+            &opts.latency,
+            "--seed",
+            "1",
+        ]);
         if let Some(t) = &opts.throttle {
             cmd.args(["--throttle", t]);
         }
@@ -283,7 +299,10 @@ impl Emulator {
             .json()
             .await
             .expect("token JSON");
-        r["access_token"].as_str().expect("access_token").to_string()
+        r["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
     }
 }
 
@@ -305,7 +324,7 @@ struct Run {
 }
 
 /// Runs `cmd` under `/usr/bin/time` (wall, user+sys CPU, max RSS of the child itself).
-fn measured(mut cmd: Command, stdout_to: &Path) -> Run {
+fn measured(cmd: Command, stdout_to: &Path) -> Run {
     let time_file = tempfile::NamedTempFile::new().expect("a temp file");
     let program = cmd.get_program().to_owned();
     let args: Vec<_> = cmd.get_args().map(ToOwned::to_owned).collect();
@@ -357,7 +376,11 @@ fn measured(mut cmd: Command, stdout_to: &Path) -> Run {
     Run {
         wall_s: wall,
         cpu_s: if f.len() == 4 { f[1] + f[2] } else { f64::NAN },
-        max_rss_mb: if f.len() == 4 { f[3] / 1024.0 } else { f64::NAN },
+        max_rss_mb: if f.len() == 4 {
+            f[3] / 1024.0
+        } else {
+            f64::NAN
+        },
         exit: out.status.code().unwrap_or(-1),
         retries,
         stderr_tail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
@@ -424,7 +447,10 @@ fn ensure_venv(repo: &Path) -> PathBuf {
                 .arg(repo.join("benches/requirements.txt"))
                 .status()
                 .is_ok_and(|s| s.success());
-        assert!(ok, "cannot create .bench/venv with benches/requirements.txt");
+        assert!(
+            ok,
+            "cannot create .bench/venv with benches/requirements.txt"
+        );
     }
     python
 }
@@ -484,7 +510,10 @@ impl Row {
             "readBound": read_bound, "writeBound": write_bound,
         });
         if run.exit != 0 && run.exit != 2 {
-            eprintln!("bench: {mode} {phase} exited {}:\n{}", run.exit, run.stderr_tail);
+            eprintln!(
+                "bench: {mode} {phase} exited {}:\n{}",
+                run.exit, run.stderr_tail
+            );
         }
         Row { json }
     }

@@ -89,10 +89,17 @@ fn manifest_like() -> impl Strategy<Value = String> {
         1 => Just("absent".to_string()),
         1 => prop::sample::select(vec!["~", "null", "", "12065550100", "[]", "{}", "&a x", "*a"]).prop_map(str::to_string),
     ];
-    let phone = (word(&["mobile", "alternateMobile", "office", "mobil"]), number)
+    let phone = (
+        word(&["mobile", "alternateMobile", "office", "mobil"]),
+        number,
+    )
         .prop_map(|(k, v)| format!("        {k}: {v}\n"));
     let user = (
-        word(&["AdeleV@contoso.com", "4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e", "x#EXT#@contoso.onmicrosoft.com"]),
+        word(&[
+            "AdeleV@contoso.com",
+            "4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e",
+            "x#EXT#@contoso.onmicrosoft.com",
+        ]),
         prop::option::of(word(&["exact", "merge"])),
         prop::collection::vec(phone, 0..4),
         prop::option::of(word(&["enabled", "disabled", "yes"])),
@@ -140,7 +147,9 @@ fn an_alias_bomb_is_rejected_by_the_budget_with_a_clear_error() {
             "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
         ));
     }
-    y = format!("apiVersion: authctl/v1\nkind: PhoneMethods\n{y}spec:\n  mode: exact\n  users: []\n");
+    y = format!(
+        "apiVersion: authctl/v1\nkind: PhoneMethods\n{y}spec:\n  mode: exact\n  users: []\n"
+    );
     let m = load_text(&y);
     let budget = only_budget_error(&m);
     assert!(budget.message.contains("alias bomb"), "{}", budget.message);
@@ -150,7 +159,9 @@ fn an_alias_bomb_is_rejected_by_the_budget_with_a_clear_error() {
 #[test]
 fn a_manifest_nested_past_the_depth_budget_is_rejected_with_a_clear_error() {
     let deep = format!("{}x{}", "[".repeat(200), "]".repeat(200));
-    let y = format!("apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users: []\nextra: {deep}\n");
+    let y = format!(
+        "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users: []\nextra: {deep}\n"
+    );
     let m = load_text(&y);
     let budget = only_budget_error(&m);
     assert!(
@@ -164,18 +175,26 @@ fn a_manifest_nested_past_the_depth_budget_is_rejected_with_a_clear_error() {
 fn an_oversized_manifest_is_rejected_by_the_budget_with_a_clear_error() {
     // One scalar past the 64 MiB budget on scalar bytes: the loader stops instead of holding it.
     let mut y = String::with_capacity(68 * 1024 * 1024);
-    y.push_str("apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users: []\nextra: ");
+    y.push_str(
+        "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users: []\nextra: ",
+    );
     y.extend(std::iter::repeat_n('x', 64 * 1024 * 1024 + 1));
     y.push('\n');
     let m = load_text(&y);
     let budget = only_budget_error(&m);
-    assert!(budget.message.contains("authctl's YAML limits"), "{}", budget.message);
+    assert!(
+        budget.message.contains("authctl's YAML limits"),
+        "{}",
+        budget.message
+    );
 }
 
 #[test]
 fn a_manifest_with_more_aliases_than_the_budget_is_rejected_with_a_clear_error() {
     // Cheap to expand (each alias is one scalar) but more aliases than any manifest needs.
-    let mut y = String::from("apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users: []\nx: &x y\nextra: [");
+    let mut y = String::from(
+        "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users: []\nx: &x y\nextra: [",
+    );
     for _ in 0..10_001 {
         y.push_str("*x, ");
     }
