@@ -4,11 +4,13 @@
 //! Redaction: text and JSON show numbers unless `redact` is set; Markdown masks them unless `redact` is unset by
 //! `--no-redact`. Masks carry a per-plan fingerprint (see [`crate::plan::Redaction`]).
 
+pub mod apply;
 pub mod json;
 pub mod text;
 
 mod style;
 
+pub use apply::{apply_json, apply_text};
 pub use json::plan_json;
 pub use text::{TextOptions, plan_text};
 
