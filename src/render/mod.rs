@@ -4,7 +4,6 @@
 //! Redaction: text and JSON show numbers unless `redact` is set; Markdown masks them unless `redact` is unset by
 //! `--no-redact`. Masks carry a per-plan fingerprint (see [`crate::plan::Redaction`]).
 
-pub mod apply;
 pub mod json;
 pub mod markdown;
 pub mod report;
@@ -13,7 +12,6 @@ pub mod text;
 mod style;
 mod yaml;
 
-pub use apply::{apply_json, apply_text};
 pub use json::plan_json;
 pub use markdown::{MARKDOWN_LIMIT, MarkdownOptions, plan_markdown};
 pub use report::{apply_report_json, apply_report_text, drift_json, drift_text};
