@@ -102,11 +102,19 @@ use Severity::{Error as E, Warning as W};
 
 #[test]
 fn rule_duplicate_key() {
-    check(
+    let m = check(
         "duplicate_key",
         &["invalid/duplicate-key.yaml"],
-        &[("duplicate-key", E, 10, "")],
+        &[
+            ("duplicate-key", E, 10, "spec.users[0].phones.mobile"),
+            ("duplicate-key", E, 15, "spec.users[1].smsSignIn"),
+        ],
     );
+    assert_eq!(
+        m.diagnostics[0].labels[0].line, 8,
+        "the first occurrence is named too"
+    );
+    assert!(m.users.is_empty());
 }
 
 #[test]
@@ -679,4 +687,45 @@ fn validate_missing_path_is_an_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/dir: cannot read"));
+}
+
+#[test]
+fn directories_are_walked_recursively_in_sorted_order_with_a_digest() {
+    let m = manifest::load(&["examples/manifests".to_string()]);
+    assert_eq!(
+        m.files,
+        [
+            "examples/manifests/emea/offices.yaml",
+            "examples/manifests/engineering.yaml",
+            "examples/manifests/guests-and-ids.yaml",
+            "examples/manifests/sales.yaml",
+        ]
+    );
+    assert_eq!(m.sources().len(), 4);
+    assert_eq!(m.digest.len(), 64);
+    assert_eq!(
+        manifest::load(&["examples/manifests".to_string()]).digest,
+        m.digest,
+        "stable"
+    );
+    let one = manifest::load(&["examples/manifests/sales.yaml".to_string()]);
+    assert_ne!(one.digest, m.digest);
+    // Naming a file that a named directory holds too reads it once (no false duplicate users).
+    let both = manifest::load(&[
+        "examples/manifests/sales.yaml".to_string(),
+        "examples/manifests".to_string(),
+    ]);
+    assert!(!both.has_errors(), "{:?}", both.diagnostics);
+    assert_eq!(both.files.len(), 4);
+    assert_eq!(both.files[0], "examples/manifests/sales.yaml");
+}
+
+#[test]
+fn stdin_is_read_once_with_load_from() {
+    let yaml = std::fs::read_to_string(root().join("examples/manifests/sales.yaml")).unwrap();
+    let m = manifest::load_from(&["-".to_string()], &mut yaml.as_bytes());
+    assert!(!m.has_errors());
+    assert_eq!(m.files, ["-"]);
+    assert_eq!(m.users.len(), 4);
+    assert_eq!(m.users[0].source.file, "-");
 }

@@ -1,0 +1,325 @@
+//! The emulator's state: the tenant (users and their methods) behind one lock, the read-lag history, password-reset
+//! operations, device codes and refresh tokens, request statistics, and the crash-safe journal.
+//!
+//! Journal: one JSON line per change holding the changed user's whole record, appended and fsynced before the
+//! response is sent. Replaying a line replaces the user, so replay is idempotent and a journal that survived a
+//! fold (crash between the rename and the truncation) does no harm. A torn last line (a crash mid-append, never
+//! acknowledged) is ignored.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::faults::Faults;
+use super::tenant::{Tenant, User};
+use super::{EmulatorError, Options, Stats};
+
+/// A password-reset operation.
+#[derive(Debug, Clone)]
+pub(crate) struct Operation {
+    pub user_id: String,
+    pub created: Timestamp,
+    pub last_action: Timestamp,
+    pub polls: u32,
+    pub new_password: String,
+    /// Set once the operation reached its end.
+    pub outcome: Option<(String, Option<String>)>,
+}
+
+/// A pending device-code sign-in.
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceCode {
+    pub user_code: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub expires: Timestamp,
+    pub approved_user: Option<String>,
+}
+
+/// A refresh token's grant.
+#[derive(Debug, Clone)]
+pub(crate) struct RefreshGrant {
+    pub client_id: String,
+    pub user_id: String,
+    pub scopes: Vec<String>,
+}
+
+/// Everything behind the data lock.
+#[derive(Debug)]
+pub(crate) struct Data {
+    pub tenant: Tenant,
+    /// Per user: (time of a change, the user's record before it), oldest first; kept only while `lag` > 0.
+    pub history: HashMap<String, Vec<(Timestamp, User)>>,
+    pub operations: HashMap<String, Operation>,
+    pub device_codes: HashMap<String, DeviceCode>,
+    pub refresh_tokens: HashMap<String, RefreshGrant>,
+}
+
+struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+pub(crate) struct Shared {
+    pub options: Options,
+    /// The HS256 key of this process's tokens.
+    pub key: Vec<u8>,
+    pub data: Mutex<Data>,
+    pub stats: Mutex<Stats>,
+    pub faults: Mutex<Faults>,
+    /// Added to the clock by `POST /_emulator/clock`.
+    offset: Mutex<Duration>,
+    journal: Option<Mutex<Journal>>,
+}
+
+/// The emulator's state, cheap to clone (an `Arc` inside). Build it with [`EmulatorState::new`] and serve it with
+/// [`super::app`].
+#[derive(Clone)]
+pub struct EmulatorState {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for EmulatorState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorState").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The journal's path for a state file: `FILE.journal` beside it.
+pub fn journal_path(state: &Path) -> PathBuf {
+    let mut name = state.file_name().unwrap_or_default().to_os_string();
+    name.push(".journal");
+    state.with_file_name(name)
+}
+
+impl EmulatorState {
+    /// Builds the state from a tenant. With `options.persist`, replays the journal beside the state file (changes
+    /// acknowledged before a crash) and opens it for appending.
+    pub fn new(mut tenant: Tenant, options: Options) -> Result<EmulatorState, EmulatorError> {
+        let journal = match &options.persist {
+            Some(state_path) => {
+                let path = journal_path(state_path);
+                replay(&path, &mut tenant)?;
+                let file = open_private(&path, true)?;
+                Some(Mutex::new(Journal { path, file }))
+            }
+            None => None,
+        };
+        let mut key = vec![0u8; 32];
+        rand::Rng::fill(&mut rand::rng(), &mut key[..]);
+        let faults = Faults::new(&options);
+        Ok(EmulatorState {
+            shared: Arc::new(Shared {
+                key,
+                data: Mutex::new(Data {
+                    tenant,
+                    history: HashMap::new(),
+                    operations: HashMap::new(),
+                    device_codes: HashMap::new(),
+                    refresh_tokens: HashMap::new(),
+                }),
+                stats: Mutex::new(Stats::default()),
+                faults: Mutex::new(faults),
+                offset: Mutex::new(Duration::ZERO),
+                journal,
+                options,
+            }),
+        })
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        &self.shared.options
+    }
+
+    /// The emulator's current time: its clock plus what `POST /_emulator/clock` added.
+    pub fn now(&self) -> Timestamp {
+        crate::clock::add(self.shared.options.clock.now(), *lock(&self.shared.offset))
+    }
+
+    /// Moves the emulator's time forward (token expiry, read lag, buckets).
+    pub fn advance(&self, d: Duration) {
+        *lock(&self.shared.offset) += d;
+    }
+
+    pub(crate) fn data(&self) -> MutexGuard<'_, Data> {
+        lock(&self.shared.data)
+    }
+
+    pub(crate) fn stats_mut(&self) -> MutexGuard<'_, Stats> {
+        lock(&self.shared.stats)
+    }
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.shared.faults)
+    }
+
+    /// A copy of the request statistics.
+    pub fn stats(&self) -> Stats {
+        self.stats_mut().clone()
+    }
+
+    /// The current state as a tenant file.
+    pub fn snapshot(&self) -> Tenant {
+        self.data().tenant.clone()
+    }
+
+    /// The tenant id.
+    pub fn tenant_id(&self) -> String {
+        self.data().tenant.tenant_id.clone()
+    }
+
+    /// Records that user `index` changed from `before`: keeps the read-lag history and appends the new record to
+    /// the journal, fsynced. On a journal failure the change is undone and the error returned (the request then
+    /// fails with 500, so no unjournalled change is ever acknowledged).
+    pub(crate) fn commit(&self, data: &mut Data, index: usize, before: User) -> Result<(), String> {
+        let after = data.tenant.users[index].clone();
+        if let Some(j) = &self.shared.journal {
+            let mut j = lock(j);
+            let line = serde_json::to_string(&after).map_err(|e| e.to_string())?;
+            let res = writeln!(j.file, "{line}").and_then(|_| j.file.sync_data());
+            if let Err(e) = res {
+                data.tenant.users[index] = before;
+                return Err(format!("journal {}: {e}", j.path.display()));
+            }
+        }
+        let lag = self.shared.options.lag;
+        if !lag.is_zero() {
+            let now = self.now();
+            let h = data.history.entry(after.id.clone()).or_default();
+            h.push((now, before));
+            let horizon = now
+                .checked_sub(jiff::SignedDuration::try_from(lag).unwrap_or_default())
+                .unwrap_or(Timestamp::MIN);
+            h.retain(|(t, _)| *t > horizon);
+        }
+        Ok(())
+    }
+
+    /// User `index` as a reader sees it: with read lag, the record as of `lag` ago.
+    pub(crate) fn read_user(&self, data: &Data, index: usize) -> User {
+        let current = &data.tenant.users[index];
+        let lag = self.shared.options.lag;
+        if lag.is_zero() {
+            return current.clone();
+        }
+        let cutoff = self
+            .now()
+            .checked_sub(jiff::SignedDuration::try_from(lag).unwrap_or_default())
+            .unwrap_or(Timestamp::MIN);
+        // The first change after the cutoff: the reader still sees the record from before it.
+        data.history
+            .get(&current.id)
+            .and_then(|h| h.iter().find(|(t, _)| *t > cutoff))
+            .map(|(_, before)| before.clone())
+            .unwrap_or_else(|| current.clone())
+    }
+
+    /// Writes the current state into the state file (atomically, mode 0600) and empties the journal. Called at
+    /// clean shutdown with `--persist`.
+    pub fn fold(&self) -> Result<(), EmulatorError> {
+        let Some(path) = &self.shared.options.persist else {
+            return Ok(());
+        };
+        let data = self.data();
+        let yaml = data.tenant.to_yaml()?;
+        write_atomic(path, yaml.as_bytes())?;
+        if let Some(j) = &self.shared.journal {
+            let j = lock(j);
+            j.file
+                .set_len(0)
+                .and_then(|_| j.file.sync_all())
+                .map_err(|e| EmulatorError::Journal(format!("{}: {e}", j.path.display())))?;
+        }
+        Ok(())
+    }
+}
+
+fn replay(path: &Path, tenant: &mut Tenant) -> Result<(), EmulatorError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(EmulatorError::Journal(format!("{}: {e}", path.display()))),
+    };
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|e| EmulatorError::Journal(format!("{}: {e}", path.display())))?;
+    let count = lines.len();
+    for (i, line) in lines.into_iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let user: User = match serde_json::from_str(&line) {
+            Ok(u) => u,
+            // A torn final line is a write that was never acknowledged.
+            Err(_) if i + 1 == count => break,
+            Err(e) => {
+                return Err(EmulatorError::Journal(format!(
+                    "{} line {}: {e}",
+                    path.display(),
+                    i + 1
+                )));
+            }
+        };
+        match tenant.users.iter_mut().find(|u| u.id == user.id) {
+            Some(u) => *u = user,
+            None => tenant.users.push(user),
+        }
+    }
+    Ok(())
+}
+
+fn open_private(path: &Path, append: bool) -> Result<File, EmulatorError> {
+    let mut o = OpenOptions::new();
+    o.create(true);
+    if append {
+        o.append(true);
+    } else {
+        o.write(true).truncate(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let f = o
+        .open(path)
+        .map_err(|e| EmulatorError::Io(format!("cannot open {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(f)
+}
+
+/// Replaces `path` with `bytes` atomically: a 0600 temporary file beside it, fsynced, renamed over it, and the
+/// directory fsynced.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EmulatorError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let mut f = open_private(&tmp, false)?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| EmulatorError::Io(format!("cannot write {}: {e}", tmp.display())))?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+        .map_err(|e| EmulatorError::Io(format!("cannot replace {}: {e}", path.display())))?;
+    if let Some(dir) = dir
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! The tenant file: the emulator's whole state as YAML (tenant id, apps and their credentials, users with their
+//! methods, password-reset behaviour, banned passwords). The same types are the in-memory state, the journal's
+//! records (one user as JSON per change) and what a clean shutdown writes back.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::PhoneType;
+
+use super::EmulatorError;
+
+/// The tenant file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tenant {
+    /// The directory (tenant) id: a GUID. Tokens carry it as `tid`; the token endpoint accepts it (or one of
+    /// `domains`, or `organizations`/`common`) as its path segment.
+    pub tenant_id: String,
+    /// Verified domain names (e.g. `contoso.com`), also accepted in place of the tenant id on the token endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
+    /// App registrations. The first one is the app `--emulate` uses.
+    #[serde(default)]
+    pub apps: Vec<App>,
+    /// Users.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// How password-reset operations behave.
+    #[serde(default, skip_serializing_if = "OperationBehaviour::is_default")]
+    pub operations: OperationBehaviour,
+    /// Passwords refused by the banned-password check (compared case-insensitively; a new password containing one
+    /// of these fails the reset operation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub banned_passwords: Vec<String>,
+    /// The user `--auto-approve-device-code` signs in as (UPN); default: the first user holding a directory role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_code_user: Option<String>,
+}
+
+/// An app registration (its service principal in this tenant).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct App {
+    /// A display name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The application (client) id.
+    pub client_id: String,
+    /// A client secret (`client_credentials` with `client_secret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// A client certificate (PEM, `-----BEGIN CERTIFICATE-----`) for `client_assertion` signed with its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// Federated identity credentials (workload identity federation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub federated_credentials: Vec<FederatedCredential>,
+    /// Application permissions granted with admin consent (`roles` in app-only tokens), e.g.
+    /// `UserAuthenticationMethod.ReadWrite.All`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
+    /// Delegated permissions consented for this app (`scp` in tokens from device-code sign-in when `.default` is
+    /// asked for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegated_permissions: Vec<String>,
+    /// Access-token lifetime (`1h` default), e.g. `5m`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "duration_opt"
+    )]
+    pub token_lifetime: Option<Duration>,
+}
+
+/// A federated identity credential on an app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FederatedCredential {
+    /// The external issuer (`iss` of the assertion), e.g. `https://token.actions.githubusercontent.com`.
+    pub issuer: String,
+    /// The exact subject (`sub`), e.g. `repo:contoso/authctl-config:environment:prod`.
+    pub subject: String,
+    /// The audience the assertion must carry (`api://AzureADTokenExchange` by default).
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    /// The issuer's public signing key: a PEM public key (RSA or EC P-256) or certificate. The emulator checks the
+    /// assertion's signature with it (the real service fetches the issuer's JWKS).
+    pub issuer_key: String,
+}
+
+fn default_audience() -> String {
+    "api://AzureADTokenExchange".to_string()
+}
+
+/// A user.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct User {
+    /// Object id (GUID).
+    pub id: String,
+    /// userPrincipalName (matched case-insensitively).
+    pub user_principal_name: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub display_name: String,
+    /// Synced from on-premises AD (`onPremisesSyncEnabled: true`): password reset needs `newPassword`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub synced: bool,
+    /// In scope of the SMS sign-in policy: a mobile added or changed is registered for SMS sign-in automatically,
+    /// and `enableSmsSignIn` is allowed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sms_sign_in_policy: bool,
+    /// The default MFA method, which can't be deleted: a phone type (`mobile`, `alternateMobile`, `office`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_method: Option<PhoneType>,
+    /// Directory roles by name (`Privileged Authentication Administrator`) or role template id; tokens carry the
+    /// template ids as `wids`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The password (device-code sign-in checks it; a successful reset replaces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Phone methods, at most one per type.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub phones: BTreeMap<PhoneType, Phone>,
+    /// Methods of other known types (FIDO2, Authenticator, ...), by short type name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<Method>,
+    /// Methods passed through verbatim (each a JSON object with its own `@odata.type`), for types authctl does not
+    /// know.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub raw_methods: Vec<serde_json::Value>,
+}
+
+/// A phone method as stored: the number exactly as sent, and its SMS sign-in state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Phone {
+    /// `+CC number[xEXT]`, as sent.
+    pub number: String,
+    /// Graph's `smsSignInState`; computed from the policy when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_sign_in_state: Option<String>,
+}
+
+/// An authentication method of a type other than phone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Method {
+    /// Short type name: `password`, `fido2`, `microsoftAuthenticator`, `windowsHelloForBusiness`, `softwareOath`,
+    /// `temporaryAccessPass`, `email`, `platformCredential`, `externalAuthentication`, `qrCodePin`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Method id.
+    pub id: String,
+    /// Other properties, returned as given (e.g. `displayName`, `emailAddress`, `isUsable`).
+    #[serde(flatten)]
+    pub properties: BTreeMap<String, serde_json::Value>,
+}
+
+impl Method {
+    /// Graph's `@odata.type` for the short type name (unknown names map to `#microsoft.graph.{name}AuthenticationMethod`).
+    pub fn odata_type(&self) -> String {
+        format!("#microsoft.graph.{}AuthenticationMethod", self.kind)
+    }
+}
+
+/// How a password-reset operation progresses: it starts `notStarted`, each poll of it moves it one step through
+/// `running` (`runningPolls` polls), then to its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OperationBehaviour {
+    /// How many polls answer `running` before the outcome.
+    #[serde(default = "default_running_polls")]
+    pub running_polls: u32,
+    /// The outcome when the password is acceptable: `succeeded` or `failed`.
+    #[serde(default = "default_outcome")]
+    pub outcome: String,
+    /// `statusDetail` of a failed operation (when not failed for a banned password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_detail: Option<String>,
+    /// `Retry-After` seconds sent with the 202 and with non-terminal polls.
+    #[serde(default = "default_retry_after")]
+    pub retry_after_seconds: u32,
+}
+
+fn default_running_polls() -> u32 {
+    1
+}
+fn default_outcome() -> String {
+    "succeeded".to_string()
+}
+fn default_retry_after() -> u32 {
+    1
+}
+
+impl Default for OperationBehaviour {
+    fn default() -> Self {
+        OperationBehaviour {
+            running_polls: default_running_polls(),
+            outcome: default_outcome(),
+            failure_detail: None,
+            retry_after_seconds: default_retry_after(),
+        }
+    }
+}
+
+impl OperationBehaviour {
+    fn is_default(&self) -> bool {
+        *self == OperationBehaviour::default()
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+mod duration_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&format!("{}s", d.as_secs())),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        s.map(|s| crate::units::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// Well-known directory role template ids, by display name.
+pub const ROLES: &[(&str, &str)] = &[
+    (
+        "Global Administrator",
+        "62e90394-69f5-4237-9190-012177145e10",
+    ),
+    ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
+    (
+        "Privileged Authentication Administrator",
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+    ),
+    (
+        "Authentication Administrator",
+        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+    ),
+    ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
+    (
+        "Helpdesk Administrator",
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    ),
+    (
+        "Password Administrator",
+        "966707d0-3269-4727-9be2-8c3a10f19b9d",
+    ),
+];
+
+/// The role template id for a role written by name or id (case-insensitive); unknown names are kept as written.
+pub fn role_id(role: &str) -> String {
+    ROLES
+        .iter()
+        .find(|(name, id)| name.eq_ignore_ascii_case(role) || id.eq_ignore_ascii_case(role))
+        .map(|(_, id)| (*id).to_string())
+        .unwrap_or_else(|| role.to_string())
+}
+
+impl Tenant {
+    /// Parses a tenant file's text and checks it (unique ids and UPNs, numbers in Graph's format).
+    pub fn from_yaml(text: &str) -> Result<Tenant, EmulatorError> {
+        let tenant: Tenant =
+            serde_saphyr::from_str(text).map_err(|e| EmulatorError::Tenant(e.to_string()))?;
+        tenant.check()?;
+        Ok(tenant)
+    }
+
+    /// The tenant as YAML.
+    pub fn to_yaml(&self) -> Result<String, EmulatorError> {
+        serde_saphyr::to_string(self).map_err(|e| EmulatorError::Tenant(e.to_string()))
+    }
+
+    /// The user with this object id or UPN (case-insensitive).
+    pub fn user(&self, id_or_upn: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.matches(id_or_upn))
+    }
+
+    fn check(&self) -> Result<(), EmulatorError> {
+        let mut seen = std::collections::HashSet::new();
+        for u in &self.users {
+            for key in [u.id.to_lowercase(), u.user_principal_name.to_lowercase()] {
+                if !seen.insert(key.clone()) {
+                    return Err(EmulatorError::Tenant(format!(
+                        "user `{key}` appears twice in the tenant file"
+                    )));
+                }
+            }
+            for (t, p) in &u.phones {
+                if let Err(e) = super::rules::check_number(*t, &p.number) {
+                    return Err(EmulatorError::Tenant(format!(
+                        "user `{}`: {t} `{}`: {e}",
+                        u.user_principal_name, p.number
+                    )));
+                }
+            }
+        }
+        let mut apps = std::collections::HashSet::new();
+        for a in &self.apps {
+            if !apps.insert(a.client_id.to_lowercase()) {
+                return Err(EmulatorError::Tenant(format!(
+                    "app `{}` appears twice in the tenant file",
+                    a.client_id
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl User {
+    /// Whether `id_or_upn` names this user (object id or UPN, case-insensitive).
+    pub fn matches(&self, id_or_upn: &str) -> bool {
+        self.id.eq_ignore_ascii_case(id_or_upn)
+            || self.user_principal_name.eq_ignore_ascii_case(id_or_upn)
+    }
+
+    /// The user's directory role template ids (`wids`).
+    pub fn role_ids(&self) -> Vec<String> {
+        self.roles.iter().map(|r| role_id(r)).collect()
+    }
+}
+
+/// Reads and checks a tenant file.
+pub fn load_tenant(path: &Path) -> Result<Tenant, EmulatorError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| EmulatorError::Io(format!("cannot read {}: {e}", path.display())))?;
+    Tenant::from_yaml(&text)
+}
