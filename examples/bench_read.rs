@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authctl::clock::SystemClock;
-use authctl::emulator::{self, Options};
 use authctl::emulator::tenant::{App, Phone, Tenant, User};
+use authctl::emulator::{self, Options};
 use authctl::graph::credentials::client_secret::ClientSecret;
 use authctl::graph::{Credential, Graph, GraphSettings, Secret};
 use authctl::model::PhoneType;
@@ -27,7 +27,10 @@ fn tenant(users: usize) -> Tenant {
             name: "bench".into(),
             client_id: CLIENT_ID.into(),
             secret: Some("bench-secret".into()),
-            permissions: vec!["UserAuthenticationMethod.Read.All".into(), "User.Read.All".into()],
+            permissions: vec![
+                "UserAuthenticationMethod.Read.All".into(),
+                "User.Read.All".into(),
+            ],
             ..App::default()
         }],
         users: (0..users)
@@ -52,14 +55,15 @@ fn tenant(users: usize) -> Tenant {
 
 #[tokio::main]
 async fn main() {
-    let users: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2_000);
+    let users: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2_000);
     let ids: Vec<String> = tenant(users).users.iter().map(|u| u.id.clone()).collect();
     println!(
         "{users} users, emulator latency 20 ms, throttle 800/1s per item; client --max-rate 800/1s\n"
     );
-    println!(
-        "| mode | parallelism | HTTP requests | items | wall time | 429s (items) | retries |"
-    );
+    println!("| mode | parallelism | HTTP requests | items | wall time | 429s (items) | retries |");
     println!("|---|---|---|---|---|---|---|");
     for (batching, parallelism) in [(true, 8), (true, 1), (false, 8), (false, 1)] {
         let handle = emulator::spawn(
@@ -96,13 +100,21 @@ async fn main() {
         let e = handle.stats();
         println!(
             "| {} | {parallelism} | {} | {} | {:.2} s | {} | {} |{}",
-            if batching { "$batch (20)" } else { "single GETs" },
+            if batching {
+                "$batch (20)"
+            } else {
+                "single GETs"
+            },
             s.requests,
             if batching { s.batch_items } else { s.requests },
             wall.as_secs_f64(),
             e.throttled,
             s.retries,
-            if failed > 0 { format!(" {failed} FAILED") } else { String::new() }
+            if failed > 0 {
+                format!(" {failed} FAILED")
+            } else {
+                String::new()
+            }
         );
         handle.shutdown().await.expect("shutdown");
     }
