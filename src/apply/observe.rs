@@ -71,6 +71,10 @@ pub enum BuildError {
     /// The manifests have errors: nothing is read from Graph.
     #[error("the manifests have {0} error(s); fix them before planning")]
     InvalidManifests(usize),
+    /// No access token could be obtained: every call would fail the same way, so the run stops with one error
+    /// instead of one per user.
+    #[error("cannot get an access token for Graph: {0}")]
+    Credentials(String),
     /// A `--user` value names no user of the manifests.
     #[error(
         "--user {}: not declared in the manifests (give the userPrincipalName or object id of a declared user)",
@@ -131,12 +135,18 @@ pub async fn observe(
     desired: &[DesiredUser],
     progress: &dyn Progress,
 ) -> ObservedSet {
+    let refs: Vec<String> = desired.iter().map(|d| d.user.clone()).collect();
+    observe_refs(graph, &refs, progress).await
+}
+
+/// [`observe`] for users given by reference (UPN or object id), e.g. `authctl import`'s arguments.
+pub async fn observe_refs(graph: &Graph, refs: &[String], progress: &dyn Progress) -> ObservedSet {
     // Each user once, even when written twice (the plan engine reports the duplicate).
     let mut seen = HashSet::new();
-    let refs: Vec<String> = desired
+    let refs: Vec<String> = refs
         .iter()
-        .map(|d| d.user.clone())
-        .filter(|r| seen.insert(r.clone()))
+        .filter(|r| seen.insert(r.to_string()))
+        .cloned()
         .collect();
     progress.start("reading users from Graph", refs.len() as u64);
     let units: Vec<Vec<String>> = refs.chunks(CHUNK).map(<[String]>::to_vec).collect();
@@ -287,6 +297,16 @@ pub fn git_commit(files: &[String]) -> Option<String> {
         .then_some(commit)
 }
 
+/// Gets an access token once before reading users (it is cached for the calls that follow), so a credential
+/// problem is one clear error rather than the same error for every user.
+pub async fn check_credentials(graph: &Graph) -> Result<(), BuildError> {
+    graph
+        .access_token()
+        .await
+        .map(drop)
+        .map_err(|e| BuildError::Credentials(e.to_string()))
+}
+
 /// A fresh random salt for the plan's number fingerprints.
 fn fresh_salt() -> String {
     hex::encode(rand::random::<[u8; 8]>())
@@ -305,6 +325,7 @@ pub async fn build_plan(
     if manifests.has_errors() {
         return Err(BuildError::InvalidManifests(manifests.error_count()));
     }
+    check_credentials(graph).await?;
     let desired = filter_users(graph, &manifests.users, &settings.only_users).await?;
     let mut observed = observe(graph, &desired, progress).await;
     let mut plan_settings = PlanSettings::new(graph.clock().now(), fresh_salt());

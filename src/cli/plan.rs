@@ -15,6 +15,7 @@ use crate::cli::graph_args::GraphArgs;
 use crate::exit::ExitCode;
 use crate::manifest::{self, DiagnosticFormat, Manifests};
 use crate::plan::{DEFAULT_MAX_DELETES, Plan};
+use crate::render;
 
 /// Flags shared by `plan` and `apply PATHS` (which plans first): which users, and the guards.
 #[derive(Debug, Clone, clap::Args)]
@@ -99,15 +100,58 @@ pub struct Args {
     pub graph: GraphArgs,
 }
 
-/// Runs the command. (Waits for `GraphArgs::connect`, which the client work is adding to main.)
+/// Runs the command.
 pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let manifests = manifest::load(&args.paths);
     if !show_manifest_diagnostics(&manifests, ctx) {
         return Ok(ExitCode::Error);
     }
-    Err(miette!(
-        "`authctl plan` needs the Graph connection flags, which are not in this build yet"
-    ))
+    let session = args.graph.connect(ctx).await?;
+    let progress = progress_for(ctx, manifests.users.len());
+    let built = observe::build_plan(
+        &session.graph,
+        &manifests,
+        &args.plan.build_settings(),
+        &progress,
+    )
+    .await;
+    progress.finish();
+    let plan = built.map_err(|e| miette!("{e}"))?;
+    show_plan_diagnostics(&plan, &manifests, ctx);
+
+    if let Some(out) = &args.out {
+        write_private(out, plan.to_file_json().as_bytes())
+            .map_err(|e| miette!("cannot write the plan to {}: {e}", out.display()))?;
+    }
+    let rendered = match args.format {
+        PlanFormat::Text => render::plan_text(
+            &plan,
+            render::TextOptions {
+                color: ctx.color_stdout,
+                redact: args.redact,
+            },
+        ),
+        PlanFormat::Json => render::plan_json(&plan, args.redact),
+        PlanFormat::Markdown => render::plan_markdown(
+            &plan,
+            render::MarkdownOptions {
+                redact: !args.no_redact,
+                limit: render::MARKDOWN_LIMIT,
+            },
+        ),
+    };
+    print_stdout(&rendered)?;
+    if let Some(out) = &args.out
+        && !ctx.quiet
+    {
+        eprintln!(
+            "Saved the plan to {}. Apply exactly these changes with: authctl apply --plan {}",
+            out.display(),
+            out.display()
+        );
+    }
+    session.finish().await?;
+    Ok(args.plan.exit_code(&plan, args.detailed_exitcode))
 }
 
 /// Prints the manifests' diagnostics on stderr (warnings too); false when there are errors (the command stops
