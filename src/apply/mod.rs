@@ -2,3 +2,11 @@
 //! actions in order, idempotency, convergence, and the apply report and journal.
 
 pub mod observe;
+
+pub mod converge;
+pub mod executor;
+pub mod journal;
+pub mod reread;
+
+pub use executor::{ApplyOptions, apply, apply_user};
+pub use journal::{Journal, JournalEntry};
