@@ -12,10 +12,10 @@ use std::path::Path;
 use futures_util::StreamExt as _;
 
 use crate::graph::{Graph, GraphError, PhoneMethod, UserInfo};
-use crate::manifest::{Diagnostic, Manifests};
+use crate::manifest::Manifests;
 use crate::model::{DesiredUser, ObservedUser};
 use crate::plan::{
-    GraphErrorSummary, Observed, ObservedSet, Plan, PlanSettings, UserError, plan as plan_engine,
+    GraphErrorSummary, Observed, ObservedSet, Plan, PlanSettings, plan as plan_engine,
 };
 
 /// Users resolved and read per unit of work. Several units run at once (the client's own `--parallelism` bounds
@@ -347,48 +347,10 @@ pub async fn build_plan(
     Ok(plan_engine(&desired, &observed, &plan_settings))
 }
 
-/// Diagnostics for the plan's "same user twice after resolution" errors (e.g. a UPN and the same user's object id),
-/// labelled at both places, in the manifest diagnostics' format so they render with the same snippets.
-pub fn plan_diagnostics(plan: &Plan) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for u in &plan.users {
-        if let Some(UserError::Duplicate {
-            other_user,
-            other_source,
-        }) = &u.error
-        {
-            // Report each pair once, at the later place.
-            if (
-                other_source.file.as_str(),
-                other_source.line,
-                other_source.column,
-            ) > (u.source.file.as_str(), u.source.line, u.source.column)
-            {
-                continue;
-            }
-            let id = u.id.as_deref().unwrap_or("?");
-            out.push(
-                Diagnostic::error(
-                    "authctl::plan::duplicate-user",
-                    &u.source,
-                    "user",
-                    format!(
-                        "`{}` and `{other_user}` are the same user (object id {id}); declare each user once",
-                        u.user
-                    ),
-                )
-                .with_label(other_source, other_user.len(), "also declared here")
-                .with_help("keep one entry for the user; neither is planned until then"),
-            );
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Mode, PhoneType, SmsSignInState, SourceLocation};
+    use crate::model::{PhoneType, SmsSignInState};
 
     fn info(id: &str, upn: &str) -> UserInfo {
         UserInfo {
@@ -449,45 +411,6 @@ mod tests {
         });
         assert_eq!(t.status, None);
         assert!(t.message.contains("connection reset"));
-    }
-
-    #[test]
-    fn duplicates_become_one_diagnostic_at_the_later_place() {
-        let d = |user: &str, line| DesiredUser {
-            user: user.into(),
-            mode: Mode::Merge,
-            phones: Default::default(),
-            sms_sign_in: None,
-            source: SourceLocation {
-                file: "a.yaml".into(),
-                line,
-                column: 7,
-            },
-        };
-        let desired = vec![
-            d("a@contoso.com", 3),
-            d("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e", 9),
-        ];
-        let mut set = ObservedSet::new();
-        for r in ["a@contoso.com", "4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e"] {
-            set.insert_found(
-                r,
-                observed_user(
-                    &info("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e", "a@contoso.com"),
-                    &[],
-                ),
-            );
-        }
-        let plan = plan_engine(
-            &desired,
-            &set,
-            &PlanSettings::new(jiff::Timestamp::UNIX_EPOCH, "s"),
-        );
-        let diags = plan_diagnostics(&plan);
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert_eq!(diags[0].line, 9);
-        assert_eq!(diags[0].labels.len(), 1);
-        assert_eq!(diags[0].labels[0].line, 3);
     }
 
     #[test]

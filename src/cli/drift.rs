@@ -72,17 +72,5 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     };
     print_stdout(&rendered)?;
     session.finish().await?;
-    Ok(exit_code(&report))
-}
-
-/// 1 when anything could not be checked, else 2 when anything drifted, else 0.
-pub fn exit_code(report: &DriftReport) -> ExitCode {
-    let mut code = ExitCode::Success;
-    if report.drifted > 0 {
-        code = code.combine(ExitCode::Changes);
-    }
-    if report.errors > 0 || report.error.is_some() {
-        code = code.combine(ExitCode::Error);
-    }
-    code
+    Ok(report.exit_code())
 }

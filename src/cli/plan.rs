@@ -48,17 +48,7 @@ impl PlanFlags {
     /// The exit code a finished plan earns under these flags: 1 for errors (and, with `--fail-on-blocked`, for
     /// blocked items or pending user actions), 2 for changes when `detailed` (`--detailed-exitcode`), else 0.
     pub fn exit_code(&self, plan: &Plan, detailed: bool) -> ExitCode {
-        let mut code = ExitCode::Success;
-        if detailed && plan.has_changes() {
-            code = code.combine(ExitCode::Changes);
-        }
-        if plan.has_errors() {
-            code = code.combine(ExitCode::Error);
-        }
-        if self.fail_on_blocked && (plan.summary.blocked > 0 || plan.summary.pending > 0) {
-            code = code.combine(ExitCode::Error);
-        }
-        code
+        plan.exit_code(detailed, self.fail_on_blocked)
     }
 }
 
@@ -175,7 +165,7 @@ pub fn show_manifest_diagnostics(manifests: &Manifests, ctx: &Context) -> bool {
 
 /// Prints diagnostics found while planning (the same user declared twice under two names) with manifest snippets.
 pub fn show_plan_diagnostics(plan: &Plan, manifests: &Manifests, ctx: &Context) {
-    let diags = observe::plan_diagnostics(plan);
+    let diags = plan.diagnostics();
     if !diags.is_empty() {
         eprint!(
             "{}",
