@@ -526,8 +526,8 @@ impl World {
                 Want::Absent,
                 Want::Absent,
             ];
-            for t in 1..3 {
-                want[t] = match rng.random_range(0..3) {
+            for (t, w) in want.iter_mut().enumerate().skip(1) {
+                *w = match rng.random_range(0..3) {
                     0 if is_merge => Want::Unmanaged,
                     0 | 1 => Want::Absent,
                     _ => Want::Number(world_number(t, i, rng.random_range(0..2))),
