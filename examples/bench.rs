@@ -35,7 +35,9 @@ const USERS_PER_FILE: usize = 1000;
 fn main() {
     let opts = Opts::parse();
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let authctl = repo.join("target/release/authctl");
+    // AUTHCTL_BIN: another build of the binary (e.g. a debug build for a quick check of the harness itself).
+    let authctl = std::env::var_os("AUTHCTL_BIN")
+        .map_or_else(|| repo.join("target/release/authctl"), PathBuf::from);
     assert!(
         authctl.exists(),
         "build the release binary first: cargo build --release"

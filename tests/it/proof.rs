@@ -11,7 +11,7 @@ use authctl::model::PhoneType;
 use authctl::phone::PhoneNumber;
 use proptest::prelude::*;
 
-use crate::support::Emu;
+use crate::support::{Emu, repo_path};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Arbitrary input: no panic.
@@ -225,6 +225,211 @@ fn only_budget_error(m: &Manifests) -> &manifest::Diagnostic {
     assert!(d.line >= 1, "{d:#?}");
     assert!(m.users.is_empty());
     d
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The CI recipes: examples/ci/steps.sh, as the workflows call it, against the emulator.
+
+/// Three users, one per kind of change the recipes must carry through: a create, an update, a delete.
+const CI_TENANT: &str = r#"
+tenantId: 00000000-0000-4000-8000-0000000c1000
+domains: [contoso.com]
+apps:
+  - name: rw
+    clientId: 00000000-0000-4000-8000-0000000c1001
+    secret: ci-s3cret
+    permissions: [UserAuthenticationMethod.ReadWrite.All, User.Read.All]
+    tokenLifetime: 1h
+users:
+  - id: 00000000-0000-4000-8000-0000000c0001
+    userPrincipalName: ana@contoso.com
+  - id: 00000000-0000-4000-8000-0000000c0002
+    userPrincipalName: ben@contoso.com
+    phones:
+      mobile: { number: "+1 2065550002" }
+  - id: 00000000-0000-4000-8000-0000000c0003
+    userPrincipalName: cal@contoso.com
+    phones:
+      mobile: { number: "+1 2065550003" }
+      office: { number: "+1 4255550003" }
+"#;
+
+const CI_MANIFEST: &str = r#"apiVersion: authctl/v1
+kind: PhoneMethods
+spec:
+  mode: exact
+  users:
+    - user: ana@contoso.com
+      phones:
+        mobile: "+1 206 555 0001"
+    - user: ben@contoso.com
+      phones:
+        mobile: "+1 (206) 555-0012"
+    - user: cal@contoso.com
+      phones:
+        mobile: "+1 2065550003"
+"#;
+
+/// `bash examples/ci/steps.sh STEP` in `dir`, with the emulator's credentials and `AUTHCTL_ARGS` pointing the Graph
+/// commands at it; returns the exit code, stdout, stderr and the GitHub step outputs it wrote.
+async fn steps(emu: &Emu, dir: &std::path::Path, step: &str) -> StepRun {
+    let outputs = dir.join(format!("github-output-{step}"));
+    let _ = std::fs::remove_file(&outputs);
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(repo_path("examples/ci/steps.sh"))
+        .arg(step)
+        .current_dir(dir)
+        .env("AUTHCTL", env!("CARGO_BIN_EXE_authctl"))
+        .env("AUTHCTL_ARGS", format!("--graph-url {}", emu.url()))
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
+        .env_remove("AUTHCTL_LOG")
+        .env_remove("AUTHCTL_MANIFESTS")
+        .env_remove("AUTHCTL_OUT");
+    for (k, v) in emu.env() {
+        cmd.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("bash runs"))
+        .await
+        .expect("steps thread");
+    let outputs = std::fs::read_to_string(&outputs).unwrap_or_default();
+    StepRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        outputs,
+    }
+}
+
+#[derive(Debug)]
+struct StepRun {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    outputs: String,
+}
+
+fn phones_of(emu: &Emu, upn: &str) -> Vec<(String, String)> {
+    let t = emu.snapshot();
+    let u = t
+        .users
+        .iter()
+        .find(|u| u.user_principal_name == upn)
+        .expect("the user exists");
+    u.phones
+        .iter()
+        .map(|(k, p)| (k.to_string(), p.number.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ci_steps_validate_plan_apply_and_drift_work_against_the_emulator() {
+    let emu = Emu::start(CI_TENANT).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let d = dir.path();
+    std::fs::create_dir(d.join("manifests")).expect("mkdir");
+    std::fs::write(d.join("manifests/users.yaml"), CI_MANIFEST).expect("writes the manifest");
+
+    let v = steps(&emu, d, "validate").await;
+    assert_eq!(v.code, 0, "{v:#?}");
+    assert!(!v.stdout.contains("::error"), "{v:#?}");
+
+    // Plan: changes pending is success for the job, told through the step output; the comment starts with the
+    // marker the workflow finds it by; the saved plan is private.
+    let p = steps(&emu, d, "plan").await;
+    assert_eq!(p.code, 0, "{p:#?}");
+    assert!(p.outputs.contains("changes=true"), "{p:#?}");
+    let md = std::fs::read_to_string(d.join("authctl-out/plan.md")).expect("plan.md");
+    assert!(md.starts_with("<!-- authctl:plan -->\n"), "{md}");
+    assert!(
+        md.contains("ana@contoso.com") && md.contains("cal@contoso.com"),
+        "{md}"
+    );
+    assert!(md.len() < 65_536);
+    let plan = d.join("authctl-out/plan.json");
+    assert_eq!(mode_of(&plan), 0o600);
+    assert!(d.join("authctl-out/manifests.sha256").exists());
+    let summary = std::fs::read_to_string(d.join("summary.md")).expect("summary");
+    assert!(summary.contains("authctl:plan"), "{summary}");
+    // Planning changed nothing.
+    assert_eq!(phones_of(&emu, "ana@contoso.com"), vec![]);
+
+    // Nightly drift before anything was applied: reported through the output, numbers masked in the issue body.
+    let drift = steps(&emu, d, "drift").await;
+    assert_eq!(drift.code, 0, "{drift:#?}");
+    assert!(drift.outputs.contains("drift=true"), "{drift:#?}");
+    let body = std::fs::read_to_string(d.join("authctl-out/drift.md")).expect("drift.md");
+    assert!(body.contains("ben@contoso.com"), "{body}");
+    assert!(
+        !body.contains("2065550002") && !body.contains("2065550012"),
+        "numbers must be masked in an issue: {body}"
+    );
+
+    // Merge to main: the reviewed plan applied as saved; then no drift, and the next plan has no changes.
+    let a = steps(&emu, d, "apply").await;
+    assert_eq!(a.code, 0, "{a:#?}");
+    let mobile = |n: &str| vec![("mobile".to_string(), n.to_string())];
+    assert_eq!(phones_of(&emu, "ana@contoso.com"), mobile("+1 2065550001"));
+    assert_eq!(phones_of(&emu, "ben@contoso.com"), mobile("+1 2065550012"));
+    assert_eq!(phones_of(&emu, "cal@contoso.com"), mobile("+1 2065550003"));
+    let journal = d.join("authctl-out/journal.jsonl");
+    assert_eq!(mode_of(&journal), 0o600);
+    let clean = steps(&emu, d, "drift").await;
+    assert_eq!(clean.code, 0, "{clean:#?}");
+    assert!(clean.outputs.contains("drift=false"), "{clean:#?}");
+    let p = steps(&emu, d, "plan").await;
+    assert_eq!(p.code, 0, "{p:#?}");
+    assert!(p.outputs.contains("changes=false"), "{p:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ci_steps_refuse_a_saved_plan_made_from_other_manifests_and_annotate_invalid_ones() {
+    let emu = Emu::start(CI_TENANT).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let d = dir.path();
+    std::fs::create_dir(d.join("manifests")).expect("mkdir");
+    std::fs::write(d.join("manifests/users.yaml"), CI_MANIFEST).expect("writes the manifest");
+    let p = steps(&emu, d, "plan").await;
+    assert_eq!(p.code, 0, "{p:#?}");
+
+    // Another PR merged after this plan was reviewed: main's manifests are not the planned ones.
+    std::fs::write(
+        d.join("manifests/more.yaml"),
+        CI_MANIFEST
+            .replace("ana@", "dan@")
+            .replace("ben@", "eve@")
+            .replace("cal@", "fay@"),
+    )
+    .expect("writes");
+    let a = steps(&emu, d, "apply").await;
+    assert_eq!(a.code, 1, "{a:#?}");
+    assert!(a.stderr.contains("other manifests"), "{a:#?}");
+    assert_eq!(
+        phones_of(&emu, "ana@contoso.com"),
+        vec![],
+        "nothing applied"
+    );
+
+    // An invalid manifest: annotations on stdout for the runner, exit 1.
+    std::fs::write(
+        d.join("manifests/more.yaml"),
+        "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users:\n    - user: dan@contoso.com\n      phones:\n        mobil: \"+1 2065550004\"\n",
+    )
+    .expect("writes");
+    let v = steps(&emu, d, "validate").await;
+    assert_eq!(v.code, 1, "{v:#?}");
+    assert!(v.stdout.contains("::error file="), "{v:#?}");
+    assert!(v.stdout.contains("more.yaml"), "{v:#?}");
+}
+
+#[cfg(unix)]
+fn mode_of(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -703,4 +908,112 @@ fn phones_by_id(state: &authctl::emulator::Tenant, id: &str) -> [Option<String>;
                 })
         })
     })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Security: nothing secret in the logs, even at trace level.
+
+/// Everything logged while a client signs in with a secret, reads and writes phones, and an admin resets a password
+/// (chosen, then generated) — authctl's client and the in-process emulator (which `--emulate` runs inside authctl)
+/// at trace level — holds no secret, no token, no password.
+#[tokio::test]
+async fn secrets_tokens_and_passwords_never_reach_the_logs_at_trace_level() {
+    use authctl::graph::credentials::static_token::StaticToken;
+    use authctl::graph::{Credential, Secret};
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(logs.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let emu = Emu::small().await;
+    let kim = crate::support::small_id("kim");
+    let app = crate::apply::graph_for(&emu, 2);
+    let token = app.access_token().await.expect("a token").token;
+    assert!(
+        app.resolve_users(&["kim@contoso.com".to_string()]).await[0]
+            .1
+            .is_ok()
+    );
+    app.create_phone(kim, PhoneType::Mobile, "+1 2065550177")
+        .await
+        .expect("creates");
+    app.list_phone_methods(kim).await.expect("reads");
+
+    let admin_token = emu.delegated("admin@contoso.com");
+    let mut settings =
+        authctl::graph::GraphSettings::for_base_url(&emu.url()).expect("loopback URL");
+    settings.max_rate = None;
+    let clock: authctl::clock::SharedClock = emu.clock.clone();
+    let admin = authctl::graph::Graph::builder(
+        settings,
+        Credential::Static(StaticToken::new(Secret::new(admin_token.clone()))),
+    )
+    .clock(clock)
+    .build()
+    .expect("client builds");
+    let chosen = "Chosen-Passw0rd-4711!";
+    let accepted = admin
+        .reset_password(kim, Some(&Secret::new(chosen)))
+        .await
+        .expect("reset accepted");
+    if let Some(location) = &accepted.location {
+        admin.get_operation(location).await.expect("operation");
+    }
+    let generated = admin
+        .reset_password(kim, None)
+        .await
+        .expect("reset accepted")
+        .new_password
+        .expect("Graph generated a password");
+
+    let text = logs.text();
+    // Trace logging was on and saw the traffic: otherwise the checks below would prove nothing.
+    assert!(text.lines().count() > 20, "{text}");
+    assert!(text.contains("kim") || text.contains(kim), "{text}");
+    for (what, secret) in [
+        ("client secret", "s3cret"),
+        ("app token", token.expose()),
+        ("delegated token", admin_token.as_str()),
+        ("chosen password", chosen),
+        ("generated password", generated.expose()),
+    ] {
+        assert!(!text.contains(secret), "the {what} is in the logs:\n{text}");
+    }
+    // No JWT of any kind (tokens, client assertions).
+    assert!(!text.contains("eyJ"), "a JWT is in the logs:\n{text}");
+}
+
+/// A `MakeWriter` collecting log lines in memory.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
 }
