@@ -78,7 +78,9 @@ fn tenant(users: usize) -> Tenant {
 }
 
 fn manifest(users: usize) -> String {
-    let mut s = String::from("apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users:\n");
+    let mut s = String::from(
+        "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users:\n",
+    );
     for i in 0..users {
         let _ = write!(
             s,
@@ -100,8 +102,12 @@ async fn main() {
     let file = dir.join("users.yaml");
     std::fs::write(&file, manifest(users)).expect("manifest");
 
-    println!("{users} users, emulator latency 30 ms, throttle 8000/10s per item; client defaults (parallelism 8, --max-rate 800/1s)\n");
-    println!("| reads | parallelism | HTTP requests | batch items | 429s | retries | wall time | plan |");
+    println!(
+        "{users} users, emulator latency 30 ms, throttle 8000/10s per item; client defaults (parallelism 8, --max-rate 800/1s)\n"
+    );
+    println!(
+        "| reads | parallelism | HTTP requests | batch items | 429s | retries | wall time | plan |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for (batching, parallelism) in [(true, 8), (true, 16), (false, 8)] {
         let handle = emulator::spawn(
@@ -130,22 +136,37 @@ async fn main() {
         .expect("client");
         graph.access_token().await.expect("token");
 
-        let start = Instant::now();
+        let load_start = Instant::now();
         let manifests = authctl::manifest::load(&[file.to_string_lossy().into_owned()]);
         assert!(!manifests.has_errors(), "generated manifest is valid");
-        let plan = build_plan(&graph, &manifests, &BuildSettings { max_deletes: usize::MAX, ..BuildSettings::new() }, &NoProgress)
-            .await
-            .expect("plan");
+        let load = load_start.elapsed();
+        let start = Instant::now();
+        let plan = build_plan(
+            &graph,
+            &manifests,
+            &BuildSettings {
+                max_deletes: usize::MAX,
+                ..BuildSettings::new()
+            },
+            &NoProgress,
+        )
+        .await
+        .expect("plan");
         let wall = start.elapsed();
         let s = graph.stats();
         let e = handle.stats();
         println!(
-            "| {} | {parallelism} | {} | {} | {} | {} | {:.1} s | {} |",
-            if batching { "$batch (20)" } else { "single GETs" },
+            "| {} | {parallelism} | {} | {} | {} | {} | {:.1} s | {:.1} s | {} |",
+            if batching {
+                "$batch (20)"
+            } else {
+                "single GETs"
+            },
             s.requests,
             s.batch_items,
             e.throttled,
             s.retries,
+            load.as_secs_f64(),
             wall.as_secs_f64(),
             plan.summary.line()
         );
