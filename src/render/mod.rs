@@ -5,6 +5,7 @@
 //! `--no-redact`. Masks carry a per-plan fingerprint (see [`crate::plan::Redaction`]).
 
 pub mod json;
+pub mod methods;
 pub mod text;
 
 mod style;
