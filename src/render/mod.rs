@@ -5,12 +5,17 @@
 //! `--no-redact`. Masks carry a per-plan fingerprint (see [`crate::plan::Redaction`]).
 
 pub mod json;
+pub mod markdown;
 pub mod methods;
+pub mod report;
 pub mod text;
 
 mod style;
+mod yaml;
 
 pub use json::plan_json;
+pub use markdown::{MARKDOWN_LIMIT, MarkdownOptions, plan_markdown};
+pub use report::{apply_report_json, apply_report_text, drift_json, drift_text};
 pub use text::{TextOptions, plan_text};
 
 use crate::plan::{Plan, RedactScope};

@@ -8,8 +8,11 @@ use authctl::model::{
     SmsSignInState as S, SourceLocation,
 };
 use authctl::phone::PhoneNumber;
-use authctl::plan::{GraphErrorSummary, Observed, ObservedSet, Plan, PlanSettings, plan};
-use authctl::render::{self, TextOptions};
+use authctl::plan::{
+    ActionOutcome, ActionReport, ApplyReport, DriftReport, GraphErrorSummary, Observed,
+    ObservedSet, Op, Plan, PlanSettings, UserOutcome, UserReport, plan,
+};
+use authctl::render::{self, MarkdownOptions, TextOptions};
 use serde_json::json;
 
 const M: PhoneType = PhoneType::Mobile;
@@ -79,8 +82,232 @@ fn saved_plan_validates_against_its_schema() {
     assert!(errors.is_empty(), "{errors:#?}");
 }
 
+#[test]
+fn markdown_plan_snapshot() {
+    let p = fixture();
+    insta::assert_snapshot!(render::plan_markdown(&p, MarkdownOptions::default()));
+}
+
+#[test]
+fn markdown_masks_by_default_and_no_redact_shows_numbers() {
+    let p = fixture();
+    let masked = render::plan_markdown(&p, MarkdownOptions::default());
+    assert!(!masked.contains("2065550001"), "numbers masked by default");
+    let shown = render::plan_markdown(
+        &p,
+        MarkdownOptions {
+            redact: false,
+            ..MarkdownOptions::default()
+        },
+    );
+    assert!(shown.contains("+1 2065550001"));
+}
+
+#[test]
+fn markdown_destructive_rows_come_first_under_a_banner() {
+    let md = render::plan_markdown(&fixture(), MarkdownOptions::default());
+    assert!(md.contains("> [!WARNING]"));
+    let table = md.split("### Changes").nth(1).unwrap();
+    let first_row = table.lines().nth(4).unwrap();
+    assert!(
+        first_row.contains("**delete**") || first_row.contains("**disable"),
+        "{first_row}"
+    );
+}
+
+#[test]
+fn two_different_masked_numbers_render_differently() {
+    // Same country code, same first three and last four digits: only the fingerprint tells them apart.
+    let desired = vec![
+        want(
+            "a@contoso.com",
+            Mode::Merge,
+            &[(M, num("+1 2065551234"))],
+            None,
+            1,
+        ),
+        want(
+            "b@contoso.com",
+            Mode::Merge,
+            &[(M, num("+1 2069991234"))],
+            None,
+            2,
+        ),
+    ];
+    let mut set = ObservedSet::new();
+    set.insert_found(
+        "a@contoso.com",
+        have("id-a", "a@contoso.com", &[], S::NotEnabled),
+    );
+    set.insert_found(
+        "b@contoso.com",
+        have("id-b", "b@contoso.com", &[], S::NotEnabled),
+    );
+    let p = plan(&desired, &set, &settings());
+    let md = render::plan_markdown(&p, MarkdownOptions::default());
+    let masks: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| a@") || l.starts_with("| b@"))
+        .filter_map(|l| l.split('`').nth(1))
+        .collect();
+    assert_eq!(masks.len(), 2, "{md}");
+    assert!(masks[0].starts_with("+1 206•••1234 ·"), "{masks:?}");
+    assert!(masks[1].starts_with("+1 206•••1234 ·"), "{masks:?}");
+    assert_ne!(masks[0], masks[1]);
+}
+
+#[test]
+fn merge_mode_shows_no_phantom_deletes() {
+    // dana is in merge mode with an unmanaged office phone: the diff must not show it removed.
+    let md = render::plan_markdown(
+        &fixture(),
+        MarkdownOptions {
+            redact: false,
+            ..MarkdownOptions::default()
+        },
+    );
+    let dana = md
+        .split("<details><summary>dana@contoso.com")
+        .nth(1)
+        .and_then(|s| s.split("</details>").next())
+        .unwrap();
+    assert!(dana.contains("   office: \"+44 2071234567\""), "{dana}");
+    assert!(
+        !dana
+            .lines()
+            .any(|l| l.starts_with('-') && l.contains("office")),
+        "{dana}"
+    );
+    assert!(dana.contains("+  mobile: \"+44 7911123456\""), "{dana}");
+}
+
+#[test]
+fn markdown_for_5000_users_stays_under_the_limit_with_summary_and_deletions() {
+    let mut desired = Vec::new();
+    let mut set = ObservedSet::new();
+    for i in 0..5000 {
+        let upn = format!("user{i:04}@contoso.com");
+        let mobile = format!("+1 206{:07}", 1_000_000 + i);
+        desired.push(want(&upn, Mode::Exact, &[(M, num(&mobile))], None, i + 1));
+        // Every 100th user has an office phone the manifests don't declare: 50 deletions.
+        let office = format!("+1 425{:07}", 1_000_000 + i);
+        let phones: Vec<(PhoneType, &str)> = if i % 100 == 0 {
+            vec![(O, office.as_str())]
+        } else {
+            vec![]
+        };
+        set.insert(
+            upn.clone(),
+            Observed::Found {
+                user: have(&format!("id-{i}"), &upn, &phones, S::NotEnabled),
+                methods: strong_methods(),
+            },
+        );
+    }
+    let mut s = settings();
+    s.max_deletes = 100;
+    let p = plan(&desired, &set, &s);
+    assert_eq!(p.summary.destroy, 50);
+    let md = render::plan_markdown(&p, MarkdownOptions::default());
+    assert!(
+        md.chars().count() < render::MARKDOWN_LIMIT,
+        "{}",
+        md.chars().count()
+    );
+    assert!(md.contains(&p.summary.line()), "summary kept");
+    assert_eq!(
+        md.matches("| **delete** |").count(),
+        50,
+        "every deletion kept"
+    );
+    assert!(md.contains("more changes not shown"));
+}
+
+#[test]
+fn apply_report_snapshots() {
+    let r = apply_report_fixture();
+    insta::assert_snapshot!("apply_report_text", render::apply_report_text(&r, false));
+    insta::assert_snapshot!("apply_report_json", render::apply_report_json(&r));
+}
+
+#[test]
+fn drift_snapshots() {
+    let d = DriftReport::from_plan(&fixture());
+    assert!(!d.in_sync);
+    insta::assert_snapshot!("drift_text", render::drift_text(&d, false));
+    insta::assert_snapshot!("drift_json", render::drift_json(&d));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Fixtures
+
+/// A report as the executor would fill it for [`fixture`]: cameron fails on the office create, dana is done
+/// (her SMS sign-in was already registered by the create), erin is skipped as stale, the rest had nothing to do.
+fn apply_report_fixture() -> ApplyReport {
+    let p = fixture();
+    let mut users = Vec::new();
+    for u in &p.users {
+        let mut r = UserReport {
+            user: u.user.clone(),
+            id: u.id.clone(),
+            upn: u.upn.clone(),
+            outcome: UserOutcome::Done,
+            reason: None,
+            actions: u
+                .actions
+                .iter()
+                .map(|a| ActionReport {
+                    action: a.clone(),
+                    outcome: ActionOutcome::Done,
+                    note: None,
+                    error: None,
+                })
+                .collect(),
+            error: None,
+            converged: u.has_changes().then_some(true),
+            notes: vec![],
+        };
+        match u.user.as_str() {
+            "cameron@contoso.com" => {
+                let err = GraphErrorSummary {
+                    status: Some(400),
+                    code: Some("invalidPhoneNumber".into()),
+                    message: "Invalid phone number.".into(),
+                    request_id: Some("0b7a3c1e-8f2d-4e6a-9c5b-1d2e3f4a5b6c".into()),
+                };
+                r.outcome = UserOutcome::Failed;
+                r.actions[1].outcome = ActionOutcome::Failed;
+                r.actions[1].error = Some(err.clone());
+                for a in &mut r.actions[2..] {
+                    a.outcome = ActionOutcome::NotAttempted;
+                }
+                r.error = Some(err);
+                r.converged = None;
+            }
+            "dana@contoso.com" => {
+                assert_eq!(r.actions[1].action.op, Op::Enable);
+                r.actions[1].outcome = ActionOutcome::NotNeeded;
+                r.actions[1].note = Some("already ready after the create".into());
+            }
+            "erin@contoso.com" => {
+                r.outcome = UserOutcome::Skipped;
+                r.reason = Some("changed since the plan (stale)".into());
+                for a in &mut r.actions {
+                    a.outcome = ActionOutcome::Skipped;
+                }
+                r.converged = None;
+            }
+            "ghost@contoso.com" | "hank@contoso.com" => {
+                r.outcome = UserOutcome::Skipped;
+                r.reason = u.error.as_ref().map(ToString::to_string);
+                r.converged = None;
+            }
+            _ => {}
+        }
+        users.push(r);
+    }
+    ApplyReport { error: None, users }
+}
 
 fn loc(line: usize) -> SourceLocation {
     SourceLocation {

@@ -1,0 +1,183 @@
+//! The apply report (done / failed with Graph's status, code, message and request-id / skipped / not attempted)
+//! and the drift document, as text and JSON.
+
+use std::fmt::Write as _;
+
+use crate::plan::{ActionOutcome, ApplyReport, DriftReport, DriftStatus, UserOutcome};
+
+use super::style::{Color, paint};
+use super::text::{describe, symbol};
+
+/// The apply report for the terminal.
+pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
+    let c = color;
+    let mut out = String::new();
+    if let Some(e) = &report.error {
+        let _ = writeln!(out, "{} {e}", paint("Error:", Color::Red, c));
+    }
+    for u in &report.users {
+        let name = u.upn.as_deref().unwrap_or(&u.user);
+        let (word, col) = match u.outcome {
+            UserOutcome::Done if u.actions.is_empty() => ("no changes", Color::Dim),
+            UserOutcome::Done => ("done", Color::Green),
+            UserOutcome::Failed => ("FAILED", Color::Red),
+            UserOutcome::Skipped => ("skipped", Color::Yellow),
+            UserOutcome::NotAttempted => ("not attempted", Color::Yellow),
+        };
+        let _ = write!(
+            out,
+            "{}: {}",
+            paint(name, Color::Bold, c),
+            paint(word, col, c)
+        );
+        if let Some(r) = &u.reason {
+            let _ = write!(out, ": {r}");
+        }
+        out.push('\n');
+        for a in &u.actions {
+            let (sym, _) = symbol(&a.action);
+            let (mark, col) = match a.outcome {
+                ActionOutcome::Done => ("done", Color::Green),
+                ActionOutcome::NotNeeded => ("not needed", Color::Dim),
+                ActionOutcome::Failed => ("failed", Color::Red),
+                ActionOutcome::Skipped => ("skipped", Color::Yellow),
+                ActionOutcome::NotAttempted => ("not attempted", Color::Yellow),
+            };
+            let _ = write!(
+                out,
+                "  {sym} {} — {}",
+                describe(&a.action),
+                paint(mark, col, c)
+            );
+            if let Some(e) = &a.error {
+                let _ = write!(out, ": {e}");
+            }
+            if let Some(n) = &a.note {
+                let _ = write!(out, " ({n})");
+            }
+            out.push('\n');
+        }
+        if let Some(e) = &u.error
+            && !u.actions.iter().any(|a| a.error.as_ref() == Some(e))
+        {
+            let _ = writeln!(out, "  {} {e}", paint("error:", Color::Red, c));
+        }
+        match u.converged {
+            Some(true) => {
+                let _ = writeln!(out, "  {}", paint("converged", Color::Dim, c));
+            }
+            Some(false) => {
+                let _ = writeln!(out, "  {}", paint("NOT converged", Color::Red, c));
+            }
+            None => {}
+        }
+        for n in &u.notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+    }
+    let k = report.counts();
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(
+            &format!(
+                "Apply: {} user{} done, {} failed, {} skipped, {} not attempted{}; {} action{} done",
+                k.done,
+                if k.done == 1 { "" } else { "s" },
+                k.failed,
+                k.skipped,
+                k.not_attempted,
+                if k.not_converged > 0 {
+                    format!(", {} not converged", k.not_converged)
+                } else {
+                    String::new()
+                },
+                k.actions_done,
+                if k.actions_done == 1 { "" } else { "s" },
+            ),
+            Color::Bold,
+            c
+        )
+    );
+    out
+}
+
+/// The apply report as one JSON document (pretty, trailing newline).
+pub fn apply_report_json(report: &ApplyReport) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Doc<'a> {
+        #[serde(flatten)]
+        report: &'a ApplyReport,
+        summary: crate::plan::ApplyCounts,
+    }
+    let mut s = serde_json::to_string_pretty(&Doc {
+        report,
+        summary: report.counts(),
+    })
+    .expect("a report always serialises");
+    s.push('\n');
+    s
+}
+
+/// The drift document for the terminal.
+pub fn drift_text(report: &DriftReport, color: bool) -> String {
+    let c = color;
+    let mut out = String::new();
+    if let Some(e) = &report.error {
+        let _ = writeln!(out, "{} {e}", paint("Error:", Color::Red, c));
+    }
+    for u in &report.users {
+        let name = u.upn.as_deref().unwrap_or(&u.user);
+        let _ = writeln!(out, "{} ({})", paint(name, Color::Bold, c), u.source);
+        if let Some(e) = &u.error {
+            let _ = writeln!(out, "  {} {e}", paint("error:", Color::Red, c));
+        }
+        for d in &u.differences {
+            let status = match d.status {
+                DriftStatus::Planned => "",
+                DriftStatus::Blocked => " [blocked]",
+                DriftStatus::Pending => " [pending user action]",
+            };
+            let _ = writeln!(
+                out,
+                "  {} {}: manifests {}, Graph {}{status}",
+                paint("~", Color::Yellow, c),
+                d.target,
+                d.desired,
+                d.observed.as_deref().unwrap_or("(none)")
+            );
+        }
+    }
+    let line = if report.in_sync {
+        format!(
+            "In sync: {} user{} match the manifests",
+            report.users_checked,
+            if report.users_checked == 1 { "" } else { "s" }
+        )
+    } else {
+        format!(
+            "Drift: {} of {} users differ from the manifests{}",
+            report.drifted,
+            report.users_checked,
+            if report.errors > 0 {
+                format!(
+                    "; {} error{}",
+                    report.errors,
+                    if report.errors == 1 { "" } else { "s" }
+                )
+            } else {
+                String::new()
+            }
+        )
+    };
+    let _ = writeln!(out, "{}", paint(&line, Color::Bold, c));
+    out
+}
+
+/// The drift document as JSON (pretty, trailing newline).
+pub fn drift_json(report: &DriftReport) -> String {
+    let mut s = serde_json::to_string_pretty(report).expect("a report always serialises");
+    s.push('\n');
+    s
+}
