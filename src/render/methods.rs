@@ -309,7 +309,11 @@ pub fn methods_text(users: &[UserMethods]) -> String {
             Ok(methods) if methods.is_empty() => out.push_str("  (no methods)\n"),
             Ok(methods) => {
                 let views: Vec<MethodView> = methods.iter().map(describe).collect();
-                let width = views.iter().map(|v| v.name.chars().count()).max().unwrap_or(0);
+                let width = views
+                    .iter()
+                    .map(|v| v.name.chars().count())
+                    .max()
+                    .unwrap_or(0);
                 for v in views {
                     let pad = width - v.name.chars().count();
                     out.push_str(&format!("  {}{}  id {}", v.name, " ".repeat(pad), v.id));
@@ -397,13 +401,20 @@ mod tests {
                 json!({"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "e37fc753-ff3b-4958-9484-eaa9425c82bc",
                        "phoneNumber": "+1 4255550100x12", "phoneType": "office", "smsSignInState": "notSupported"}),
                 "Phone (office)",
-                vec![("number", "+1 4255550100x12"), ("SMS sign-in", "notSupported")],
+                vec![
+                    ("number", "+1 4255550100x12"),
+                    ("SMS sign-in", "notSupported"),
+                ],
             ),
             (
                 json!({"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod", "id": "a",
                        "displayName": "Avery's iPhone", "deviceTag": "SoftwareTokenActivated", "phoneAppVersion": "6.2401.0119"}),
                 "Microsoft Authenticator",
-                vec![("device", "Avery's iPhone"), ("device tag", "SoftwareTokenActivated"), ("app version", "6.2401.0119")],
+                vec![
+                    ("device", "Avery's iPhone"),
+                    ("device tag", "SoftwareTokenActivated"),
+                    ("app version", "6.2401.0119"),
+                ],
             ),
             (
                 json!({"@odata.type": "#microsoft.graph.softwareOathAuthenticationMethod", "id": "b", "secretKey": null}),
@@ -415,8 +426,13 @@ mod tests {
                        "createdDateTime": "2026-01-01T00:00:00Z", "lifetimeInMinutes": 60, "isUsableOnce": true,
                        "isUsable": false, "methodUsabilityReason": "Expired"}),
                 "Temporary Access Pass",
-                vec![("lifetime (minutes)", "60"), ("usable once", "yes"), ("usable", "no"), ("usability", "Expired"),
-                     ("created", "2026-01-01T00:00:00Z")],
+                vec![
+                    ("lifetime (minutes)", "60"),
+                    ("usable once", "yes"),
+                    ("usable", "no"),
+                    ("usability", "Expired"),
+                    ("created", "2026-01-01T00:00:00Z"),
+                ],
             ),
             (
                 json!({"@odata.type": "#microsoft.graph.emailAuthenticationMethod", "id": "d", "emailAddress": "a@b.example"}),
@@ -427,13 +443,21 @@ mod tests {
                 json!({"@odata.type": "#microsoft.graph.platformCredentialAuthenticationMethod", "id": "e",
                        "displayName": "Nestor's MacBook", "keyStrength": "normal", "platform": "macOS"}),
                 "Platform credential",
-                vec![("device", "Nestor's MacBook"), ("platform", "macOS"), ("key strength", "normal")],
+                vec![
+                    ("device", "Nestor's MacBook"),
+                    ("platform", "macOS"),
+                    ("key strength", "normal"),
+                ],
             ),
             (
                 json!({"@odata.type": "#microsoft.graph.hardwareOathAuthenticationMethod", "id": "f",
                        "device": {"serialNumber": "123", "manufacturer": "Contoso", "model": "T1"}}),
                 "Hardware OATH token",
-                vec![("serial number", "123"), ("manufacturer", "Contoso"), ("model", "T1")],
+                vec![
+                    ("serial number", "123"),
+                    ("manufacturer", "Contoso"),
+                    ("model", "T1"),
+                ],
             ),
         ];
         for (raw, name, details) in cases {
@@ -451,9 +475,17 @@ mod tests {
         assert_eq!(views[0].kind, MethodKind::Fido2);
         assert!(views[0].details.contains(&("model", "NFC key".into())));
         // The example spells createdDateTime as creationDateTime; both are read.
-        assert!(views[0].details.contains(&("created", "2020-08-10T06:44:09Z".into())));
+        assert!(
+            views[0]
+                .details
+                .contains(&("created", "2020-08-10T06:44:09Z".into()))
+        );
         assert_eq!(views[1].name, "Windows Hello for Business");
-        assert!(views[1].details.contains(&("device", "Jordan's Surface Book".into())));
+        assert!(
+            views[1]
+                .details
+                .contains(&("device", "Jordan's Surface Book".into()))
+        );
         assert_eq!(views[2].name, "Password");
         assert!(views[2].details.is_empty());
         assert_eq!(views[3].name, "Phone (mobile)");
@@ -461,8 +493,10 @@ mod tests {
 
     #[test]
     fn unknown_types_are_shown_by_their_type_not_refused() {
-        let v = describe(&json!({"@odata.type": "#microsoft.graph.futureAuthenticationMethod", "id": "z",
-                                 "displayName": "Something new"}));
+        let v = describe(
+            &json!({"@odata.type": "#microsoft.graph.futureAuthenticationMethod", "id": "z",
+                                 "displayName": "Something new"}),
+        );
         assert_eq!(v.kind, MethodKind::Unknown);
         assert_eq!(v.name, "#microsoft.graph.futureAuthenticationMethod");
         assert_eq!(v.details, vec![("name", "Something new".to_string())]);
@@ -475,9 +509,13 @@ mod tests {
 
     #[test]
     fn per_type_lists_without_odata_type_are_recognised_by_shape() {
-        let v = describe(&json!({"id": "28c10230-6103-485e-b985-444c60001490", "password": null, "creationDateTime": null}));
+        let v = describe(
+            &json!({"id": "28c10230-6103-485e-b985-444c60001490", "password": null, "creationDateTime": null}),
+        );
         assert_eq!(v.kind, MethodKind::Password);
-        let v = describe(&json!({"id": "b6332ec1-7057-4abe-9331-3d72feddfe41", "phoneNumber": "+1 2065555556"}));
+        let v = describe(
+            &json!({"id": "b6332ec1-7057-4abe-9331-3d72feddfe41", "phoneNumber": "+1 2065555556"}),
+        );
         assert_eq!(v.name, "Phone (alternateMobile)");
     }
 
@@ -506,17 +544,28 @@ mod tests {
     #[test]
     fn text_lists_one_line_per_method_and_errors_per_user() {
         let t = methods_text(&listing(Ok(example_methods())));
-        assert!(t.starts_with("CameronW@contoso.com (Cameron White, 0d6e4f1a)\n"), "{t}");
+        assert!(
+            t.starts_with("CameronW@contoso.com (Cameron White, 0d6e4f1a)\n"),
+            "{t}"
+        );
         assert_eq!(t.lines().count(), 5, "{t}");
         assert!(t.contains("Phone (mobile)"), "{t}");
-        assert!(t.contains("id 3179e48a-750b-4051-897c-87b9720928f7; number: +1 2065555555; SMS sign-in: ready"), "{t}");
+        assert!(
+            t.contains(
+                "id 3179e48a-750b-4051-897c-87b9720928f7; number: +1 2065555555; SMS sign-in: ready"
+            ),
+            "{t}"
+        );
         let t = methods_text(&listing(Err(GraphErrorSummary {
             status: Some(404),
             code: Some("Request_ResourceNotFound".into()),
             message: "gone".into(),
             request_id: Some("r1".into()),
         })));
-        assert!(t.contains("error: 404 Request_ResourceNotFound: gone (request-id r1)"), "{t}");
+        assert!(
+            t.contains("error: 404 Request_ResourceNotFound: gone (request-id r1)"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -524,10 +573,16 @@ mod tests {
         let j = methods_json(&listing(Ok(example_methods())));
         let m = &j["users"][0]["methods"];
         assert_eq!(m.as_array().unwrap().len(), 4);
-        assert_eq!(m[0]["@odata.type"], "#microsoft.graph.fido2AuthenticationMethod");
+        assert_eq!(
+            m[0]["@odata.type"],
+            "#microsoft.graph.fido2AuthenticationMethod"
+        );
         assert_eq!(m[0]["id"], "-2_GRUg2-HYz6_1YG4YRAQ2");
         assert_eq!(m[0]["kind"], "fido2");
-        assert_eq!(m[0]["properties"]["aaGuid"], "2fc0579f-8113-47ea-b116-555a8db9202a");
+        assert_eq!(
+            m[0]["properties"]["aaGuid"],
+            "2fc0579f-8113-47ea-b116-555a8db9202a"
+        );
         assert_eq!(m[3]["details"]["number"], "+1 2065555555");
         assert_eq!(j["users"][0]["id"], "0d6e4f1a");
     }
