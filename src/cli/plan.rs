@@ -1,13 +1,261 @@
-//! `authctl plan`: read manifests and Graph, print the changes that apply would make.
+//! `authctl plan`: read manifests and Graph, print the changes that apply would make, optionally save the plan.
+//!
+//! Also home of what `plan`, `apply` and `drift` share on the command line: [`PlanFlags`] (the user filter and the
+//! guards, flattened into `apply` too), the progress bar, and the private atomic file writer.
 
+use std::io::Write as _;
+use std::path::Path;
+
+use clap::ValueEnum;
+use miette::miette;
+
+use crate::apply::observe::{self, BuildSettings, Progress};
 use crate::cli::Context;
+use crate::cli::graph_args::GraphArgs;
 use crate::exit::ExitCode;
+use crate::manifest::{self, DiagnosticFormat, Manifests};
+use crate::plan::{DEFAULT_MAX_DELETES, Plan};
+
+/// Flags shared by `plan` and `apply PATHS` (which plans first): which users, and the guards.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanFlags {
+    /// Plan only this user (userPrincipalName or object id, as declared in the manifests); repeat for more.
+    #[arg(long = "user", value_name = "UPN")]
+    pub users: Vec<String>,
+    /// Refuse to apply a plan that deletes more phones than this (the plan shows whether the guard holds).
+    #[arg(long, default_value_t = DEFAULT_MAX_DELETES, value_name = "N")]
+    pub max_deletes: usize,
+    /// Keep deletes and SMS sign-in disables that would leave a user with nothing to sign in or do MFA with
+    /// (otherwise they are blocked).
+    #[arg(long)]
+    pub allow_lockout: bool,
+    /// Exit 1 when anything is blocked or waits for a user action (by default they are only reported).
+    #[arg(long)]
+    pub fail_on_blocked: bool,
+}
+
+impl PlanFlags {
+    /// The settings `build_plan` takes.
+    pub fn build_settings(&self) -> BuildSettings {
+        BuildSettings {
+            max_deletes: self.max_deletes,
+            allow_lockout: self.allow_lockout,
+            only_users: self.users.clone(),
+        }
+    }
+
+    /// The exit code a finished plan earns under these flags: 1 for errors (and, with `--fail-on-blocked`, for
+    /// blocked items or pending user actions), 2 for changes when `detailed` (`--detailed-exitcode`), else 0.
+    pub fn exit_code(&self, plan: &Plan, detailed: bool) -> ExitCode {
+        let mut code = ExitCode::Success;
+        if detailed && plan.has_changes() {
+            code = code.combine(ExitCode::Changes);
+        }
+        if plan.has_errors() {
+            code = code.combine(ExitCode::Error);
+        }
+        if self.fail_on_blocked && (plan.summary.blocked > 0 || plan.summary.pending > 0) {
+            code = code.combine(ExitCode::Error);
+        }
+        code
+    }
+}
+
+/// `--format` of `plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Terraform-like lines, colour on a terminal.
+    Text,
+    /// One JSON document in the plan file's schema.
+    Json,
+    /// A pull-request comment (numbers masked unless --no-redact).
+    Markdown,
+}
 
 /// Arguments of `authctl plan`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Manifest files, directories (searched recursively for `*.yaml` and `*.yml`), or `-` for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Also save the plan to this file (JSON, mode 0600, replaced atomically) for `authctl apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// How to print the plan on stdout.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Exit 2 when the plan has changes (0 when none, 1 on errors), like `terraform plan -detailed-exitcode`.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Mask every number in the printed plan (text and JSON show numbers by default; Markdown masks them).
+    #[arg(long, conflicts_with = "no_redact")]
+    pub redact: bool,
+    /// Show numbers in Markdown too.
+    #[arg(long)]
+    pub no_redact: bool,
+    #[command(flatten)]
+    pub plan: PlanFlags,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
 
-/// Runs the command.
-pub async fn run(_args: Args, _ctx: &Context) -> miette::Result<ExitCode> {
-    Err(miette::miette!("`authctl plan` is not built yet"))
+/// Runs the command. (Waits for `GraphArgs::connect`, which the client work is adding to main.)
+pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
+    let manifests = manifest::load(&args.paths);
+    if !show_manifest_diagnostics(&manifests, ctx) {
+        return Ok(ExitCode::Error);
+    }
+    Err(miette!(
+        "`authctl plan` needs the Graph connection flags, which are not in this build yet"
+    ))
+}
+
+/// Prints the manifests' diagnostics on stderr (warnings too); false when there are errors (the command stops
+/// before calling Graph).
+pub fn show_manifest_diagnostics(manifests: &Manifests, ctx: &Context) -> bool {
+    if !manifests.diagnostics.is_empty() && (!ctx.quiet || manifests.has_errors()) {
+        eprint!(
+            "{}",
+            manifest::render_diagnostics(manifests, DiagnosticFormat::Text, ctx.color_stderr)
+        );
+    }
+    if manifests.has_errors() {
+        eprintln!(
+            "error: the manifests have {} error(s); nothing was read from Graph",
+            manifests.error_count()
+        );
+        return false;
+    }
+    true
+}
+
+/// Prints diagnostics found while planning (the same user declared twice under two names) with manifest snippets.
+pub fn show_plan_diagnostics(plan: &Plan, manifests: &Manifests, ctx: &Context) {
+    let diags = observe::plan_diagnostics(plan);
+    if !diags.is_empty() {
+        eprint!(
+            "{}",
+            manifest::diagnostic::render(
+                &diags,
+                manifests.sources(),
+                DiagnosticFormat::Text,
+                ctx.color_stderr
+            )
+        );
+    }
+}
+
+/// Writes `text` to stdout and flushes.
+pub fn print_stdout(text: &str) -> miette::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| miette!("cannot write to stdout: {e}"))
+}
+
+/// Writes a file that holds phone numbers: mode 0600, a temporary file in the same directory, fsynced, renamed over
+/// the target (so a reader never sees half a plan), and the directory fsynced so the rename survives a crash.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("authctl");
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        hex::encode(rand::random::<[u8; 4]>())
+    ));
+    let mut opts = std::fs::OpenOptions::new();
+    // create_new: never write through a file (or link) someone else put there.
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let result = (|| {
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A progress bar on stderr: drawn only on a terminal, without `-q`, and for runs long enough to need one.
+pub struct Bar(indicatif::ProgressBar);
+
+/// Users from which a run counts as long (smaller runs finish before a bar is worth drawing).
+const PROGRESS_FROM_USERS: usize = 50;
+
+/// The progress display for reading `users` users.
+pub fn progress_for(ctx: &Context, users: usize) -> Bar {
+    if ctx.stderr_is_terminal && !ctx.quiet && users >= PROGRESS_FROM_USERS {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(0),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({eta})")
+        {
+            bar.set_style(style);
+        }
+        Bar(bar)
+    } else {
+        Bar(indicatif::ProgressBar::hidden())
+    }
+}
+
+impl Bar {
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, message: &str, total: u64) {
+        self.0.set_message(message.to_string());
+        self.0.set_length(total);
+        self.0.set_position(0);
+    }
+
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_are_0600_and_replaced() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("authctl-plan-out-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("plan.json");
+        std::fs::write(&p, "old").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&p, b"new").unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        let text = std::fs::read_to_string(&p).unwrap();
+        let leftovers = std::fs::read_dir(&dir).unwrap().count();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(mode, 0o600);
+        assert_eq!(text, "new");
+        assert_eq!(leftovers, 1, "no temporary file left behind");
+    }
 }

@@ -1,0 +1,484 @@
+//! The read side every reconcile command shares (`plan`, `apply PATHS`, `drift`, `import`): resolve the manifests'
+//! users, read their phone methods, and turn Graph's answers into the plan engine's [`ObservedSet`]; then
+//! [`build_plan`] plans, runs the lock-out preflight for the users the engine asks about, and plans again.
+//!
+//! The boundary: this module makes Graph calls and knows nothing of terminals or flags (progress is reported through
+//! the [`Progress`] trait, the caller chooses the bar). The decisions stay in the pure engine (`crate::plan`),
+//! including masked-number detection and the "same user twice after resolution" check.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use futures_util::StreamExt as _;
+
+use crate::graph::{Graph, GraphError, PhoneMethod, UserInfo};
+use crate::manifest::{Diagnostic, Manifests};
+use crate::model::{DesiredUser, ObservedUser};
+use crate::plan::{
+    GraphErrorSummary, Observed, ObservedSet, Plan, PlanSettings, UserError, plan as plan_engine,
+};
+
+/// Users resolved and read per unit of work. Several units run at once (the client's own `--parallelism` bounds
+/// the requests in flight), so this only sets how often progress moves and how much one slow unit holds back.
+const CHUNK: usize = 300;
+
+/// Units of [`CHUNK`] users in flight at once: enough to keep the client's request slots full across unit
+/// boundaries (a unit's phone reads wait for its UPN resolution).
+const UNITS_IN_FLIGHT: usize = 4;
+
+/// Where reading progress goes (a progress bar on a terminal, nothing elsewhere).
+pub trait Progress: Send + Sync {
+    /// A new phase of `total` steps begins (`message` says what is being done).
+    fn start(&self, message: &str, total: u64);
+    /// `n` more steps are done.
+    fn advance(&self, n: u64);
+}
+
+/// No progress display.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _message: &str, _total: u64) {}
+    fn advance(&self, _n: u64) {}
+}
+
+/// Settings of [`build_plan`] beyond the manifests: the guards and the user filter (`--user`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildSettings {
+    /// `--max-deletes`.
+    pub max_deletes: usize,
+    /// `--allow-lockout`.
+    pub allow_lockout: bool,
+    /// `--user`: plan only these users (UPN, case-insensitive, or object id). Empty = every user.
+    pub only_users: Vec<String>,
+}
+
+impl BuildSettings {
+    /// The defaults: `--max-deletes 10`, no `--allow-lockout`, every user.
+    pub fn new() -> BuildSettings {
+        BuildSettings {
+            max_deletes: crate::plan::DEFAULT_MAX_DELETES,
+            allow_lockout: false,
+            only_users: Vec::new(),
+        }
+    }
+}
+
+/// Why no plan could be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// The manifests have errors: nothing is read from Graph.
+    #[error("the manifests have {0} error(s); fix them before planning")]
+    InvalidManifests(usize),
+    /// A `--user` value names no user of the manifests.
+    #[error(
+        "--user {}: not declared in the manifests (give the userPrincipalName or object id of a declared user)",
+        .0.join(", ")
+    )]
+    UnknownUserFilter(Vec<String>),
+}
+
+/// A Graph error as the plan records it (status, code, message, request-id kept verbatim).
+pub fn error_summary(e: &GraphError) -> GraphErrorSummary {
+    match e {
+        GraphError::Api {
+            status,
+            code,
+            message,
+            request_id,
+            ..
+        } => GraphErrorSummary {
+            status: Some(*status),
+            code: Some(code.clone()),
+            message: message.clone(),
+            request_id: request_id.clone(),
+        },
+        other => GraphErrorSummary {
+            status: None,
+            code: None,
+            message: other.to_string(),
+            request_id: None,
+        },
+    }
+}
+
+/// Groups a user's phone methods by type; methods of types authctl does not know are kept raw (never deleted).
+pub fn observed_user(info: &UserInfo, methods: &[PhoneMethod]) -> ObservedUser {
+    let mut user = ObservedUser {
+        id: info.id.clone(),
+        user_principal_name: info.user_principal_name.clone(),
+        phones: Default::default(),
+        unknown_phones: Vec::new(),
+    };
+    for m in methods {
+        match m.to_observed() {
+            Ok(p) => {
+                user.phones.insert(p.phone_type, p);
+            }
+            Err(raw) => user.unknown_phones.push(raw),
+        }
+    }
+    user
+}
+
+/// Reads every desired user from Graph: UPNs resolved with `$filter … in (…)`, ids with a GET, then the phone
+/// methods through `$batch`. One entry per desired user, keyed by the user as written: `Found` (methods not yet
+/// read), `Missing` (no such user), or `Error` (Graph's error, kept verbatim). Never fails as a whole: a failing
+/// user is that user's error, the others are read.
+pub async fn observe(
+    graph: &Graph,
+    desired: &[DesiredUser],
+    progress: &dyn Progress,
+) -> ObservedSet {
+    // Each user once, even when written twice (the plan engine reports the duplicate).
+    let mut seen = HashSet::new();
+    let refs: Vec<String> = desired
+        .iter()
+        .map(|d| d.user.clone())
+        .filter(|r| seen.insert(r.clone()))
+        .collect();
+    progress.start("reading users from Graph", refs.len() as u64);
+    let units: Vec<Vec<String>> = refs.chunks(CHUNK).map(<[String]>::to_vec).collect();
+    let mut stream = futures_util::stream::iter(units)
+        .map(|unit| observe_unit(graph, unit))
+        .buffer_unordered(UNITS_IN_FLIGHT);
+    let mut set = ObservedSet::new();
+    while let Some(results) = stream.next().await {
+        progress.advance(results.len() as u64);
+        for (reference, observed) in results {
+            set.insert(reference, observed);
+        }
+    }
+    set
+}
+
+async fn observe_unit(graph: &Graph, refs: Vec<String>) -> Vec<(String, Observed)> {
+    let resolved = graph.resolve_users(&refs).await;
+    let mut out = Vec::with_capacity(refs.len());
+    let mut found: Vec<(String, UserInfo)> = Vec::new();
+    for (reference, r) in resolved {
+        match r {
+            Ok(info) => found.push((reference, info)),
+            Err(e) if e.is_not_found() => out.push((reference, Observed::Missing)),
+            Err(e) => out.push((reference, Observed::Error(error_summary(&e)))),
+        }
+    }
+    let ids: Vec<String> = found.iter().map(|(_, u)| u.id.clone()).collect();
+    let phones = graph.list_phone_methods_many(&ids).await;
+    for ((reference, info), (_, r)) in found.into_iter().zip(phones) {
+        let observed = match r {
+            Ok(methods) => Observed::Found {
+                user: observed_user(&info, &methods),
+                methods: None,
+            },
+            // Deleted between the two reads: as missing as a user can be.
+            Err(e) if e.is_not_found() => Observed::Missing,
+            Err(e) => Observed::Error(error_summary(&e)),
+        };
+        out.push((reference, observed));
+    }
+    out
+}
+
+/// Reads the full method list of each user the plan asks about (the lock-out preflight) into `observed`. A user
+/// whose list can't be read stays unchecked: the engine keeps its destructive actions blocked and says why.
+pub async fn read_method_lists(
+    graph: &Graph,
+    ids: &[String],
+    observed: &mut ObservedSet,
+    progress: &dyn Progress,
+) {
+    if ids.is_empty() {
+        return;
+    }
+    progress.start("lock-out preflight: reading method lists", ids.len() as u64);
+    let parallelism = graph.settings().parallelism.max(1);
+    let mut stream = futures_util::stream::iter(ids.iter().cloned())
+        .map(|id| async move {
+            let r = graph.list_methods(&id).await;
+            (id, r)
+        })
+        .buffer_unordered(parallelism);
+    while let Some((id, r)) = stream.next().await {
+        progress.advance(1);
+        match r {
+            Ok(list) => {
+                observed.set_methods(&id, list);
+            }
+            Err(e) => {
+                tracing::warn!(user = %id, error = %e, "cannot read the method list for the lock-out preflight")
+            }
+        }
+    }
+}
+
+/// Keeps the desired users `--user` selects: a value matches a user written the same way (UPNs case-insensitively);
+/// values that match nothing as written are resolved, and match a user written as the resolved id or UPN.
+pub async fn filter_users(
+    graph: &Graph,
+    desired: &[DesiredUser],
+    only: &[String],
+) -> Result<Vec<DesiredUser>, BuildError> {
+    if only.is_empty() {
+        return Ok(desired.to_vec());
+    }
+    let written = |d: &DesiredUser, v: &str| d.user.eq_ignore_ascii_case(v);
+    let mut wanted: Vec<String> = only.iter().map(|v| v.to_lowercase()).collect();
+    let unmatched: Vec<String> = only
+        .iter()
+        .filter(|v| !desired.iter().any(|d| written(d, v)))
+        .cloned()
+        .collect();
+    let mut unknown = Vec::new();
+    if !unmatched.is_empty() {
+        for (value, r) in graph.resolve_users(&unmatched).await {
+            match r {
+                Ok(info) => {
+                    let names = [
+                        info.id.to_lowercase(),
+                        info.user_principal_name.to_lowercase(),
+                    ];
+                    if desired
+                        .iter()
+                        .any(|d| names.contains(&d.user.to_lowercase()))
+                    {
+                        wanted.extend(names);
+                    } else {
+                        unknown.push(value);
+                    }
+                }
+                Err(_) => unknown.push(value),
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(BuildError::UnknownUserFilter(unknown));
+    }
+    Ok(desired
+        .iter()
+        .filter(|d| wanted.contains(&d.user.to_lowercase()))
+        .cloned()
+        .collect())
+}
+
+/// The git commit (`git rev-parse HEAD`) of the repository holding the first manifest, when there is one.
+pub fn git_commit(files: &[String]) -> Option<String> {
+    let first = files.iter().find(|f| f.as_str() != "-")?;
+    let path = Path::new(first);
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    };
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&dir)
+        .args(["rev-parse", "HEAD"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let commit = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && commit.len() >= 40 && commit.chars().all(|c| c.is_ascii_hexdigit()))
+        .then_some(commit)
+}
+
+/// A fresh random salt for the plan's number fingerprints.
+fn fresh_salt() -> String {
+    hex::encode(rand::random::<[u8; 8]>())
+}
+
+/// Reads Graph for the manifests' users and builds the plan: resolve and read ([`observe`]), plan, then for users
+/// whose plan deletes a phone or disables a `ready` SMS sign-in read the full method list and plan again (the
+/// lock-out preflight). The plan carries the manifest digest, the git commit (when the manifests are in a
+/// repository) and a creation time from the Graph client's clock.
+pub async fn build_plan(
+    graph: &Graph,
+    manifests: &Manifests,
+    settings: &BuildSettings,
+    progress: &dyn Progress,
+) -> Result<Plan, BuildError> {
+    if manifests.has_errors() {
+        return Err(BuildError::InvalidManifests(manifests.error_count()));
+    }
+    let desired = filter_users(graph, &manifests.users, &settings.only_users).await?;
+    let mut observed = observe(graph, &desired, progress).await;
+    let mut plan_settings = PlanSettings::new(graph.clock().now(), fresh_salt());
+    plan_settings.max_deletes = settings.max_deletes;
+    plan_settings.allow_lockout = settings.allow_lockout;
+    plan_settings.manifest_digest = manifests.digest.clone();
+    plan_settings.git_commit = git_commit(&manifests.files);
+
+    let first = plan_engine(&desired, &observed, &plan_settings);
+    let ids: Vec<String> = first
+        .users_needing_lockout_check()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return Ok(first);
+    }
+    read_method_lists(graph, &ids, &mut observed, progress).await;
+    Ok(plan_engine(&desired, &observed, &plan_settings))
+}
+
+/// Diagnostics for the plan's "same user twice after resolution" errors (e.g. a UPN and the same user's object id),
+/// labelled at both places, in the manifest diagnostics' format so they render with the same snippets.
+pub fn plan_diagnostics(plan: &Plan) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for u in &plan.users {
+        if let Some(UserError::Duplicate {
+            other_user,
+            other_source,
+        }) = &u.error
+        {
+            // Report each pair once, at the later place.
+            if (
+                other_source.file.as_str(),
+                other_source.line,
+                other_source.column,
+            ) > (u.source.file.as_str(), u.source.line, u.source.column)
+            {
+                continue;
+            }
+            let id = u.id.as_deref().unwrap_or("?");
+            out.push(
+                Diagnostic::error(
+                    "authctl::plan::duplicate-user",
+                    &u.source,
+                    "user",
+                    format!(
+                        "`{}` and `{other_user}` are the same user (object id {id}); declare each user once",
+                        u.user
+                    ),
+                )
+                .with_label(other_source, other_user.len(), "also declared here")
+                .with_help("keep one entry for the user; neither is planned until then"),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Mode, PhoneType, SmsSignInState, SourceLocation};
+
+    fn info(id: &str, upn: &str) -> UserInfo {
+        UserInfo {
+            id: id.into(),
+            user_principal_name: upn.into(),
+            display_name: None,
+            on_premises_sync_enabled: None,
+        }
+    }
+
+    fn method(id: &str, number: &str, t: Option<&str>, sms: Option<&str>) -> PhoneMethod {
+        PhoneMethod {
+            id: id.into(),
+            phone_number: Some(number.into()),
+            phone_type: t.map(str::to_string),
+            sms_sign_in_state: sms.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn phone_methods_group_by_type_and_keep_unknown_types() {
+        let u = observed_user(
+            &info("id-1", "a@contoso.com"),
+            &[
+                method(
+                    PhoneType::Mobile.method_id(),
+                    "+1 2065550100",
+                    Some("mobile"),
+                    Some("ready"),
+                ),
+                method("x", "+1 2065550101", Some("unknownFutureValue"), None),
+            ],
+        );
+        assert_eq!(u.phones.len(), 1);
+        assert_eq!(
+            u.phones[&PhoneType::Mobile].sms_sign_in_state,
+            SmsSignInState::Ready
+        );
+        assert_eq!(u.unknown_phones.len(), 1);
+    }
+
+    #[test]
+    fn api_errors_keep_graph_fields() {
+        let s = error_summary(&GraphError::Api {
+            status: 403,
+            code: "Authorization_RequestDenied".into(),
+            message: "Insufficient privileges".into(),
+            request_id: Some("rid".into()),
+            client_request_id: None,
+            date: None,
+        });
+        assert_eq!(s.status, Some(403));
+        assert_eq!(s.code.as_deref(), Some("Authorization_RequestDenied"));
+        assert_eq!(s.request_id.as_deref(), Some("rid"));
+        let t = error_summary(&GraphError::Transport {
+            message: "connection reset".into(),
+            outcome_unknown: false,
+        });
+        assert_eq!(t.status, None);
+        assert!(t.message.contains("connection reset"));
+    }
+
+    #[test]
+    fn duplicates_become_one_diagnostic_at_the_later_place() {
+        let d = |user: &str, line| DesiredUser {
+            user: user.into(),
+            mode: Mode::Merge,
+            phones: Default::default(),
+            sms_sign_in: None,
+            source: SourceLocation {
+                file: "a.yaml".into(),
+                line,
+                column: 7,
+            },
+        };
+        let desired = vec![
+            d("a@contoso.com", 3),
+            d("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e", 9),
+        ];
+        let mut set = ObservedSet::new();
+        for r in ["a@contoso.com", "4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e"] {
+            set.insert_found(
+                r,
+                observed_user(
+                    &info("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e", "a@contoso.com"),
+                    &[],
+                ),
+            );
+        }
+        let plan = plan_engine(
+            &desired,
+            &set,
+            &PlanSettings::new(jiff::Timestamp::UNIX_EPOCH, "s"),
+        );
+        let diags = plan_diagnostics(&plan);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].line, 9);
+        assert_eq!(diags[0].labels.len(), 1);
+        assert_eq!(diags[0].labels[0].line, 3);
+    }
+
+    #[test]
+    fn git_commit_of_a_non_repository_is_none() {
+        let dir = std::env::temp_dir().join(format!("authctl-nogit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("m.yaml");
+        std::fs::write(&f, "").unwrap();
+        // GIT_CEILING_DIRECTORIES is not set here; temp dirs are not inside repositories on CI machines.
+        let c = git_commit(&[f.to_string_lossy().into_owned()]);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(c, None);
+        assert_eq!(git_commit(&["-".to_string()]), None);
+    }
+}
