@@ -9,9 +9,10 @@ use miette::IntoDiagnostic as _;
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::exit::ExitCode;
-use crate::graph::{Graph, GraphError};
+use crate::apply::observe::error_summary;
+use crate::graph::Graph;
 use crate::phone::PhoneNumber;
-use crate::plan::{GraphErrorSummary, Redaction};
+use crate::plan::Redaction;
 use crate::render::methods::{UserMethods, methods_json, methods_text, redact_numbers};
 
 /// Arguments of `authctl methods`.
@@ -39,28 +40,6 @@ pub enum Format {
     Json,
 }
 
-/// A Graph error as shown per user: Graph's status, code, message and request-id kept.
-pub fn summary(e: &GraphError) -> GraphErrorSummary {
-    match e {
-        GraphError::Api {
-            status,
-            code,
-            message,
-            request_id,
-            ..
-        } => GraphErrorSummary {
-            status: Some(*status),
-            code: Some(code.clone()),
-            message: message.clone(),
-            request_id: request_id.clone(),
-        },
-        other => GraphErrorSummary {
-            message: other.to_string(),
-            ..GraphErrorSummary::default()
-        },
-    }
-}
-
 /// Reads one user's identity and methods.
 pub async fn read_user(graph: &Graph, user: &str) -> UserMethods {
     match graph.get_user(user).await {
@@ -69,10 +48,10 @@ pub async fn read_user(graph: &Graph, user: &str) -> UserMethods {
             id: None,
             upn: None,
             display_name: None,
-            methods: Err(summary(&e)),
+            methods: Err(error_summary(&e)),
         },
         Ok(info) => {
-            let methods = graph.list_methods(&info.id).await.map_err(|e| summary(&e));
+            let methods = graph.list_methods(&info.id).await.map_err(|e| error_summary(&e));
             UserMethods {
                 user: user.to_string(),
                 id: Some(info.id),
