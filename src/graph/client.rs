@@ -390,6 +390,18 @@ impl Graph {
                 Err(e) => Err((e.is_connect(), transport_message(&e))),
             };
             drop(permit);
+            crate::graph::trace::record(|| crate::graph::trace::CallRecord {
+                time: i.clock.now(),
+                method: req.method.to_string(),
+                path: req.url.path().to_string(),
+                status: outcome.as_ref().ok().map(|(s, _, _)| *s),
+                request_id: outcome.as_ref().ok().and_then(|(_, h, _)| {
+                    h.get("request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                }),
+                client_request_id: client_request_id.clone(),
+            });
             match outcome {
                 Ok((status, headers, body)) => {
                     Counters::add(&i.counters.bytes_received, body.len() as u64);

@@ -23,6 +23,7 @@ pub mod retry;
 pub mod secret;
 pub mod settings;
 pub mod stats;
+pub mod trace;
 pub mod types;
 
 pub use api::{PASSWORD_METHOD_ID, UPNS_PER_FILTER};

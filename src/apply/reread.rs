@@ -1,0 +1,193 @@
+//! Reading users back at apply time: re-resolving each user's UPN (refusing one that now maps to another object
+//! id) and re-reading phone methods, batched, into the [`ObservedUser`] the plan engine compares against.
+
+use std::collections::HashMap;
+
+use crate::graph::{GraphError, PhoneMethod};
+use crate::model::ObservedUser;
+use crate::plan::{GraphErrorSummary, UserPlan};
+
+use super::executor::Runner;
+
+/// Why a user could not be re-read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RereadError {
+    /// The UPN now belongs to another object: the plan's user is not the one Graph would change.
+    UpnMoved {
+        /// The UPN.
+        upn: String,
+        /// The object id in the plan.
+        planned_id: String,
+        /// The object id the UPN resolves to now.
+        now_id: String,
+    },
+    /// The user no longer exists (or its UPN changed).
+    NotFound {
+        /// The UPN or id looked up.
+        user: String,
+    },
+    /// Graph answered with an error.
+    Graph(GraphErrorSummary),
+    /// The plan has no object id for the user (it could not be planned).
+    NotPlanned,
+}
+
+impl std::fmt::Display for RereadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RereadError::UpnMoved {
+                upn,
+                planned_id,
+                now_id,
+            } => write!(
+                f,
+                "`{upn}` now resolves to object {now_id}, not to {planned_id} as planned; refusing to change \
+                 another user (make a new plan)"
+            ),
+            RereadError::NotFound { user } => write!(
+                f,
+                "`{user}` no longer resolves to a user (deleted or renamed since the plan)"
+            ),
+            RereadError::Graph(e) => write!(f, "re-reading the user failed: {e}"),
+            RereadError::NotPlanned => f.write_str("the plan has no object id for this user"),
+        }
+    }
+}
+
+/// A Graph error as the report shows it.
+pub fn summary(e: &GraphError) -> GraphErrorSummary {
+    match e {
+        GraphError::Api {
+            status,
+            code,
+            message,
+            request_id,
+            ..
+        } => GraphErrorSummary {
+            status: Some(*status),
+            code: Some(code.clone()),
+            message: message.clone(),
+            request_id: request_id.clone(),
+        },
+        other => GraphErrorSummary {
+            status: None,
+            code: None,
+            message: other.to_string(),
+            request_id: None,
+        },
+    }
+}
+
+/// Builds the observed user from Graph's phone methods (unknown types kept verbatim).
+pub fn observed_user(id: &str, upn: &str, methods: &[PhoneMethod]) -> ObservedUser {
+    let mut user = ObservedUser {
+        id: id.to_string(),
+        user_principal_name: upn.to_string(),
+        ..ObservedUser::default()
+    };
+    for m in methods {
+        match m.to_observed() {
+            Ok(p) => {
+                user.phones.insert(p.phone_type, p);
+            }
+            Err(raw) => user.unknown_phones.push(raw),
+        }
+    }
+    user
+}
+
+impl Runner<'_> {
+    /// Re-resolves and re-reads `users` (batched: 15 UPNs a `$filter`, 20 phone reads a `$batch`).
+    pub(crate) async fn reread_many(
+        &self,
+        users: &[&UserPlan],
+    ) -> Vec<Result<ObservedUser, RereadError>> {
+        let refs: Vec<String> = users
+            .iter()
+            .map(|u| u.upn.clone().unwrap_or_else(|| u.user.clone()))
+            .collect();
+        let resolved = self
+            .journaled(
+                None,
+                Some(refs.len()),
+                "resolve",
+                None,
+                self.graph.resolve_users(&refs),
+            )
+            .await;
+        let by_ref: HashMap<String, Result<crate::graph::UserInfo, GraphError>> =
+            resolved.into_iter().collect();
+        let mut out: Vec<Option<Result<ObservedUser, RereadError>>> = Vec::new();
+        let mut to_read: Vec<(usize, String, String)> = Vec::new();
+        for (i, (u, r)) in users.iter().zip(&refs).enumerate() {
+            let Some(planned_id) = u.id.clone() else {
+                out.push(Some(Err(RereadError::NotPlanned)));
+                continue;
+            };
+            match by_ref.get(r) {
+                Some(Ok(info)) if info.id.eq_ignore_ascii_case(&planned_id) => {
+                    out.push(None);
+                    to_read.push((i, planned_id, info.user_principal_name.clone()));
+                }
+                Some(Ok(info)) => out.push(Some(Err(RereadError::UpnMoved {
+                    upn: r.clone(),
+                    planned_id,
+                    now_id: info.id.clone(),
+                }))),
+                Some(Err(e)) if e.is_not_found() => {
+                    out.push(Some(Err(RereadError::NotFound { user: r.clone() })))
+                }
+                Some(Err(e)) => out.push(Some(Err(RereadError::Graph(summary(e))))),
+                None => out.push(Some(Err(RereadError::NotFound { user: r.clone() }))),
+            }
+        }
+        let ids: Vec<String> = to_read.iter().map(|(_, id, _)| id.clone()).collect();
+        let phones = self.read_phones_many(&ids).await;
+        for ((i, id, upn), r) in to_read.into_iter().zip(phones) {
+            out[i] = Some(match r {
+                Ok(methods) => Ok(observed_user(&id, &upn, &methods)),
+                Err(e) if e.is_not_found() => Err(RereadError::NotFound { user: id }),
+                Err(e) => Err(RereadError::Graph(summary(&e))),
+            });
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or(Err(RereadError::NotPlanned)))
+            .collect()
+    }
+
+    /// Phone methods of many users by object id (batched), journaled.
+    pub(crate) async fn read_phones_many(
+        &self,
+        ids: &[String],
+    ) -> Vec<Result<Vec<PhoneMethod>, GraphError>> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        if ids.len() == 1 {
+            return vec![self.read_phones(&ids[0]).await];
+        }
+        self.journaled(
+            None,
+            Some(ids.len()),
+            "read",
+            None,
+            self.graph.list_phone_methods_many(ids),
+        )
+        .await
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect()
+    }
+
+    /// One user's phone methods, journaled.
+    pub(crate) async fn read_phones(&self, id: &str) -> Result<Vec<PhoneMethod>, GraphError> {
+        self.journaled(
+            Some(id),
+            None,
+            "read",
+            None,
+            self.graph.list_phone_methods(id),
+        )
+        .await
+    }
+}
