@@ -165,8 +165,9 @@ impl Change {
                         Ok(())
                     } else {
                         Err(format!(
-                            "{who} already has a {t} phone ({current}); use `authctl phone update {who} --type {t} \
-                             --number \"{n}\"` to change it"
+                            "{who} already has {} {t} phone ({current}); use `authctl phone update {who} --type {t} \
+                             --number \"{n}\"` to change it",
+                            article(*t)
                         ))
                     }
                 }
@@ -217,6 +218,14 @@ impl Change {
                 SmsSignIn::Disabled => "disable SMS sign-in".to_string(),
             },
         }
+    }
+}
+
+/// "a mobile", "an alternateMobile", "an office".
+fn article(t: PhoneType) -> &'static str {
+    match t {
+        PhoneType::Mobile => "a",
+        PhoneType::AlternateMobile | PhoneType::Office => "an",
     }
 }
 
@@ -311,7 +320,11 @@ async fn change_with(
     let mut observed = observe(graph, &desired, &NoProgress).await;
     match observed.get(user) {
         Some(Observed::Found { user: o, .. }) => {
-            change.precondition(o).map_err(|e| miette!("{e}"))?;
+            if let Err(e) = change.precondition(o) {
+                // Printed unwrapped: the message carries a command to copy.
+                eprintln!("error: {e}");
+                return Ok(ExitCode::Error);
+            }
             if !common.manifests.is_empty() {
                 warn_about_manifests(&common.manifests, change, o);
             }
@@ -321,10 +334,8 @@ async fn change_with(
         }
         Some(Observed::Error(e)) => return Err(miette!("reading user `{user}`: {e}")),
     }
-    let mut settings = PlanSettings::new(
-        graph.clock().now(),
-        hex::encode(rand::random::<[u8; 8]>()),
-    );
+    let mut settings =
+        PlanSettings::new(graph.clock().now(), hex::encode(rand::random::<[u8; 8]>()));
     settings.allow_lockout = common.allow_lockout;
     let mut the_plan = plan(&desired, &observed, &settings);
     let ids: Vec<String> = the_plan
@@ -358,7 +369,10 @@ async fn change_with(
     }
     if up.actions.is_empty() {
         if !ctx.quiet {
-            println!("{who}: nothing to do ({} is already the case)", change.describe());
+            println!(
+                "{who}: nothing to do ({} is already the case)",
+                change.describe()
+            );
         }
         return Ok(ExitCode::Success);
     }
@@ -438,7 +452,10 @@ mod tests {
         let e = Change::Add(PhoneType::Mobile, number("+1 2065550000"))
             .precondition(&o)
             .unwrap_err();
-        assert!(e.contains("already has a mobile phone (+1 2065555555)"), "{e}");
+        assert!(
+            e.contains("already has a mobile phone (+1 2065555555)"),
+            "{e}"
+        );
         assert!(e.contains("authctl phone update"), "{e}");
         // The same number written differently: nothing to do, not an error.
         assert!(
@@ -454,7 +471,11 @@ mod tests {
         assert!(Change::Remove(PhoneType::Office).precondition(&o).is_ok());
     }
 
-    fn declared(mode: Mode, phones: &[(PhoneType, Option<&str>)], sms: Option<SmsSignIn>) -> DesiredUser {
+    fn declared(
+        mode: Mode,
+        phones: &[(PhoneType, Option<&str>)],
+        sms: Option<SmsSignIn>,
+    ) -> DesiredUser {
         DesiredUser {
             user: "CameronW@contoso.com".into(),
             mode,
@@ -480,25 +501,47 @@ mod tests {
     fn manifests_that_would_undo_the_change_are_found() {
         let add = Change::Add(PhoneType::Office, number("+1 4255550100"));
         // Exact mode without an office: the next apply deletes it.
-        let d = declared(Mode::Exact, &[(PhoneType::Mobile, Some("+1 2065555555"))], None);
+        let d = declared(
+            Mode::Exact,
+            &[(PhoneType::Mobile, Some("+1 2065555555"))],
+            None,
+        );
         assert!(add.undone_by(&d).unwrap().contains("exact mode"));
         // Merge mode without an office: left alone.
-        let d = declared(Mode::Merge, &[(PhoneType::Mobile, Some("+1 2065555555"))], None);
+        let d = declared(
+            Mode::Merge,
+            &[(PhoneType::Mobile, Some("+1 2065555555"))],
+            None,
+        );
         assert_eq!(add.undone_by(&d), None);
         // Another number declared.
-        let d = declared(Mode::Merge, &[(PhoneType::Office, Some("+1 4255550199"))], None);
+        let d = declared(
+            Mode::Merge,
+            &[(PhoneType::Office, Some("+1 4255550199"))],
+            None,
+        );
         assert_eq!(add.undone_by(&d).as_deref(), Some("office: +1 4255550199"));
         // The same number, written differently: in agreement.
-        let d = declared(Mode::Merge, &[(PhoneType::Office, Some("+14255550100"))], None);
+        let d = declared(
+            Mode::Merge,
+            &[(PhoneType::Office, Some("+14255550100"))],
+            None,
+        );
         assert_eq!(add.undone_by(&d), None);
         // Removing a phone the manifest declares.
-        let d = declared(Mode::Merge, &[(PhoneType::Office, Some("+1 4255550100"))], None);
+        let d = declared(
+            Mode::Merge,
+            &[(PhoneType::Office, Some("+1 4255550100"))],
+            None,
+        );
         assert!(Change::Remove(PhoneType::Office).undone_by(&d).is_some());
         assert_eq!(Change::Remove(PhoneType::Mobile).undone_by(&d), None);
         // SMS sign-in declared the other way.
         let d = declared(Mode::Merge, &[], Some(SmsSignIn::Disabled));
         assert_eq!(
-            Change::SmsSignIn(SmsSignIn::Enabled).undone_by(&d).as_deref(),
+            Change::SmsSignIn(SmsSignIn::Enabled)
+                .undone_by(&d)
+                .as_deref(),
             Some("smsSignIn: disabled")
         );
         assert_eq!(Change::SmsSignIn(SmsSignIn::Disabled).undone_by(&d), None);
@@ -507,7 +550,9 @@ mod tests {
     #[test]
     fn numbers_follow_the_manifest_rules() {
         assert_eq!(
-            parse_number(PhoneType::Mobile, "+12065555555").unwrap().canonical(),
+            parse_number(PhoneType::Mobile, "+12065555555")
+                .unwrap()
+                .canonical(),
             "+1 2065555555"
         );
         let e = parse_number(PhoneType::Mobile, "+1 4255550100x12").unwrap_err();
@@ -518,6 +563,9 @@ mod tests {
                 .canonical(),
             "+1 4255550100x12"
         );
-        assert!(parse_number(PhoneType::Mobile, "2065555555").is_err(), "a + country code is required");
+        assert!(
+            parse_number(PhoneType::Mobile, "2065555555").is_err(),
+            "a + country code is required"
+        );
     }
 }

@@ -15,7 +15,7 @@ use authctl::graph::operations::{PollOutcome, PollSettings, follow_operation};
 use authctl::graph::{Credential, Graph, GraphError, GraphSettings, Secret};
 use serde_json::Value;
 
-use crate::support::{EXAMPLE_TENANT, Emu, OFFICE, PASSWORD, authctl_cmd};
+use crate::support::{EXAMPLE_TENANT, Emu, MOBILE, OFFICE, PASSWORD, authctl_cmd};
 
 const ADMIN: &str = "admin@contoso.com";
 const CAMERON: &str = "CameronW@contoso.com";
@@ -612,4 +612,386 @@ async fn polling_refuses_a_foreign_location_before_sending_anything() {
         .unwrap_err();
     assert!(matches!(e, GraphError::Refused { .. }), "{e}");
     assert_eq!(g.stats().requests, before.requests);
+}
+
+// ---- the walkthrough, end to end ---------------------------------------------------------------------------------
+
+/// The methods of one user as (`@odata.type`, id) pairs, from `methods --format json`.
+fn method_ids(t: &Tenant, user: &str) -> Vec<(String, String)> {
+    let j = methods_json(t, &[user]);
+    j["users"][0]["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["@odata.type"].as_str().unwrap().to_string(),
+                m["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pair(t: &str, id: &str) -> (String, String) {
+    (
+        format!("#microsoft.graph.{t}AuthenticationMethod"),
+        id.to_string(),
+    )
+}
+
+#[test]
+fn walkthrough_end_to_end_through_the_binary() {
+    let t = Tenant::example();
+    // 1. Cameron has only a password.
+    assert_eq!(method_ids(&t, CAMERON), [pair("password", PASSWORD)]);
+    // 2. Add a mobile, 3. add an office phone (numbers as people type them; sent canonical).
+    let o = t.run(
+        &[
+            "phone",
+            "add",
+            CAMERON,
+            "--type",
+            "mobile",
+            "--number",
+            "+12065555555",
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("+ mobile           +1 2065555555 — done"),
+        "{}",
+        stdout(&o)
+    );
+    let o = t.run(
+        &[
+            "phone",
+            "add",
+            CAMERON,
+            "--type",
+            "office",
+            "--number",
+            "+1 (425) 555-0100 x123",
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    // 4. Both phones are listed with their fixed ids.
+    let j = methods_json(&t, &[CAMERON]);
+    let phones: Vec<(String, String, String)> = j["users"][0]["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "phone")
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap().to_string(),
+                m["properties"]["phoneType"].as_str().unwrap().to_string(),
+                m["properties"]["phoneNumber"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        phones,
+        [
+            (
+                MOBILE.to_string(),
+                "mobile".to_string(),
+                "+1 2065555555".to_string()
+            ),
+            (
+                OFFICE.to_string(),
+                "office".to_string(),
+                "+1 4255550100x123".to_string()
+            ),
+        ]
+    );
+    // 5. Remove the office phone, 6. list again.
+    let o = t.run(&["phone", "remove", CAMERON, "--type", "office"], None);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("+1 4255550100x123 — done"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        method_ids(&t, CAMERON),
+        [pair("password", PASSWORD), pair("phone", MOBILE)]
+    );
+    // 7. Reset with a given password, followed to succeeded.
+    let o = t.run(
+        &["password", "reset", CAMERON, "--password-stdin"],
+        Some("Cuyo5459!x\n"),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("password reset of CameronW@contoso.com: succeeded"));
+    assert_eq!(
+        t.state().user(CAMERON).unwrap().password.as_deref(),
+        Some("Cuyo5459!x")
+    );
+    // 8. Reset with a generated password, followed to succeeded.
+    let o = t.run(&["password", "reset", CAMERON], None);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("password reset of CameronW@contoso.com: succeeded"));
+    let generated = stdout(&o).trim_end().to_string();
+    assert_ne!(generated, "Cuyo5459!x");
+    assert_eq!(
+        t.state().user(CAMERON).unwrap().password.as_deref(),
+        Some(generated.as_str())
+    );
+}
+
+// ---- the imperative phone commands obey apply's rules -----------------------------------------------------------
+
+#[test]
+fn add_over_an_existing_phone_is_refused_with_a_pointer_to_update() {
+    let t = Tenant::example();
+    let o = t.run(
+        &[
+            "phone",
+            "add",
+            "AdeleV@contoso.com",
+            "--type",
+            "office",
+            "--number",
+            "+1 4255550111",
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 1);
+    let err = stderr(&o);
+    assert!(
+        err.contains("already has an office phone (+1 4255550199x1234)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("authctl phone update AdeleV@contoso.com --type office"),
+        "{err}"
+    );
+    // update does it.
+    let o = t.run(
+        &[
+            "phone",
+            "update",
+            "AdeleV@contoso.com",
+            "--type",
+            "office",
+            "--number",
+            "+1 4255550111",
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("+1 4255550111 — done"),
+        "{}",
+        stdout(&o)
+    );
+    let adele = t.state().user("AdeleV@contoso.com").unwrap().clone();
+    assert_eq!(
+        adele.phones[&authctl::model::PhoneType::Office].number,
+        "+1 4255550111"
+    );
+    // update of a phone the user doesn't have: refused, pointing to add.
+    let o = t.run(
+        &[
+            "phone",
+            "update",
+            CAMERON,
+            "--type",
+            "office",
+            "--number",
+            "+1 4255550111",
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("has no office phone to update"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn removing_a_phone_the_user_does_not_have_is_nothing_to_do() {
+    let t = Tenant::example();
+    let o = t.run(&["phone", "remove", CAMERON, "--type", "office"], None);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("nothing to do (remove office is already the case)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn alternate_mobile_without_a_mobile_is_refused_with_the_rule() {
+    let t = Tenant::example();
+    let o = t.run(
+        &[
+            "phone",
+            "add",
+            CAMERON,
+            "--type",
+            "alternateMobile",
+            "--number",
+            "+1 2065555556",
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("an alternateMobile needs a mobile"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(t.state().user(CAMERON).unwrap().phones.is_empty());
+}
+
+#[test]
+fn an_extension_is_refused_on_anything_but_office() {
+    let t = Tenant::example();
+    let o = t.run(
+        &[
+            "phone",
+            "add",
+            CAMERON,
+            "--type",
+            "mobile",
+            "--number",
+            "+1 2065555555x12",
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("only an office phone may have one"),
+        "{}",
+        stderr(&o)
+    );
+    let o = t.run(
+        &[
+            "phone",
+            "add",
+            CAMERON,
+            "--type",
+            "mobile",
+            "--number",
+            "2065555555",
+        ],
+        None,
+    );
+    assert_eq!(
+        code(&o),
+        1,
+        "a number without + country code is refused like in manifests"
+    );
+    assert!(t.state().user(CAMERON).unwrap().phones.is_empty());
+}
+
+#[test]
+fn the_default_method_cannot_be_removed_and_graphs_error_is_shown() {
+    let t = Tenant::example();
+    // GradyA's default MFA method is the mobile; Graph refuses to delete it.
+    let o = t.run(
+        &["phone", "remove", "GradyA@contoso.com", "--type", "mobile"],
+        None,
+    );
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        out.contains("+1 4255550104 — failed: 400 badRequest: "),
+        "Graph's status and code: {out}"
+    );
+    assert!(
+        out.contains("matches the user's current default authentication method"),
+        "Graph's message: {out}"
+    );
+    assert!(out.contains("request-id"), "Graph's request-id: {out}");
+    assert!(
+        t.state()
+            .user("GradyA@contoso.com")
+            .unwrap()
+            .phones
+            .contains_key(&authctl::model::PhoneType::Mobile)
+    );
+}
+
+#[test]
+fn a_change_the_manifests_would_undo_is_warned_about() {
+    let t = Tenant::example();
+    let manifests = crate::support::repo_path("examples/manifests");
+    let o = t.run(
+        &[
+            "phone",
+            "update",
+            "AdeleV@contoso.com",
+            "--type",
+            "office",
+            "--number",
+            "+1 4255550111",
+            "--manifests",
+            manifests.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: AdeleV@contoso.com is declared at"),
+        "{err}"
+    );
+    assert!(err.contains("engineering.yaml"), "{err}");
+    assert!(err.contains("office: +1 4255550100x1234"), "{err}");
+    assert!(err.contains("would undo this change"), "{err}");
+    // A change the manifests agree with: no warning.
+    let o = t.run(
+        &[
+            "phone",
+            "update",
+            "AdeleV@contoso.com",
+            "--type",
+            "office",
+            "--number",
+            "+1 4255550100x1234",
+            "--manifests",
+            manifests.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(!stderr(&o).contains("would undo"), "{}", stderr(&o));
+}
+
+#[test]
+fn sms_sign_in_follows_the_state_table() {
+    let t = Tenant::example();
+    // notEnabled, in the policy: enabled.
+    let o = t.run(&["sms-sign-in", "enable", "HenriettaM@contoso.com"], None);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("done"), "{}", stdout(&o));
+    let h = t.state().user("HenriettaM@contoso.com").unwrap().clone();
+    assert_eq!(
+        h.phones[&authctl::model::PhoneType::Mobile]
+            .sms_sign_in_state
+            .as_deref(),
+        Some("ready")
+    );
+    // Enabling again: nothing to do.
+    let o = t.run(&["sms-sign-in", "enable", "HenriettaM@contoso.com"], None);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("nothing to do"), "{}", stdout(&o));
+    // Not allowed by the policy: refused with the reason, no call.
+    let o = t.run(&["sms-sign-in", "enable", "LidiaH@contoso.com"], None);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("refused to enable SMS sign-in"),
+        "{}",
+        stderr(&o)
+    );
+    // A user without a mobile: refused.
+    let o = t.run(&["sms-sign-in", "enable", CAMERON], None);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    // ready → disabled.
+    let o = t.run(&["sms-sign-in", "disable", "AlexW@contoso.com"], None);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
 }
