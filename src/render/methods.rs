@@ -118,6 +118,17 @@ pub struct MethodView {
     pub details: Vec<(&'static str, String)>,
 }
 
+impl MethodView {
+    /// The details as one line: `number: +1 2065555555; SMS sign-in: ready`.
+    pub fn summary(&self) -> String {
+        self.details
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 fn text(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
@@ -317,8 +328,9 @@ pub fn methods_text(users: &[UserMethods]) -> String {
                 for v in views {
                     let pad = width - v.name.chars().count();
                     out.push_str(&format!("  {}{}  id {}", v.name, " ".repeat(pad), v.id));
-                    for (label, value) in &v.details {
-                        out.push_str(&format!("; {label}: {value}"));
+                    if !v.details.is_empty() {
+                        out.push_str("; ");
+                        out.push_str(&v.summary());
                     }
                     out.push('\n');
                 }
@@ -329,7 +341,7 @@ pub fn methods_text(users: &[UserMethods]) -> String {
 }
 
 /// The listing as one JSON document: per user, each method with its `@odata.type`, id, kind, readable name, the
-/// shown details, and every property Graph sent.
+/// text summary of its key properties, and every property Graph sent (`properties`, verbatim).
 pub fn methods_json(users: &[UserMethods]) -> Value {
     let users: Vec<Value> = users
         .iter()
@@ -345,17 +357,12 @@ pub fn methods_json(users: &[UserMethods]) -> Value {
                         .iter()
                         .map(|raw| {
                             let v = describe(raw);
-                            let details: Map<String, Value> = v
-                                .details
-                                .iter()
-                                .map(|(k, val)| ((*k).to_string(), json!(val)))
-                                .collect();
                             json!({
                                 "@odata.type": raw.get("@odata.type").cloned().unwrap_or(Value::Null),
                                 "id": raw.get("id").cloned().unwrap_or(Value::Null),
                                 "kind": v.kind.as_str(),
                                 "name": v.name,
-                                "details": details,
+                                "summary": v.summary(),
                                 "properties": raw,
                             })
                         })
@@ -583,7 +590,7 @@ mod tests {
             m[0]["properties"]["aaGuid"],
             "2fc0579f-8113-47ea-b116-555a8db9202a"
         );
-        assert_eq!(m[3]["details"]["number"], "+1 2065555555");
+        assert_eq!(m[3]["summary"], "number: +1 2065555555; SMS sign-in: ready");
         assert_eq!(j["users"][0]["id"], "0d6e4f1a");
     }
 
