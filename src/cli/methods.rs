@@ -6,10 +6,10 @@ use std::io::Write as _;
 
 use miette::IntoDiagnostic as _;
 
+use crate::apply::observe::error_summary;
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::exit::ExitCode;
-use crate::apply::observe::error_summary;
 use crate::graph::Graph;
 use crate::phone::PhoneNumber;
 use crate::plan::Redaction;
@@ -51,7 +51,10 @@ pub async fn read_user(graph: &Graph, user: &str) -> UserMethods {
             methods: Err(error_summary(&e)),
         },
         Ok(info) => {
-            let methods = graph.list_methods(&info.id).await.map_err(|e| error_summary(&e));
+            let methods = graph
+                .list_methods(&info.id)
+                .await
+                .map_err(|e| error_summary(&e));
             UserMethods {
                 user: user.to_string(),
                 id: Some(info.id),
