@@ -28,13 +28,11 @@ use crate::plan::{
 };
 
 use super::journal::{Journal, JournalSubject};
+use super::observe::Progress;
 use super::reread::{observed_user, summary};
 
 /// Users read ahead per chunk: a multiple of both the UPNs per `$filter` (15) and the reads per `$batch` (20).
 const CHUNK: usize = 60;
-
-/// Called with each user's report as soon as the user is finished (before convergence): progress display.
-pub type Progress = Arc<dyn Fn(&UserReport) + Send + Sync>;
 
 /// How apply runs.
 #[derive(Clone)]
@@ -46,8 +44,8 @@ pub struct ApplyOptions {
     pub converge_timeout: Duration,
     /// `--journal FILE`: one line per Graph call.
     pub journal: Option<Arc<Journal>>,
-    /// Progress callback.
-    pub progress: Option<Progress>,
+    /// Progress display: one step per user applied, then one per user checked for convergence.
+    pub progress: Option<Arc<dyn Progress>>,
 }
 
 impl Default for ApplyOptions {
@@ -66,7 +64,10 @@ impl std::fmt::Debug for ApplyOptions {
         f.debug_struct("ApplyOptions")
             .field("parallelism", &self.parallelism)
             .field("converge_timeout", &self.converge_timeout)
-            .field("journal", &self.journal.as_ref().map(|j| j.path().to_path_buf()))
+            .field(
+                "journal",
+                &self.journal.as_ref().map(|j| j.path().to_path_buf()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -77,7 +78,11 @@ pub async fn apply(plan: &Plan, graph: &Graph, options: &ApplyOptions) -> ApplyR
     if let Some(refusal) = refusal(plan) {
         return ApplyReport {
             error: Some(refusal),
-            users: plan.users.iter().map(|u| not_run(u, UserOutcome::Skipped, None)).collect(),
+            users: plan
+                .users
+                .iter()
+                .map(|u| not_run(u, UserOutcome::Skipped, None))
+                .collect(),
         };
     }
     let runner = Runner {
@@ -248,6 +253,9 @@ impl<'a> Runner<'a> {
                 work.push(i);
             }
         }
+        if let Some(p) = &self.options.progress {
+            p.start("applying", work.len() as u64);
+        }
         let chunks: Vec<Vec<usize>> = work.chunks(CHUNK).map(<[_]>::to_vec).collect();
         let parallelism = self.options.parallelism.max(1);
         let mut stream = futures_util::stream::iter(chunks)
@@ -279,7 +287,7 @@ impl<'a> Runner<'a> {
                     Some(Ok(obs)) => self.run_user(u, obs).await,
                 };
                 if let Some(p) = &self.options.progress {
-                    p(&r);
+                    p.advance(1);
                 }
                 (i, r)
             })
@@ -437,7 +445,10 @@ impl<'a> Runner<'a> {
             (Op::Enable | Op::Disable, _) => self.sms(u, a, st).await,
             (op, _) => Err(Failure {
                 error: GraphErrorSummary {
-                    message: format!("the plan has an action authctl can't run: {op} {}", a.target),
+                    message: format!(
+                        "the plan has an action authctl can't run: {op} {}",
+                        a.target
+                    ),
                     ..GraphErrorSummary::default()
                 },
                 note: None,
@@ -546,7 +557,12 @@ impl<'a> Runner<'a> {
     }
 
     /// An SMS sign-in action: after a mobile write (or when the plan says so), re-read and decide.
-    async fn sms(&self, u: &UserPlan, a: &Action, st: &mut UserRun) -> Result<ActionReport, Failure> {
+    async fn sms(
+        &self,
+        u: &UserPlan,
+        a: &Action,
+        st: &mut UserRun,
+    ) -> Result<ActionReport, Failure> {
         let id = st.id.clone();
         let desired = u.desired.sms_sign_in.unwrap_or(if a.op == Op::Enable {
             SmsSignIn::Enabled
@@ -556,7 +572,10 @@ impl<'a> Runner<'a> {
         let op = if a.after_reread || st.mobile_written.is_some() {
             let user = match st.mobile_written.clone() {
                 // Wait until the write is visible: under read lag an immediate re-read shows the old mobile.
-                Some(n) => self.wait_for(st, |u| has_phone(u, PhoneType::Mobile, &n)).await,
+                Some(n) => {
+                    self.wait_for(st, |u| has_phone(u, PhoneType::Mobile, &n))
+                        .await
+                }
                 None => self.read_user(st).await.ok(),
             };
             let Some(user) = user else {
@@ -573,7 +592,8 @@ impl<'a> Runner<'a> {
             let Some(mobile) = user.phones.get(&PhoneType::Mobile) else {
                 return Err(Failure {
                     error: GraphErrorSummary {
-                        message: "the user has no mobile on re-read; SMS sign-in can't be changed".into(),
+                        message: "the user has no mobile on re-read; SMS sign-in can't be changed"
+                            .into(),
                         ..GraphErrorSummary::default()
                     },
                     note: None,
@@ -587,14 +607,20 @@ impl<'a> Runner<'a> {
                     return Ok(report(
                         a,
                         ActionOutcome::NotNeeded,
-                        Some(format!("smsSignInState is {state} after the re-read: nothing to do")),
+                        Some(format!(
+                            "smsSignInState is {state} after the re-read: nothing to do"
+                        )),
                     ));
                 }
                 SmsDecision::InSyncWarning(w) | SmsDecision::PendingUserAction(w) => {
                     return Ok(report(a, ActionOutcome::NotNeeded, Some(w)));
                 }
                 SmsDecision::Blocked(r) => {
-                    return Ok(report(a, ActionOutcome::NotNeeded, Some(format!("blocked: {r}"))));
+                    return Ok(report(
+                        a,
+                        ActionOutcome::NotNeeded,
+                        Some(format!("blocked: {r}")),
+                    ));
                 }
             }
         } else {
@@ -603,11 +629,23 @@ impl<'a> Runner<'a> {
         st.last_read = None;
         let sms = Some(Target::SmsSignIn.as_str());
         let r = if op == Op::Enable {
-            self.journaled(Some(&id), None, "enable", sms, self.graph.enable_sms_sign_in(&id))
-                .await
+            self.journaled(
+                Some(&id),
+                None,
+                "enable",
+                sms,
+                self.graph.enable_sms_sign_in(&id),
+            )
+            .await
         } else {
-            self.journaled(Some(&id), None, "disable", sms, self.graph.disable_sms_sign_in(&id))
-                .await
+            self.journaled(
+                Some(&id),
+                None,
+                "disable",
+                sms,
+                self.graph.disable_sms_sign_in(&id),
+            )
+            .await
         };
         match r {
             Ok(()) => Ok(report(

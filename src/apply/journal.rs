@@ -87,7 +87,11 @@ impl Journal {
     }
 
     /// Appends one line per exchange in `records`, each fsynced.
-    pub fn write(&self, subject: JournalSubject<'_>, records: &[CallRecord]) -> std::io::Result<()> {
+    pub fn write(
+        &self,
+        subject: JournalSubject<'_>,
+        records: &[CallRecord],
+    ) -> std::io::Result<()> {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         for r in records {
             let entry = JournalEntry {

@@ -54,46 +54,20 @@ impl std::fmt::Display for RereadError {
     }
 }
 
-/// A Graph error as the report shows it.
+/// A Graph error as the report shows it (the same summary the plan records).
 pub fn summary(e: &GraphError) -> GraphErrorSummary {
-    match e {
-        GraphError::Api {
-            status,
-            code,
-            message,
-            request_id,
-            ..
-        } => GraphErrorSummary {
-            status: Some(*status),
-            code: Some(code.clone()),
-            message: message.clone(),
-            request_id: request_id.clone(),
-        },
-        other => GraphErrorSummary {
-            status: None,
-            code: None,
-            message: other.to_string(),
-            request_id: None,
-        },
-    }
+    super::observe::error_summary(e)
 }
 
-/// Builds the observed user from Graph's phone methods (unknown types kept verbatim).
+/// The observed user from Graph's phone methods (unknown types kept verbatim).
 pub fn observed_user(id: &str, upn: &str, methods: &[PhoneMethod]) -> ObservedUser {
-    let mut user = ObservedUser {
+    let info = crate::graph::UserInfo {
         id: id.to_string(),
         user_principal_name: upn.to_string(),
-        ..ObservedUser::default()
+        display_name: None,
+        on_premises_sync_enabled: None,
     };
-    for m in methods {
-        match m.to_observed() {
-            Ok(p) => {
-                user.phones.insert(p.phone_type, p);
-            }
-            Err(raw) => user.unknown_phones.push(raw),
-        }
-    }
-    user
+    super::observe::observed_user(&info, methods)
 }
 
 impl Runner<'_> {

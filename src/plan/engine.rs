@@ -12,7 +12,9 @@ use super::model::{
     UserError, UserPlan, UserState,
 };
 use super::redact::Redaction;
-use super::state::{Registration, SmsDecision, managed_digest, prefix_digests, sms_decision, step};
+use super::state::{
+    Registration, SmsDecision, SmsView, managed_digest, prefix_digests, sms_decision, step,
+};
 
 /// What Graph said about one desired user.
 #[derive(Debug, Clone, PartialEq)]
@@ -478,7 +480,7 @@ fn plan_user(
     }
 
     let predicted = predict(&obs, &actions);
-    up.managed_state_digest = Some(managed_digest(&up.desired, &obs, false));
+    up.managed_state_digest = Some(managed_digest(&up.desired, &obs, SmsView::Exact));
     up.prefix_digests = prefix_digests(&up.desired, &obs, &actions);
     up.observed = Some(obs);
     up.predicted = Some(predicted);

@@ -35,6 +35,6 @@ pub use report::{
     DriftStatus, DriftUser, UserOutcome, UserReport,
 };
 pub use state::{
-    Freshness, MaskedNumber, Registration, SimulateError, SmsDecision, canonical_observed,
+    Freshness, MaskedNumber, Registration, SimulateError, SmsDecision, SmsView, canonical_observed,
     managed_digest, simulate, sms_decision, step,
 };

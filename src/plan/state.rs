@@ -320,38 +320,56 @@ fn sms_component(desired: SmsSignIn, state: &UserState) -> String {
     }
 }
 
+/// How the SMS component of a managed state is compared at some point of a user's actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsView {
+    /// As observed (no mobile write yet).
+    Exact,
+    /// Anything: a mobile write happened and the re-read SMS action after it has not (auto-registration may have
+    /// left any state).
+    Any,
+    /// After the re-read SMS action: any state on which the executor would not call again counts as the same
+    /// (for `enabled`: everything but `notEnabled`, since pending and blocked states are reported, not fixed).
+    Settled,
+}
+
 /// sha256 (hex) of the canonical serialisation of the managed part of `state`: each managed phone type's number
-/// (or `-`), and the SMS component when SMS sign-in is managed (`*` when `sms_wildcard`: indeterminate).
-pub fn managed_digest(desired: &DesiredState, state: &UserState, sms_wildcard: bool) -> String {
+/// (or `-`), and the SMS component when SMS sign-in is managed, seen through `view`.
+pub fn managed_digest(desired: &DesiredState, state: &UserState, view: SmsView) -> String {
     let mut s = String::from("authctl managed state v1\n");
     for t in desired.phones.keys() {
         let n = state.phones.get(t).map(String::as_str).unwrap_or("-");
         s.push_str(&format!("{t}={n}\n"));
     }
     if let Some(d) = desired.sms_sign_in {
-        let c = if sms_wildcard {
-            "*".to_string()
-        } else {
-            sms_component(d, state)
+        let c = match view {
+            SmsView::Exact => sms_component(d, state),
+            SmsView::Any => "*".to_string(),
+            SmsView::Settled => match (d, sms_component(d, state).as_str()) {
+                (SmsSignIn::Enabled, "notEnabled" | "unknown" | "none") => sms_component(d, state),
+                (SmsSignIn::Enabled, _) => "settled".to_string(),
+                (SmsSignIn::Disabled, c) => c.to_string(),
+            },
         };
         s.push_str(&format!("smsSignIn={c}\n"));
     }
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-/// For each prefix length `k` (0..=n), whether the SMS component is indeterminate after the first `k` actions: a
-/// mobile create/update has happened and the re-read SMS action after it has not.
-fn sms_wildcards(desired: &DesiredState, actions: &[Action]) -> Vec<bool> {
+/// For each prefix length `k` (0..=n), how the SMS component is seen after the first `k` actions.
+fn sms_views(desired: &DesiredState, actions: &[Action]) -> Vec<SmsView> {
     let mut out = Vec::with_capacity(actions.len() + 1);
-    let mut wild = false;
-    out.push(false);
+    let mut view = SmsView::Exact;
+    out.push(view);
     for a in actions {
-        if a.target == Target::Mobile && matches!(a.op, Op::Create | Op::Update) {
-            wild = desired.sms_sign_in.is_some();
-        } else if a.target == Target::SmsSignIn {
-            wild = false;
+        if desired.sms_sign_in.is_some() {
+            if a.target == Target::Mobile && matches!(a.op, Op::Create | Op::Update) {
+                view = SmsView::Any;
+            } else if a.target == Target::SmsSignIn && a.after_reread {
+                view = SmsView::Settled;
+            }
         }
-        out.push(wild);
+        out.push(view);
     }
     out
 }
@@ -362,13 +380,13 @@ pub(crate) fn prefix_digests(
     observed: &UserState,
     actions: &[Action],
 ) -> Vec<String> {
-    let wild = sms_wildcards(desired, actions);
+    let views = sms_views(desired, actions);
     let mut state = observed.clone();
-    let mut out = vec![managed_digest(desired, &state, false)];
+    let mut out = vec![managed_digest(desired, &state, SmsView::Exact)];
     for (i, a) in actions.iter().enumerate() {
         // The plan's own actions always apply to its own prediction.
         let _ = step(&mut state, a, &Registration::Predict);
-        out.push(managed_digest(desired, &state, wild[i + 1]));
+        out.push(managed_digest(desired, &state, views[i + 1]));
     }
     out
 }
@@ -402,20 +420,20 @@ impl UserPlan {
 
     /// Freshness for apply: the re-read user is fresh if its managed state equals the planned state after some
     /// prefix of the actions (so an interrupted apply resumes where it stopped). After a mobile create or update
-    /// the SMS state is indeterminate until the re-read SMS action, so any SMS state matches there. The largest
-    /// matching prefix wins. Works on loaded plans (masked numbers) because it compares digests of full numbers
+    /// the SMS state is indeterminate until the re-read SMS action, so any SMS state matches there; after that
+    /// action any state the executor would leave alone matches ([`SmsView`]). The largest matching prefix wins. Works on loaded plans (masked numbers) because it compares digests of full numbers
     /// computed when planning.
     pub fn freshness(&self, reread: &ObservedUser) -> Result<Freshness, MaskedNumber> {
         let state = UserState::from_observed(reread)?;
-        let wild = sms_wildcards(&self.desired, &self.actions);
+        let views = sms_views(&self.desired, &self.actions);
         for k in (0..self.prefix_digests.len()).rev() {
-            let w = wild.get(k).copied().unwrap_or(false);
-            if managed_digest(&self.desired, &state, w) == self.prefix_digests[k] {
+            let view = views.get(k).copied().unwrap_or(SmsView::Exact);
+            if managed_digest(&self.desired, &state, view) == self.prefix_digests[k] {
                 return Ok(Freshness::Fresh { resume_at: k });
             }
         }
         Ok(Freshness::Stale {
-            found_digest: managed_digest(&self.desired, &state, false),
+            found_digest: managed_digest(&self.desired, &state, SmsView::Exact),
         })
     }
 }

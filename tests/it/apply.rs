@@ -5,15 +5,13 @@
 
 use std::time::Duration;
 
+use authctl::apply::observe::{BuildSettings, NoProgress, build_plan};
 use authctl::apply::{ApplyOptions, Journal, JournalEntry, apply};
 use authctl::clock::{Clock as _, SharedClock};
 use authctl::graph::credentials::client_secret::ClientSecret;
 use authctl::graph::{Credential, Graph, GraphSettings, Secret};
-use authctl::model::{DesiredUser, ObservedUser};
-use authctl::plan::{
-    ActionOutcome, ApplyReport, Observed, ObservedSet, Op, Plan, PlanSettings, Target,
-    UserOutcome, plan,
-};
+use authctl::manifest::Manifests;
+use authctl::plan::{ActionOutcome, ApplyReport, Op, Plan, Target, UserOutcome};
 
 use authctl::emulator::Tenant;
 
@@ -88,11 +86,22 @@ async fn apply_then_plan_is_clean() {
     assert!(!report.has_failures(), "{}", text(&report));
     assert!(report.users.iter().all(|u| u.converged == Some(true)));
     let again = plan_now(&graph, &desired, 10).await;
-    assert!(!again.has_changes(), "{}", authctl::render::plan_text(&again, Default::default()));
+    assert!(
+        !again.has_changes(),
+        "{}",
+        authctl::render::plan_text(&again, Default::default())
+    );
     // The numbers are stored as authctl sends them: canonical.
     let t = emu.snapshot();
-    assert_eq!(user(&t, "bob").phones[&authctl::model::PhoneType::Mobile].number, "+1 2065550112");
-    assert!(!user(&t, "bob").phones.contains_key(&authctl::model::PhoneType::Office));
+    assert_eq!(
+        user(&t, "bob").phones[&authctl::model::PhoneType::Mobile].number,
+        "+1 2065550112"
+    );
+    assert!(
+        !user(&t, "bob")
+            .phones
+            .contains_key(&authctl::model::PhoneType::Office)
+    );
 }
 
 #[tokio::test]
@@ -100,18 +109,44 @@ async fn sms_auto_registration_after_a_new_mobile_ends_disabled() {
     let emu = Emu::start(TENANT).await;
     let graph = graph_for(&emu, 8);
     let p = plan_now(&graph, &desired(MANIFEST), 10).await;
-    let ann = p.users.iter().find(|u| u.user == "ann@contoso.com").unwrap();
+    let ann = p
+        .users
+        .iter()
+        .find(|u| u.user == "ann@contoso.com")
+        .unwrap();
     assert_eq!(
-        ann.actions.iter().map(|a| (a.op, a.target, a.after_reread)).collect::<Vec<_>>(),
-        vec![(Op::Create, Target::Mobile, false), (Op::Disable, Target::SmsSignIn, true)]
+        ann.actions
+            .iter()
+            .map(|a| (a.op, a.target, a.after_reread))
+            .collect::<Vec<_>>(),
+        vec![
+            (Op::Create, Target::Mobile, false),
+            (Op::Disable, Target::SmsSignIn, true)
+        ]
     );
     let report = apply(&p, &graph, &options()).await;
-    let r = report.users.iter().find(|u| u.user == "ann@contoso.com").unwrap();
+    let r = report
+        .users
+        .iter()
+        .find(|u| u.user == "ann@contoso.com")
+        .unwrap();
     // The create registered the mobile for SMS sign-in (ann is in policy scope): the re-read sees `ready`, so the
     // disable is called.
-    assert_eq!(r.actions[1].outcome, ActionOutcome::Done, "{}", text(&report));
+    assert_eq!(
+        r.actions[1].outcome,
+        ActionOutcome::Done,
+        "{}",
+        text(&report)
+    );
     let s = emu.stats();
-    assert_eq!(s.count("POST /users/{id}/authentication/phoneMethods/{id}/disableSmsSignIn", 204), 1, "{s:?}");
+    assert_eq!(
+        s.count(
+            "POST /users/{id}/authentication/phoneMethods/{id}/disableSmsSignIn",
+            204
+        ),
+        1,
+        "{s:?}"
+    );
     let t = emu.snapshot();
     let mobile = &user(&t, "ann").phones[&authctl::model::PhoneType::Mobile];
     assert_eq!(mobile.sms_sign_in_state.as_deref(), Some("notEnabled"));
@@ -124,12 +159,23 @@ async fn conflict_409_phone_number_not_unique_counts_as_done() {
     let graph = graph_for(&emu, 8);
     let p = plan_now(&graph, &desired(MANIFEST), 10).await;
     let report = apply(&p, &graph, &options()).await;
-    let dan = report.users.iter().find(|u| u.user == "dan@contoso.com").unwrap();
+    let dan = report
+        .users
+        .iter()
+        .find(|u| u.user == "dan@contoso.com")
+        .unwrap();
     assert_eq!(dan.outcome, UserOutcome::Done, "{}", text(&report));
     assert_eq!(dan.actions[0].outcome, ActionOutcome::Done);
     let note = dan.actions[0].note.as_deref().unwrap_or_default();
-    assert!(note.contains("409 phoneNumberNotUnique") && note.contains("phoneNumberNotUnique"), "{note}");
-    assert_eq!(emu.stats().count("POST /users/{id}/authentication/phoneMethods", 409), 1);
+    assert!(
+        note.contains("409 phoneNumberNotUnique") && note.contains("phoneNumberNotUnique"),
+        "{note}"
+    );
+    assert_eq!(
+        emu.stats()
+            .count("POST /users/{id}/authentication/phoneMethods", 409),
+        1
+    );
     assert_eq!(dan.converged, Some(true));
     assert!(!report.has_failures());
 }
@@ -143,17 +189,33 @@ async fn stale_user_is_skipped_and_named_while_others_apply() {
     let token = emu.app_token().await;
     let r = emu
         .patch(
-            &format!("/users/{}/authentication/phoneMethods/{}", id("bob"), crate::support::OFFICE),
+            &format!(
+                "/users/{}/authentication/phoneMethods/{}",
+                id("bob"),
+                crate::support::OFFICE
+            ),
             &token,
             serde_json::json!({ "phoneNumber": "+1 4255550999" }),
         )
         .await;
     assert_eq!(r.status, 204);
     let report = apply(&p, &graph, &options()).await;
-    let bob = report.users.iter().find(|u| u.user == "bob@contoso.com").unwrap();
+    let bob = report
+        .users
+        .iter()
+        .find(|u| u.user == "bob@contoso.com")
+        .unwrap();
     assert_eq!(bob.outcome, UserOutcome::Skipped);
-    assert!(bob.reason.as_deref().unwrap_or_default().contains("stale"), "{:?}", bob.reason);
-    assert!(bob.actions.iter().all(|a| a.outcome == ActionOutcome::Skipped));
+    assert!(
+        bob.reason.as_deref().unwrap_or_default().contains("stale"),
+        "{:?}",
+        bob.reason
+    );
+    assert!(
+        bob.actions
+            .iter()
+            .all(|a| a.outcome == ActionOutcome::Skipped)
+    );
     for other in ["ann@contoso.com", "dan@contoso.com"] {
         let u = report.users.iter().find(|u| u.user == other).unwrap();
         assert_eq!(u.outcome, UserOutcome::Done, "{other}: {}", text(&report));
@@ -161,7 +223,10 @@ async fn stale_user_is_skipped_and_named_while_others_apply() {
     assert!(report.has_failures());
     // bob was not touched.
     let t = emu.snapshot();
-    assert_eq!(user(&t, "bob").phones[&authctl::model::PhoneType::Office].number, "+1 4255550999");
+    assert_eq!(
+        user(&t, "bob").phones[&authctl::model::PhoneType::Office].number,
+        "+1 4255550999"
+    );
 }
 
 #[tokio::test]
@@ -170,12 +235,20 @@ async fn a_plan_whose_first_actions_were_applied_resumes() {
     let graph = graph_for(&emu, 8);
     let p = plan_now(&graph, &desired(MANIFEST), 10).await;
     // Apply bob's first action (the mobile update) by hand, as an interrupted run would have.
-    let bob = p.users.iter().find(|u| u.user == "bob@contoso.com").unwrap();
+    let bob = p
+        .users
+        .iter()
+        .find(|u| u.user == "bob@contoso.com")
+        .unwrap();
     assert_eq!(bob.actions[0].op, Op::Update);
     let token = emu.app_token().await;
     let r = emu
         .patch(
-            &format!("/users/{}/authentication/phoneMethods/{}", id("bob"), crate::support::MOBILE),
+            &format!(
+                "/users/{}/authentication/phoneMethods/{}",
+                id("bob"),
+                crate::support::MOBILE
+            ),
             &token,
             serde_json::json!({ "phoneNumber": "+1 2065550112" }),
         )
@@ -183,13 +256,27 @@ async fn a_plan_whose_first_actions_were_applied_resumes() {
     assert_eq!(r.status, 204);
     let before = emu.stats();
     let report = apply(&p, &graph, &options()).await;
-    let rb = report.users.iter().find(|u| u.user == "bob@contoso.com").unwrap();
+    let rb = report
+        .users
+        .iter()
+        .find(|u| u.user == "bob@contoso.com")
+        .unwrap();
     assert_eq!(rb.outcome, UserOutcome::Done, "{}", text(&report));
-    assert!(rb.notes.iter().any(|n| n.contains("resumed at action 2")), "{:?}", rb.notes);
+    assert!(
+        rb.notes.iter().any(|n| n.contains("resumed at action 2")),
+        "{:?}",
+        rb.notes
+    );
     assert_eq!(rb.actions[0].outcome, ActionOutcome::Done);
     let after = emu.stats();
-    let patches = |s: &authctl::emulator::Stats| s.total("PATCH /users/{id}/authentication/phoneMethods/{id}");
-    assert_eq!(patches(&after), patches(&before), "the update is not sent again");
+    let patches = |s: &authctl::emulator::Stats| {
+        s.total("PATCH /users/{id}/authentication/phoneMethods/{id}")
+    };
+    assert_eq!(
+        patches(&after),
+        patches(&before),
+        "the update is not sent again"
+    );
     assert!(!plan_now(&graph, &desired(MANIFEST), 10).await.has_changes());
 }
 
@@ -201,9 +288,21 @@ async fn guards_as_planned_are_enforced() {
     let p = plan_now(&graph, &desired(MANIFEST), 0).await;
     assert!(!p.guards_hold());
     let report = apply(&p, &graph, &options()).await;
-    assert!(report.error.as_deref().unwrap_or_default().contains("--max-deletes"), "{:?}", report.error);
+    assert!(
+        report
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("--max-deletes"),
+        "{:?}",
+        report.error
+    );
     assert!(report.has_failures());
-    assert_eq!(emu.stats().with_status(201) + emu.stats().with_status(204), 0, "nothing written");
+    assert_eq!(
+        emu.stats().with_status(201) + emu.stats().with_status(204),
+        0,
+        "nothing written"
+    );
     // A plan file edited to claim the guard holds is still refused: apply recounts.
     let mut forged = p.clone();
     forged.guards.max_deletes.holds = true;
@@ -230,20 +329,39 @@ spec:
 "#;
     let p = plan_now(&graph, &desired(manifest), 10).await;
     let report = apply(&p, &graph, &options()).await;
-    let cat = report.users.iter().find(|u| u.user == "cat@contoso.com").unwrap();
+    let cat = report
+        .users
+        .iter()
+        .find(|u| u.user == "cat@contoso.com")
+        .unwrap();
     assert_eq!(cat.outcome, UserOutcome::Failed, "{}", text(&report));
     let e = cat.error.as_ref().expect("Graph's error");
     assert_eq!(e.status, Some(400));
     assert_eq!(e.code.as_deref(), Some("badRequest"));
-    assert!(e.message.contains("default authentication method"), "{}", e.message);
+    assert!(
+        e.message.contains("default authentication method"),
+        "{}",
+        e.message
+    );
     assert!(e.request_id.as_deref().is_some_and(|r| !r.is_empty()));
     // Not retried.
-    assert_eq!(emu.stats().total("DELETE /users/{id}/authentication/phoneMethods/{id}"), 1);
-    let ann = report.users.iter().find(|u| u.user == "ann@contoso.com").unwrap();
+    assert_eq!(
+        emu.stats()
+            .total("DELETE /users/{id}/authentication/phoneMethods/{id}"),
+        1
+    );
+    let ann = report
+        .users
+        .iter()
+        .find(|u| u.user == "ann@contoso.com")
+        .unwrap();
     assert_eq!(ann.outcome, UserOutcome::Done);
     assert!(report.has_failures());
     let rendered = authctl::render::apply_report_text(&report, false);
-    assert!(rendered.contains("badRequest") && rendered.contains(e.request_id.as_deref().unwrap()), "{rendered}");
+    assert!(
+        rendered.contains("badRequest") && rendered.contains(e.request_id.as_deref().unwrap()),
+        "{rendered}"
+    );
 
     // The admin changes the default method; a re-run (a new plan) converges.
     let emu = restart(emu, |t| user_mut(t, "cat").default_method = None).await;
@@ -262,12 +380,28 @@ async fn convergence_rides_out_read_lag() {
     let t0 = emu.clock.now();
     let report = apply(&p, &graph, &options()).await;
     assert!(!report.has_failures(), "{}", text(&report));
-    assert!(report.users.iter().all(|u| u.converged == Some(true)), "{}", text(&report));
+    assert!(
+        report.users.iter().all(|u| u.converged == Some(true)),
+        "{}",
+        text(&report)
+    );
     // ann's SMS decision waited for her new mobile to become visible, and saw it registered.
-    let ann = report.users.iter().find(|u| u.user == "ann@contoso.com").unwrap();
-    assert_eq!(ann.actions[1].outcome, ActionOutcome::Done, "{}", text(&report));
+    let ann = report
+        .users
+        .iter()
+        .find(|u| u.user == "ann@contoso.com")
+        .unwrap();
+    assert_eq!(
+        ann.actions[1].outcome,
+        ActionOutcome::Done,
+        "{}",
+        text(&report)
+    );
     let waited = authctl::clock::since(emu.clock.now(), t0);
-    assert!(waited >= Duration::from_secs(5), "waited {waited:?} on the virtual clock");
+    assert!(
+        waited >= Duration::from_secs(5),
+        "waited {waited:?} on the virtual clock"
+    );
     // Once the lag has passed, a plan is clean.
     emu.clock.advance(Duration::from_secs(10));
     assert!(!plan_now(&graph, &desired(MANIFEST), 10).await.has_changes());
@@ -294,7 +428,11 @@ spec:
     let bob = &report.users[0];
     assert_eq!(bob.outcome, UserOutcome::Done);
     assert_eq!(bob.converged, Some(false), "{}", text(&report));
-    assert!(bob.notes.iter().any(|n| n.contains("not yet visible")), "{:?}", bob.notes);
+    assert!(
+        bob.notes.iter().any(|n| n.contains("not yet visible")),
+        "{:?}",
+        bob.notes
+    );
     assert!(report.has_failures());
 }
 
@@ -311,11 +449,22 @@ async fn upn_that_now_maps_to_another_user_is_refused() {
     .await;
     let graph = graph_for(&emu, 8);
     let report = apply(&p, &graph, &options()).await;
-    let bob = report.users.iter().find(|u| u.user == "bob@contoso.com").unwrap();
+    let bob = report
+        .users
+        .iter()
+        .find(|u| u.user == "bob@contoso.com")
+        .unwrap();
     assert_eq!(bob.outcome, UserOutcome::Skipped);
     let reason = bob.reason.as_deref().unwrap_or_default();
-    assert!(reason.contains(id("cat")) && reason.contains("refusing"), "{reason}");
-    assert_eq!(user(&emu.snapshot(), "cat").phones.len(), 2, "cat untouched");
+    assert!(
+        reason.contains(id("cat")) && reason.contains("refusing"),
+        "{reason}"
+    );
+    assert_eq!(
+        user(&emu.snapshot(), "cat").phones.len(),
+        2,
+        "cat untouched"
+    );
 }
 
 #[tokio::test]
@@ -348,8 +497,13 @@ spec:
         if note.contains("outcome was unknown") {
             unknown += 1;
         }
-        let posts = emu.stats().total("POST /users/{id}/authentication/phoneMethods");
-        assert!(posts <= 2, "seed {seed}: at most one retry of the create: {posts}");
+        let posts = emu
+            .stats()
+            .total("POST /users/{id}/authentication/phoneMethods");
+        assert!(
+            posts <= 2,
+            "seed {seed}: at most one retry of the create: {posts}"
+        );
         assert_eq!(
             user(&emu.snapshot(), "bob").phones[&authctl::model::PhoneType::AlternateMobile].number,
             "+1 2065550777"
@@ -374,7 +528,10 @@ async fn journal_has_one_line_per_call_and_mode_0600() {
     let report = apply(&p, &graph, &o).await;
     assert!(!report.has_failures(), "{}", text(&report));
     let text = std::fs::read_to_string(&path).unwrap();
-    let entries: Vec<JournalEntry> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let entries: Vec<JournalEntry> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     // Every HTTP request apply sent to Graph has its line (token requests are not Graph calls).
     let after = emu.stats();
     let token = "POST /{tenant}/oauth2/v2.0/token";
@@ -383,16 +540,36 @@ async fn journal_has_one_line_per_call_and_mode_0600() {
     assert_eq!(entries.len() as u64, graph_requests, "{text}");
     let writes: Vec<&JournalEntry> = entries
         .iter()
-        .filter(|e| matches!(e.op.as_str(), "create" | "update" | "delete" | "enable" | "disable"))
+        .filter(|e| {
+            matches!(
+                e.op.as_str(),
+                "create" | "update" | "delete" | "enable" | "disable"
+            )
+        })
         .collect();
-    assert!(writes.iter().all(|e| e.user.is_some() && e.target.is_some() && e.request_id.is_some()));
-    assert!(writes.iter().any(|e| e.op == "create" && e.status == Some(409)));
-    assert!(writes.iter().any(|e| e.op == "disable" && e.status == Some(204)));
+    assert!(
+        writes
+            .iter()
+            .all(|e| e.user.is_some() && e.target.is_some() && e.request_id.is_some())
+    );
+    assert!(
+        writes
+            .iter()
+            .any(|e| e.op == "create" && e.status == Some(409))
+    );
+    assert!(
+        writes
+            .iter()
+            .any(|e| e.op == "disable" && e.status == Some(204))
+    );
     for forbidden in ["Bearer", "eyJ", "s3cret", "2065550101"] {
         assert!(!text.contains(forbidden), "the journal holds `{forbidden}`");
     }
     use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -445,43 +622,20 @@ pub fn graph_for(emu: &Emu, parallelism: usize) -> Graph {
         .expect("client builds")
 }
 
-/// The desired users of manifest text.
-pub fn desired(yaml: &str) -> Vec<DesiredUser> {
+/// Manifests from YAML text.
+pub fn desired(yaml: &str) -> Manifests {
     let m = authctl::manifest::load_from(&["-".to_string()], &mut yaml.as_bytes());
     assert!(!m.has_errors(), "{:?}", m.diagnostics);
-    m.users
+    m
 }
 
-/// Reads Graph the way `plan` does (resolve, phones, method lists for the lock-out preflight) and plans.
-pub async fn plan_now(graph: &Graph, desired: &[DesiredUser], max_deletes: usize) -> Plan {
-    let refs: Vec<String> = desired.iter().map(|d| d.user.clone()).collect();
-    let mut set = ObservedSet::new();
-    let resolved = graph.resolve_users(&refs).await;
-    let mut found: Vec<(String, String, String)> = Vec::new();
-    for (r, res) in resolved {
-        match res {
-            Ok(info) => found.push((r, info.id, info.user_principal_name)),
-            Err(e) if e.is_not_found() => set.insert(r, Observed::Missing),
-            Err(e) => panic!("resolve {r}: {e}"),
-        }
-    }
-    let ids: Vec<String> = found.iter().map(|(_, id, _)| id.clone()).collect();
-    let phones = graph.list_phone_methods_many(&ids).await;
-    for ((r, id, upn), (_, res)) in found.iter().zip(phones) {
-        let methods = res.unwrap_or_else(|e| panic!("phones of {r}: {e}"));
-        let user: ObservedUser = authctl::apply::reread::observed_user(id, upn, &methods);
-        let all = graph.list_methods(id).await.expect("methods");
-        set.insert(
-            r.clone(),
-            Observed::Found {
-                user,
-                methods: Some(all),
-            },
-        );
-    }
-    let mut settings = PlanSettings::new(graph.clock().now(), "5a17");
+/// Plans the way `authctl plan` does (resolve, read, lock-out preflight).
+pub async fn plan_now(graph: &Graph, manifests: &Manifests, max_deletes: usize) -> Plan {
+    let mut settings = BuildSettings::new();
     settings.max_deletes = max_deletes;
-    plan(desired, &set, &settings)
+    build_plan(graph, manifests, &settings, &NoProgress)
+        .await
+        .expect("plans")
 }
 
 fn user_mut<'a>(t: &'a mut Tenant, name: &str) -> &'a mut authctl::emulator::tenant::User {

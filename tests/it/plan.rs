@@ -537,3 +537,270 @@ fn fixture() -> Plan {
     );
     plan(&desired, &set, &settings())
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Property tests: plan → simulate (Graph's behaviour, with the SMS auto-registration outcome as an input) →
+// predicted state → desired state → re-plan.
+
+/// Generators of desired and observed users, shared with the apply tests (which also check that every generated
+/// plan is accepted by the emulator in the order given).
+pub(crate) mod strategies {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A small pool so that equal, different and absent numbers all happen often.
+    const MOBILES: [&str; 3] = ["+1 2065550100", "+1 2065550101", "+44 7911123456"];
+    const OFFICES: [&str; 3] = ["+1 4255550100", "+1 4255550100x12", "+1 4255550199"];
+
+    /// Graph's own spelling, or the same number without the space (canonical equality must hold).
+    fn spelled(n: &str, squash: bool) -> String {
+        if squash {
+            n.replacen(' ', "", 1)
+        } else {
+            n.to_string()
+        }
+    }
+
+    pub(crate) fn sms_state() -> impl Strategy<Value = S> {
+        prop_oneof![
+            Just(S::Ready),
+            Just(S::NotEnabled),
+            Just(S::NotConfigured),
+            Just(S::NotAllowedByPolicy),
+            Just(S::PhoneNumberNotUnique),
+            Just(S::NotSupported),
+            Just(S::UnknownFutureValue),
+        ]
+    }
+
+    fn desired_phone(
+        pool: &'static [&'static str; 3],
+    ) -> impl Strategy<Value = Option<DesiredPhone>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(DesiredPhone::Absent)),
+            (0..3usize).prop_map(move |i| Some(num(pool[i]))),
+        ]
+    }
+
+    /// One desired user (any mode, any declaration, SMS sign-in managed or not).
+    pub(crate) fn desired_user(upn: String) -> impl Strategy<Value = DesiredUser> {
+        (
+            prop_oneof![Just(Mode::Exact), Just(Mode::Merge)],
+            desired_phone(&MOBILES),
+            desired_phone(&MOBILES),
+            desired_phone(&OFFICES),
+            prop_oneof![
+                Just(None),
+                Just(Some(SmsSignIn::Enabled)),
+                Just(Some(SmsSignIn::Disabled))
+            ],
+        )
+            .prop_map(move |(mode, m, a, o, sms)| {
+                let mut phones = Vec::new();
+                for (t, d) in [(M, m), (A, a), (O, o)] {
+                    if let Some(d) = d {
+                        phones.push((t, d));
+                    }
+                }
+                want(&upn, mode, &phones, sms, 1)
+            })
+    }
+
+    /// One observed user as Graph can hold it (an alternateMobile only with a mobile).
+    pub(crate) fn observed_user(id: String, upn: String) -> impl Strategy<Value = ObservedUser> {
+        (
+            proptest::option::of((0..3usize, any::<bool>())),
+            proptest::option::of((0..3usize, any::<bool>())),
+            proptest::option::of((0..3usize, any::<bool>())),
+            sms_state(),
+        )
+            .prop_map(move |(m, a, o, sms)| {
+                let mut phones: Vec<(PhoneType, String)> = Vec::new();
+                if let Some((i, sq)) = m {
+                    phones.push((M, spelled(MOBILES[i], sq)));
+                    if let Some((j, sq)) = a {
+                        phones.push((A, spelled(MOBILES[j], sq)));
+                    }
+                }
+                if let Some((i, sq)) = o {
+                    phones.push((O, spelled(OFFICES[i], sq)));
+                }
+                let refs: Vec<(PhoneType, &str)> =
+                    phones.iter().map(|(t, n)| (*t, n.as_str())).collect();
+                have(&id, &upn, &refs, sms.clone())
+            })
+    }
+
+    /// The method list for the lock-out preflight: not read, only a password, or a password and Authenticator.
+    pub(crate) fn methods() -> impl Strategy<Value = Option<Vec<serde_json::Value>>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(vec![
+                json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"})
+            ])),
+            Just(strong_methods()),
+        ]
+    }
+
+    /// A case: users (desired, observed, methods), `--allow-lockout`, and the registration outcome Graph applies to a
+    /// mobile write.
+    pub(crate) type Case = (
+        Vec<(DesiredUser, ObservedUser, Option<Vec<serde_json::Value>>)>,
+        bool,
+        S,
+    );
+
+    pub(crate) fn case() -> impl Strategy<Value = Case> {
+        let user = |i: usize| {
+            let upn = format!("user{i}@contoso.com");
+            (
+                desired_user(upn.clone()),
+                observed_user(format!("id-{i}"), upn),
+                methods(),
+            )
+        };
+        (
+            (1..4usize).prop_flat_map(move |n| (0..n).map(user).collect::<Vec<_>>()),
+            any::<bool>(),
+            prop_oneof![
+                Just(S::Ready),
+                Just(S::NotEnabled),
+                Just(S::NotAllowedByPolicy),
+                Just(S::NotConfigured)
+            ],
+        )
+    }
+
+    /// Plans a case.
+    pub(crate) fn plan_case(
+        users: &[(DesiredUser, ObservedUser, Option<Vec<serde_json::Value>>)],
+        allow: bool,
+    ) -> Plan {
+        let desired: Vec<DesiredUser> = users.iter().map(|(d, _, _)| d.clone()).collect();
+        let mut set = ObservedSet::new();
+        for (d, o, m) in users {
+            set.insert(
+                d.user.clone(),
+                Observed::Found {
+                    user: o.clone(),
+                    methods: m.clone(),
+                },
+            );
+        }
+        let mut s = settings();
+        s.allow_lockout = allow;
+        s.max_deletes = 100;
+        plan(&desired, &set, &s)
+    }
+}
+
+mod properties {
+    use super::strategies::*;
+    use super::*;
+    use authctl::plan::{Freshness, SmsDecision, Target, UserState, simulate, sms_decision};
+    use proptest::prelude::*;
+
+    /// Whether the executor, re-reading before a conditional SMS action, finds a state it reports rather than fixes
+    /// (pending or blocked after re-read): then the SMS state is exempt from the comparisons.
+    fn sms_exempt(o: &ObservedUser, u: &authctl::plan::UserPlan, reg: &S) -> bool {
+        let Some(want) = u.desired.sms_sign_in else {
+            return false;
+        };
+        let Some(idx) = u.actions.iter().position(|a| a.after_reread) else {
+            return false;
+        };
+        let before = simulate(o, &u.actions[..idx], reg).unwrap();
+        let state = before
+            .phones
+            .get(&M)
+            .map(|p| p.sms_sign_in_state.clone())
+            .unwrap_or(S::NotEnabled);
+        matches!(
+            sms_decision(want, &state),
+            SmsDecision::Blocked(_)
+                | SmsDecision::PendingUserAction(_)
+                | SmsDecision::InSyncWarning(_)
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn apply_gives_predicted_and_desired_state_and_replanning_is_empty((users, allow, reg) in case()) {
+            let p = plan_case(&users, allow);
+            prop_assert!(p.error.is_none());
+            let mut after_users = Vec::new();
+            for ((d, o, m), u) in users.iter().zip(&p.users) {
+                // Graph accepts the actions in the order given.
+                let after = simulate(o, &u.actions, &reg);
+                prop_assert!(after.is_ok(), "{}: {:?} rejected: {:?}", d.user, u.actions, after);
+                let after = after.unwrap();
+                let got = UserState::from_observed(&after).unwrap();
+                let predicted = u.predicted.clone().unwrap();
+                // Phones: exactly as predicted.
+                prop_assert_eq!(&got.phones, &predicted.phones, "{:?}", u.actions);
+                // SMS sign-in: as predicted (by meaning for `disabled`), unless only a re-read could tell.
+                let exempt = sms_exempt(o, u, &reg);
+                if got.phones.contains_key(&M) && !exempt {
+                    match (&predicted.sms_sign_in_state, d.sms_sign_in) {
+                        (None, _) => {}
+                        (Some(want), Some(SmsSignIn::Disabled)) => {
+                            prop_assert_eq!(*want == S::Ready, got.sms_sign_in_state == Some(S::Ready));
+                        }
+                        (Some(want), _) => prop_assert_eq!(Some(want), got.sms_sign_in_state.as_ref()),
+                    }
+                }
+                // Desired state reached wherever nothing is blocked.
+                for t in PhoneType::ALL {
+                    let Some(want) = u.desired.phones.get(&t) else { continue };
+                    if u.blocked.iter().any(|b| b.target == Target::from(t)) {
+                        continue;
+                    }
+                    prop_assert_eq!(want.as_ref(), got.phones.get(&t), "{} {}", d.user, t);
+                }
+                if let Some(want) = d.sms_sign_in {
+                    let held = u.blocked.iter().any(|b| b.target == Target::SmsSignIn)
+                        || u.pending.iter().any(|p| p.target == Target::SmsSignIn)
+                        || exempt;
+                    if !held && got.phones.contains_key(&M) {
+                        prop_assert_eq!(
+                            want == SmsSignIn::Enabled,
+                            got.sms_sign_in_state == Some(S::Ready),
+                            "{} {:?}", d.user, u.actions
+                        );
+                    }
+                }
+                after_users.push((d.clone(), after, m.clone()));
+            }
+            // Planning again finds nothing to do.
+            let again = plan_case(&after_users, allow);
+            for u in &again.users {
+                prop_assert!(u.actions.is_empty(), "{}: re-plan wants {:?}", u.user, u.actions);
+            }
+        }
+
+        #[test]
+        fn an_interrupted_apply_resumes_from_any_prefix((users, allow, reg) in case()) {
+            let p = plan_case(&users, allow);
+            // Through the saved file, as apply --plan reads it (masked numbers and all).
+            let loaded = Plan::from_json(&p.to_file_json()).unwrap();
+            for ((_, o, _), u) in users.iter().zip(&loaded.users) {
+                let full = simulate(o, &u.actions, &reg).unwrap();
+                for k in 0..=u.actions.len() {
+                    let now = simulate(o, &u.actions[..k], &reg).unwrap();
+                    let f = u.freshness(&now).unwrap();
+                    let Freshness::Fresh { resume_at } = f else {
+                        return Err(TestCaseError::fail(format!("prefix {k} of {:?} is stale", u.actions)));
+                    };
+                    let resumed = simulate(&now, &u.actions[resume_at..], &reg);
+                    prop_assert!(resumed.is_ok(), "resume at {} after {}: {:?}", resume_at, k, resumed);
+                    let a = UserState::from_observed(&resumed.unwrap()).unwrap();
+                    let b = UserState::from_observed(&full).unwrap();
+                    prop_assert_eq!(a.phones, b.phones);
+                }
+            }
+        }
+    }
+}
