@@ -157,6 +157,11 @@ async fn reset_with(graph: &Graph, args: &ResetArgs, ctx: &Context) -> miette::R
              it. Nothing was sent."
         ));
     }
+    if args.password_stdin && args.out.is_some() {
+        tracing::warn!(
+            "--out is for a generated password; with --password-stdin nothing is written there"
+        );
+    }
     let given = if args.password_stdin {
         Some(read_password(ctx)?)
     } else {
