@@ -294,7 +294,8 @@ async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
         }
     });
     let io = hyper_util::rt::TokioIo::new(stream);
-    let _ = hyper::server::conn::http1::Builder::new()
+    // HTTP/1.1 and HTTP/2 (prior knowledge), as a client may speak either over plain loopback http.
+    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
         .serve_connection(io, svc)
         .await;
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -75,6 +76,9 @@ pub(crate) struct Shared {
     /// Added to the clock by `POST /_emulator/clock`.
     offset: Mutex<Duration>,
     journal: Option<Mutex<Journal>>,
+    /// Something changed since the state file was read (a replayed journal or a new change): only then does a
+    /// clean shutdown rewrite the file (which drops its comments).
+    dirty: AtomicBool,
 }
 
 /// The emulator's state, cheap to clone (an `Arc` inside). Build it with [`EmulatorState::new`] and serve it with
@@ -105,10 +109,11 @@ impl EmulatorState {
     /// Builds the state from a tenant. With `options.persist`, replays the journal beside the state file (changes
     /// acknowledged before a crash) and opens it for appending.
     pub fn new(mut tenant: Tenant, options: Options) -> Result<EmulatorState, EmulatorError> {
+        let mut replayed = false;
         let journal = match &options.persist {
             Some(state_path) => {
                 let path = journal_path(state_path);
-                replay(&path, &mut tenant)?;
+                replayed = replay(&path, &mut tenant)?;
                 let file = open_private(&path, true)?;
                 Some(Mutex::new(Journal { path, file }))
             }
@@ -132,6 +137,7 @@ impl EmulatorState {
                 offset: Mutex::new(Duration::ZERO),
                 journal,
                 options,
+                dirty: AtomicBool::new(replayed),
             }),
         })
     }
@@ -182,6 +188,7 @@ impl EmulatorState {
     /// fails with 500, so no unjournalled change is ever acknowledged).
     pub(crate) fn commit(&self, data: &mut Data, index: usize, before: User) -> Result<(), String> {
         let after = data.tenant.users[index].clone();
+        self.shared.dirty.store(true, Ordering::SeqCst);
         if let Some(j) = &self.shared.journal {
             let mut j = lock(j);
             let line = serde_json::to_string(&after).map_err(|e| e.to_string())?;
@@ -229,6 +236,9 @@ impl EmulatorState {
         let Some(path) = &self.shared.options.persist else {
             return Ok(());
         };
+        if !self.shared.dirty.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let data = self.data();
         let yaml = data.tenant.to_yaml()?;
         write_atomic(path, yaml.as_bytes())?;
@@ -243,10 +253,11 @@ impl EmulatorState {
     }
 }
 
-fn replay(path: &Path, tenant: &mut Tenant) -> Result<(), EmulatorError> {
+/// Applies the journal's records to `tenant`; says whether there were any.
+fn replay(path: &Path, tenant: &mut Tenant) -> Result<bool, EmulatorError> {
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(EmulatorError::Journal(format!("{}: {e}", path.display()))),
     };
     let lines: Vec<String> = BufReader::new(file)
@@ -254,6 +265,7 @@ fn replay(path: &Path, tenant: &mut Tenant) -> Result<(), EmulatorError> {
         .collect::<Result<_, _>>()
         .map_err(|e| EmulatorError::Journal(format!("{}: {e}", path.display())))?;
     let count = lines.len();
+    let mut any = false;
     for (i, line) in lines.into_iter().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -270,12 +282,13 @@ fn replay(path: &Path, tenant: &mut Tenant) -> Result<(), EmulatorError> {
                 )));
             }
         };
+        any = true;
         match tenant.users.iter_mut().find(|u| u.id == user.id) {
             Some(u) => *u = user,
             None => tenant.users.push(user),
         }
     }
-    Ok(())
+    Ok(any)
 }
 
 fn open_private(path: &Path, append: bool) -> Result<File, EmulatorError> {
@@ -322,4 +335,57 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EmulatorError> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant() -> Tenant {
+        Tenant::from_yaml(
+            "tenantId: t\nusers:\n  - id: u1\n    userPrincipalName: a@b.c\n  - id: u2\n    userPrincipalName: d@b.c\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn replay_applies_whole_records_and_ignores_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.yaml.journal");
+        let mut t = tenant();
+        let mut u1 = t.users[0].clone();
+        u1.display_name = "first".into();
+        let mut u1b = u1.clone();
+        u1b.display_name = "second".into();
+        let text = format!(
+            "{}\n{}\n{{\"id\":\"u2\",\"userPrinc",
+            serde_json::to_string(&u1).unwrap(),
+            serde_json::to_string(&u1b).unwrap()
+        );
+        std::fs::write(&path, text).unwrap();
+        assert!(replay(&path, &mut t).unwrap());
+        assert_eq!(t.users[0].display_name, "second");
+        assert_eq!(t.users[1].display_name, "");
+        // Replaying twice changes nothing (a journal that survived a fold is harmless).
+        let once = t.clone();
+        replay(&path, &mut t).unwrap();
+        assert_eq!(t, once);
+    }
+
+    #[test]
+    fn a_torn_line_in_the_middle_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.yaml.journal");
+        std::fs::write(&path, "{not json\n{}\n").unwrap();
+        assert!(replay(&path, &mut tenant()).is_err());
+        assert!(!replay(&dir.path().join("missing"), &mut tenant()).unwrap());
+    }
+
+    #[test]
+    fn journal_path_is_beside_the_state_file() {
+        assert_eq!(
+            journal_path(Path::new("/x/tenant.yaml")),
+            PathBuf::from("/x/tenant.yaml.journal")
+        );
+    }
 }

@@ -1160,4 +1160,30 @@ mod tests {
             Err(crate::plan::PlanFileError::FormatVersion { found: Some(2), .. })
         ));
     }
+
+    #[test]
+    fn convergence_tells_lag_from_divergence() {
+        use crate::plan::{Convergence, convergence, simulate};
+        let d = want(Mode::Exact, &[(M, num("+1 2065550001"))], None);
+        let o = have(&[(M, "+1 2065555555"), (O, "+1 4255550100")], S::NotEnabled);
+        let applied = one(d.clone(), o.clone());
+        // Read lag: Graph still shows the old state.
+        let lagging = one(d.clone(), o.clone());
+        assert_eq!(
+            convergence(&applied, &lagging),
+            Convergence::NotYetVisible(vec![Target::Mobile, Target::Office])
+        );
+        // Applied and visible.
+        let done = simulate(&o, &applied.actions, &S::NotEnabled).unwrap();
+        assert_eq!(
+            convergence(&applied, &one(d.clone(), done)),
+            Convergence::Converged
+        );
+        // Someone else set another number meanwhile.
+        let other = have(&[(M, "+1 2065559999")], S::NotEnabled);
+        assert_eq!(
+            convergence(&applied, &one(d, other)),
+            Convergence::Diverged(vec![Target::Mobile])
+        );
+    }
 }

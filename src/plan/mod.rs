@@ -12,9 +12,13 @@
 //!    [`UserPlan::freshness`]; run `actions[resume_at..]` in order; for an action with
 //!    [`Action::after_reread`], re-read the mobile and act on [`sms_decision`]. Report into [`ApplyReport`].
 //!
+//! 5. After apply, re-read each touched user, plan it again, and classify with [`convergence()`] (converged / not
+//!    yet visible / normalised differently / diverged).
+//!
 //! [`simulate`] models Graph applying actions (for property tests and as the reference the executor's behaviour is
 //! checked against).
 
+mod convergence;
 mod engine;
 mod lockout;
 mod model;
@@ -22,6 +26,7 @@ mod redact;
 mod report;
 mod state;
 
+pub use convergence::{Convergence, convergence};
 pub use engine::{Observed, ObservedSet, PlanSettings, plan};
 pub use lockout::check as lockout_check;
 pub use model::{

@@ -598,6 +598,25 @@ impl Plan {
         self.error.is_some() || self.users.iter().any(|u| u.error.is_some())
     }
 
+    /// The exit code of `authctl plan`: 1 for a run error or any user error (or, with `fail_on_blocked`, any
+    /// blocked item or pending user action); else 2 with `detailed_exitcode` when anything would change; else 0.
+    pub fn exit_code(
+        &self,
+        detailed_exitcode: bool,
+        fail_on_blocked: bool,
+    ) -> crate::exit::ExitCode {
+        use crate::exit::ExitCode;
+        let mut code = ExitCode::Success;
+        if detailed_exitcode && self.has_changes() {
+            code = code.combine(ExitCode::Changes);
+        }
+        if self.has_errors() || (fail_on_blocked && self.summary.blocked + self.summary.pending > 0)
+        {
+            code = code.combine(ExitCode::Error);
+        }
+        code
+    }
+
     /// Whether every guard holds (apply refuses the plan otherwise).
     pub fn guards_hold(&self) -> bool {
         self.guards.max_deletes.holds
@@ -612,6 +631,46 @@ impl Plan {
             .filter(|u| u.lockout == LockoutCheck::NotChecked)
             .filter_map(|u| u.id.as_deref())
             .collect()
+    }
+
+    /// The plan's own findings about the manifests as diagnostics (the manifest loader's type, so `validate`'s
+    /// renderers show them): one error per user declared twice after resolution (its UPN and its object id),
+    /// placed at the later entry and labelled at both.
+    pub fn diagnostics(&self) -> Vec<crate::manifest::Diagnostic> {
+        let mut out = Vec::new();
+        for u in &self.users {
+            if let Some(UserError::Duplicate {
+                other_user,
+                other_source,
+            }) = &u.error
+                && (u.source.file.as_str(), u.source.line, u.source.column)
+                    > (
+                        other_source.file.as_str(),
+                        other_source.line,
+                        other_source.column,
+                    )
+            {
+                let who = u.upn.as_deref().unwrap_or(&u.user);
+                out.push(
+                    crate::manifest::Diagnostic::error(
+                        "duplicate-user",
+                        &u.source,
+                        "",
+                        format!(
+                            "`{}` and `{other_user}` (at {other_source}) are the same user ({who})",
+                            u.user
+                        ),
+                    )
+                    .with_primary_label("declared again here")
+                    .with_label(other_source, 0, "first declared here")
+                    .with_help(format!(
+                        "keep one entry for the user and remove the other (first at {other_source}, again at {})",
+                        u.source
+                    )),
+                );
+            }
+        }
+        out
     }
 
     /// The user with this object id.

@@ -216,6 +216,18 @@ pub struct DriftReport {
 }
 
 impl DriftReport {
+    /// The exit code of `authctl drift`: 1 when anything could not be checked, else 2 on drift, else 0.
+    pub fn exit_code(&self) -> crate::exit::ExitCode {
+        use crate::exit::ExitCode;
+        if self.errors > 0 {
+            ExitCode::Error
+        } else if self.drifted > 0 {
+            ExitCode::Changes
+        } else {
+            ExitCode::Success
+        }
+    }
+
     /// What drifted, from a plan (redact the plan first to mask numbers).
     pub fn from_plan(plan: &Plan) -> DriftReport {
         let mut users = Vec::new();

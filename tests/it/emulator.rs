@@ -2540,3 +2540,34 @@ async fn crash_safety_sigkill_during_writes_loses_no_acknowledged_write() {
         );
     }
 }
+
+#[tokio::test]
+async fn persist_without_changes_leaves_the_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("tenant.yaml");
+    std::fs::write(&state, EXAMPLE_TENANT).unwrap();
+    let options = authctl::emulator::Options {
+        persist: Some(state.clone()),
+        ..Default::default()
+    };
+    let h = authctl::emulator::spawn(authctl::emulator::load_tenant(&state).unwrap(), options)
+        .await
+        .unwrap();
+    let t = h.mint_token(TokenSpec::default());
+    let r = reqwest::Client::new()
+        .get(format!(
+            "{}/users/AdeleV@contoso.com/authentication/phoneMethods",
+            h.graph_url()
+        ))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    h.shutdown().await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        EXAMPLE_TENANT,
+        "comments kept: nothing to fold"
+    );
+}

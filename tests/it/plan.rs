@@ -224,6 +224,32 @@ fn markdown_for_5000_users_stays_under_the_limit_with_summary_and_deletions() {
 }
 
 #[test]
+fn exit_codes_follow_precedence() {
+    use authctl::ExitCode;
+    let p = fixture();
+    // Errors (ghost, hank) win over pending changes.
+    assert_eq!(p.exit_code(true, false), ExitCode::Error);
+    assert_eq!(DriftReport::from_plan(&p).exit_code(), ExitCode::Error);
+    let clean: Vec<_> = p
+        .users
+        .iter()
+        .filter(|u| u.error.is_none())
+        .cloned()
+        .collect();
+    let mut q = p.clone();
+    q.users = clean;
+    q.summary.errors = 0;
+    assert_eq!(q.exit_code(true, false), ExitCode::Changes);
+    assert_eq!(q.exit_code(false, false), ExitCode::Success);
+    assert_eq!(
+        q.exit_code(false, true),
+        ExitCode::Error,
+        "--fail-on-blocked"
+    );
+    assert_eq!(DriftReport::from_plan(&q).exit_code(), ExitCode::Changes);
+}
+
+#[test]
 fn apply_report_snapshots() {
     let r = apply_report_fixture();
     insta::assert_snapshot!("apply_report_text", render::apply_report_text(&r, false));

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# authctl's CI steps: every authctl invocation of the GitHub Actions recipes beside this file lives here, so the
+# workflows stay thin and this script can be run (and is tested) anywhere, against a tenant or the emulator.
+#
+#   steps.sh validate   manifests → GitHub annotations on stdout; exit 1 when invalid
+#   steps.sh plan       manifests + Graph → $OUT/plan.md (the PR comment, with its marker), $OUT/plan.json (the
+#                       saved plan, mode 0600), $OUT/manifests.sha256; output changes=true|false; exit 1 on error
+#   steps.sh apply      applies $OUT/plan.json after checking it was made from the manifests checked out now;
+#                       $OUT/apply.txt (report), $OUT/journal.jsonl; exit 1 when anything failed or was stale
+#   steps.sh drift      manifests + Graph → $OUT/drift.txt (numbers masked) and $OUT/drift.md (the issue body);
+#                       output drift=true|false;
+#                       exit 1 on error (exit 0 on drift: the output says it, the workflow decides)
+#
+# Environment (all optional):
+#   AUTHCTL            the authctl binary (default: authctl on PATH)
+#   AUTHCTL_ARGS       extra flags for the Graph commands (plan, apply, drift), split on spaces, e.g.
+#                      "--graph-url http://127.0.0.1:8080/v1.0" or "--emulate tenant.yaml --emulate-persist"
+#   AUTHCTL_MANIFESTS  the manifests directory or file (default: manifests)
+#   AUTHCTL_OUT        where products go (default: authctl-out)
+#   GITHUB_OUTPUT, GITHUB_STEP_SUMMARY   set by GitHub Actions; written when present
+# Credentials come from the environment as authctl reads them (AZURE_TENANT_ID, AZURE_CLIENT_ID and, in GitHub
+# Actions with `id-token: write`, the OIDC token of the job: workload identity federation, no secret stored).
+set -euo pipefail
+
+AUTHCTL="${AUTHCTL:-authctl}"
+MANIFESTS="${AUTHCTL_MANIFESTS:-manifests}"
+OUT="${AUTHCTL_OUT:-authctl-out}"
+# The comment marker: the PR workflow finds its previous comment by it and edits that one instead of adding another.
+MARKER='<!-- authctl:plan -->'
+read -r -a EXTRA <<<"${AUTHCTL_ARGS:-}"
+
+output() { # output NAME VALUE: a step output for later steps (ignored outside GitHub Actions)
+  if [[ -n "${GITHUB_OUTPUT:-}" ]]; then echo "$1=$2" >>"$GITHUB_OUTPUT"; fi
+}
+
+summary() { # summary FILE: append FILE to the job's summary page
+  if [[ -n "${GITHUB_STEP_SUMMARY:-}" && -s "$1" ]]; then cat "$1" >>"$GITHUB_STEP_SUMMARY"; fi
+}
+
+# A digest of every manifest file's path and content, sorted, so apply can tell whether the checked-out manifests are
+# the ones the saved plan was made from (another merge may have changed them since the plan was reviewed).
+manifests_digest() {
+  find "$MANIFESTS" -type f \( -name '*.yaml' -o -name '*.yml' \) -print0 | LC_ALL=C sort -z |
+    xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1
+}
+
+cmd_validate() {
+  # Annotations (`::error file=…,line=…::…`) go to stdout, where the runner turns them into PR annotations.
+  "$AUTHCTL" validate "$MANIFESTS" --format github
+}
+
+cmd_plan() {
+  mkdir -p "$OUT"
+  local rc=0
+  # --detailed-exitcode: 0 no changes, 2 changes, 1 error. The Markdown is the product on stdout; logs on stderr.
+  "$AUTHCTL" plan "${EXTRA[@]}" "$MANIFESTS" --format markdown --out "$OUT/plan.json" --detailed-exitcode \
+    >"$OUT/plan.body.md" || rc=$?
+  {
+    echo "$MARKER"
+    if [[ $rc -eq 1 ]]; then
+      echo "### authctl plan failed"
+      echo
+      echo "See the job log of run ${GITHUB_RUN_ID:-(local)}: the plan could not be made, nothing can be applied."
+      echo
+    fi
+    cat "$OUT/plan.body.md"
+  } >"$OUT/plan.md"
+  rm -f "$OUT/plan.body.md"
+  summary "$OUT/plan.md"
+  case $rc in
+    0) output changes false ;;
+    2) output changes true ;;
+    *) return 1 ;;
+  esac
+  manifests_digest >"$OUT/manifests.sha256"
+}
+
+cmd_apply() {
+  if [[ ! -f "$OUT/plan.json" ]]; then
+    echo "error: no saved plan at $OUT/plan.json (download the pull request's plan artifact first)" >&2
+    return 1
+  fi
+  if [[ -f "$OUT/manifests.sha256" ]]; then
+    local planned now
+    planned="$(cat "$OUT/manifests.sha256")"
+    now="$(manifests_digest)"
+    if [[ "$planned" != "$now" ]]; then
+      echo "error: the saved plan was made from other manifests than the ones checked out now" \
+        "(another change was merged after it was reviewed); re-plan (run the apply workflow by hand) instead" >&2
+      return 1
+    fi
+  fi
+  local rc=0
+  "$AUTHCTL" apply "${EXTRA[@]}" --plan "$OUT/plan.json" --journal "$OUT/journal.jsonl" >"$OUT/apply.txt" || rc=$?
+  cat "$OUT/apply.txt"
+  if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
+    { echo '### authctl apply'; echo; echo '```text'; cat "$OUT/apply.txt"; echo '```'; } >>"$GITHUB_STEP_SUMMARY"
+  fi
+  return $rc
+}
+
+cmd_drift() {
+  mkdir -p "$OUT"
+  local rc=0
+  # --redact masks every number (with a fingerprint that still tells two numbers apart): an issue is read more
+  # widely than the manifests. Exit 0 in sync, 2 drift, 1 error.
+  "$AUTHCTL" drift "${EXTRA[@]}" "$MANIFESTS" --format text --redact >"$OUT/drift.txt" || rc=$?
+  case $rc in
+    0) output drift false ;;
+    2)
+      output drift true
+      {
+        echo "### authctl drift: the tenant differs from the manifests"
+        echo
+        echo "\`authctl plan\` on a pull request (or a manual run of the apply workflow) brings it back in line;"
+        echo "a change made on purpose belongs in the manifests."
+        echo
+        echo '```text'
+        cat "$OUT/drift.txt"
+        echo '```'
+      } >"$OUT/drift.md"
+      summary "$OUT/drift.md"
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+case "${1:-}" in
+  validate) cmd_validate ;;
+  plan) cmd_plan ;;
+  apply) cmd_apply ;;
+  drift) cmd_drift ;;
+  *)
+    echo "usage: $0 validate|plan|apply|drift" >&2
+    exit 64
+    ;;
+esac

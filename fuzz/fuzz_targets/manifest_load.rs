@@ -1,0 +1,14 @@
+//! Fuzz target: any bytes as a manifest on stdin. The loader must answer with users or diagnostics, never panic,
+//! and every error must point inside the input.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut stdin = data;
+    let m = authctl::manifest::load_from(&["-".to_string()], &mut stdin);
+    let lines = String::from_utf8_lossy(data).lines().count().max(1) + 1;
+    for d in &m.diagnostics {
+        assert!(d.line <= lines, "{d:?}");
+    }
+});
