@@ -88,7 +88,8 @@ impl Graph {
                 .iter()
                 .map(|(k, path)| json!({ "id": k.to_string(), "method": "GET", "url": format!("/{}", path.trim_start_matches('/')) }))
                 .collect();
-            Counters::add(&i.counters.batch_items, pending.len() as u64);
+            let sent = pending.len();
+            Counters::add(&i.counters.batch_items, sent as u64);
             let resp = self
                 .execute(&Request {
                     method: Method::POST,
@@ -177,8 +178,19 @@ impl Graph {
                     ));
                 }
             }
+            let went_through = sent - again.len();
+            if went_through > 0 {
+                i.rate
+                    .succeeded(u32::try_from(went_through).unwrap_or(u32::MAX));
+            }
+            if throttled {
+                i.rate.throttled(now);
+            }
             if again.is_empty() {
                 return done;
+            }
+            if went_through > 0 {
+                attempts.progressed();
             }
             let Some(wait) = self.next_delay(&mut attempts, retry_after) else {
                 done.extend(again.into_iter().map(|(k, _)| {

@@ -426,6 +426,9 @@ impl Graph {
                         continue;
                     }
                     if !is_retryable_status(status) {
+                        if resp.is_success() && req.cost == 1 {
+                            i.rate.succeeded(1);
+                        }
                         return Ok(resp);
                     }
                     let retry_after = resp
@@ -437,6 +440,7 @@ impl Graph {
                     if status == 429 {
                         Counters::add(&i.counters.throttled, 1);
                         self.throttled_for(wait);
+                        i.rate.throttled(i.clock.now());
                     }
                     Counters::add(&i.counters.retries, 1);
                     tracing::debug!(

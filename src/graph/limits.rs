@@ -49,6 +49,10 @@ impl Gate {
 
 /// A token bucket: `rate.count` permits per `rate.per`, burst of one window's worth. Callers reserve permits and
 /// sleep off any debt, so waiters are served in reservation order without polling.
+///
+/// The cap adapts (additive increase, multiplicative decrease): a 429 means Graph's budget is below the cap, so the
+/// rate is halved (at most once a second); successes win it back gradually, a window's worth of items restoring a
+/// tenth of the configured rate. It never exceeds the configured rate.
 #[derive(Debug)]
 pub struct RateCap {
     rate: Option<Rate>,
@@ -59,7 +63,12 @@ pub struct RateCap {
 struct Bucket {
     tokens: f64,
     at: Option<Timestamp>,
+    /// The share of the configured rate currently allowed, in `[MIN_FACTOR, 1]`.
+    factor: f64,
+    last_cut: Option<Timestamp>,
 }
+
+const MIN_FACTOR: f64 = 1.0 / 64.0;
 
 impl RateCap {
     /// A cap of `rate`; `None` = unlimited.
@@ -69,6 +78,8 @@ impl RateCap {
             state: Mutex::new(Bucket {
                 tokens: rate.map_or(0.0, |r| f64::from(r.count)),
                 at: None,
+                factor: 1.0,
+                last_cut: None,
             }),
         }
     }
@@ -78,9 +89,9 @@ impl RateCap {
         let Some(rate) = self.rate else {
             return Duration::ZERO;
         };
-        let per_sec = rate.per_second();
-        let cap = f64::from(rate.count);
         let mut b = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let per_sec = rate.per_second() * b.factor;
+        let cap = (f64::from(rate.count) * b.factor).max(1.0);
         if let Some(at) = b.at {
             let dt = clock::since(now, at).as_secs_f64();
             b.tokens = (b.tokens + dt * per_sec).min(cap);
@@ -95,6 +106,36 @@ impl RateCap {
         } else {
             Duration::from_secs_f64(-b.tokens / per_sec)
         }
+    }
+
+    /// Graph answered 429: halve the allowed rate (at most once a second) and drop any saved-up burst.
+    pub fn throttled(&self, now: Timestamp) {
+        if self.rate.is_none() {
+            return;
+        }
+        let mut b = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if b.last_cut
+            .is_some_and(|t| clock::since(now, t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        b.last_cut = Some(now);
+        b.factor = (b.factor / 2.0).max(MIN_FACTOR);
+        b.tokens = b.tokens.min(0.0);
+    }
+
+    /// `n` requests or items succeeded: win back part of the rate.
+    pub fn succeeded(&self, n: u32) {
+        let Some(rate) = self.rate else { return };
+        let mut b = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if b.factor < 1.0 {
+            b.factor = (b.factor + 0.1 * f64::from(n) / f64::from(rate.count)).min(1.0);
+        }
+    }
+
+    /// The share of the configured rate currently allowed (1 when not throttled).
+    pub fn factor(&self) -> f64 {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).factor
     }
 
     /// Reserves `n` permits and waits for them on `clock`.
@@ -143,6 +184,27 @@ mod tests {
         // A $batch of 20 items costs 20 permits.
         let later = clock::add(t0, Duration::from_secs(10));
         assert_eq!(cap.reserve(20, later), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_429_halves_the_rate_once_a_second_and_successes_win_it_back() {
+        let cap = RateCap::new(Some("10/1s".parse().unwrap()));
+        let t0 = Timestamp::from_second(1_767_225_600).unwrap();
+        cap.throttled(t0);
+        cap.throttled(t0);
+        assert_eq!(
+            cap.factor(),
+            0.5,
+            "one cut per second however many workers saw the 429"
+        );
+        // Half the rate, no saved burst: 5 permits cost one second.
+        assert_eq!(cap.reserve(5, t0), Duration::from_secs(1));
+        cap.throttled(clock::add(t0, Duration::from_secs(1)));
+        assert_eq!(cap.factor(), 0.25);
+        for _ in 0..100 {
+            cap.succeeded(1);
+        }
+        assert_eq!(cap.factor(), 1.0, "never above the configured rate");
     }
 
     #[test]

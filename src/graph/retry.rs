@@ -116,6 +116,12 @@ impl Attempts {
         self.made
     }
 
+    /// Some of a `$batch`'s items went through: the attempt count starts over (the total-time bound does not), so a
+    /// batch that keeps making progress under a tight budget is not abandoned.
+    pub fn progressed(&mut self) {
+        self.made = 1;
+    }
+
     /// After a retryable failure at `now`: the wait before the next attempt, or `None` when the budget is spent.
     /// `retry_after` (the server's hint) wins over backoff.
     pub fn next_delay(
@@ -227,6 +233,27 @@ mod tests {
         assert!(a.next_delay(None, t0(), &mut rng).is_some());
         assert_eq!(a.made(), 3);
         assert_eq!(a.next_delay(None, t0(), &mut rng), None);
+    }
+
+    #[test]
+    fn progress_restarts_the_count_but_not_the_clock() {
+        let p = RetryPolicy {
+            max_attempts: 2,
+            max_total: Duration::from_secs(10),
+            ..RetryPolicy::default()
+        };
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut a = Attempts::new(&p, t0());
+        let one = Some(Duration::from_secs(1));
+        assert!(a.next_delay(one, t0(), &mut rng).is_some());
+        assert_eq!(a.next_delay(one, t0(), &mut rng), None);
+        a.progressed();
+        assert!(a.next_delay(one, t0(), &mut rng).is_some());
+        a.progressed();
+        assert_eq!(
+            a.next_delay(one, clock::add(t0(), Duration::from_secs(10)), &mut rng),
+            None
+        );
     }
 
     #[test]

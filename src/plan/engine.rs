@@ -37,6 +37,8 @@ pub enum Observed {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObservedSet {
     users: HashMap<String, Observed>,
+    /// Object id → references written for it (a user may be written twice: a duplicate the plan reports).
+    by_id: HashMap<String, Vec<String>>,
 }
 
 impl ObservedSet {
@@ -47,7 +49,14 @@ impl ObservedSet {
 
     /// Records what Graph said about the user written as `reference`.
     pub fn insert(&mut self, reference: impl Into<String>, observed: Observed) {
-        self.users.insert(reference.into(), observed);
+        let reference = reference.into();
+        if let Observed::Found { user, .. } = &observed {
+            self.by_id
+                .entry(user.id.clone())
+                .or_default()
+                .push(reference.clone());
+        }
+        self.users.insert(reference, observed);
     }
 
     /// Records a found user without a method list.
@@ -64,15 +73,16 @@ impl ObservedSet {
     /// Adds the full method list of the found user with object id `id` (after [`Plan::users_needing_lockout_check`]).
     /// Returns false when no found user has that id.
     pub fn set_methods(&mut self, id: &str, list: Vec<serde_json::Value>) -> bool {
-        for o in self.users.values_mut() {
-            if let Observed::Found { user, methods } = o
+        let mut found = false;
+        for reference in self.by_id.get(id).into_iter().flatten() {
+            if let Some(Observed::Found { user, methods }) = self.users.get_mut(reference)
                 && user.id == id
             {
-                *methods = Some(list);
-                return true;
+                *methods = Some(list.clone());
+                found = true;
             }
         }
-        false
+        found
     }
 
     /// What Graph said about `reference`.
@@ -893,6 +903,17 @@ mod tests {
         let p = with_methods(d.clone(), o.clone(), None, false);
         assert_eq!(p.users_needing_lockout_check(), vec!["id-cam"]);
         assert_eq!(p.users[0].blocked[0].code, BlockCode::LockOutNotChecked);
+        // The second pass, with the list read, plans the delete.
+        let mut set = ObservedSet::new();
+        set.insert_found(d.user.clone(), o.clone());
+        assert!(set.set_methods(
+            "id-cam",
+            vec![json!({"@odata.type": "#microsoft.graph.fido2AuthenticationMethod"})]
+        ));
+        assert!(!set.set_methods("nobody", vec![]));
+        let p = plan(std::slice::from_ref(&d), &set, &settings());
+        assert_eq!(p.users[0].lockout, LockoutCheck::Passed);
+        assert_eq!(p.users[0].actions.len(), 1);
         // Creates and updates are never held back by the preflight.
         let d = want(Mode::Merge, &[(M, num("+1 2065555555"))], None);
         let p = with_methods(d, o, None, false);

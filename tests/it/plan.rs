@@ -224,6 +224,48 @@ fn markdown_for_5000_users_stays_under_the_limit_with_summary_and_deletions() {
 }
 
 #[test]
+fn masked_numbers_render_as_one_error_in_every_format() {
+    let desired = vec![want(
+        "a@contoso.com",
+        Mode::Exact,
+        &[(M, num("+1 2065551234"))],
+        None,
+        1,
+    )];
+    let mut set = ObservedSet::new();
+    set.insert_found(
+        "a@contoso.com",
+        have(
+            "id-a",
+            "a@contoso.com",
+            &[(M, "+1 206XXXX234")],
+            S::NotEnabled,
+        ),
+    );
+    let p = plan(&desired, &set, &settings());
+    for out in [
+        render::plan_text(&p, TextOptions::default()),
+        render::plan_markdown(&p, MarkdownOptions::default()),
+    ] {
+        assert_eq!(
+            out.matches("Privileged Authentication Administrator")
+                .count(),
+            1,
+            "{out}"
+        );
+        assert!(
+            !out.contains("mobile:") && !out.contains("| create |"),
+            "never a diff: {out}"
+        );
+    }
+    let doc: serde_json::Value = serde_json::from_str(&render::plan_json(&p, false)).unwrap();
+    assert_eq!(doc["error"]["kind"], "maskedNumbers");
+    assert_eq!(doc["error"]["users"], json!(["a@contoso.com"]));
+    assert_eq!(doc["users"], json!([]));
+    assert_eq!(p.exit_code(false, false), authctl::ExitCode::Error);
+}
+
+#[test]
 fn exit_codes_follow_precedence() {
     use authctl::ExitCode;
     let p = fixture();
