@@ -1,8 +1,9 @@
 //! Convergence: after apply, every applied user is re-read and re-planned (the same engine, the plan's desired
 //! state) until the re-plan is empty, with bounded backoff on the Graph client's clock up to `converge_timeout` to
-//! ride out Graph's read lag. A remaining difference is classified: "not yet visible" (Graph still reads the old
-//! value: keep waiting) versus "normalised differently" (Graph reads the number authctl sent, digit for digit, in a
-//! form authctl's canonicalisation does not equate: a bug in authctl, reported at once, no waiting).
+//! ride out Graph's read lag. What remains is classified by [`crate::plan::convergence`]: "not yet visible" (Graph
+//! still reads the old value) and "diverged" (another value: maybe an intermediate state) are waited for;
+//! "normalised differently" (Graph reads the number authctl sent, digit for digit, in a form authctl's
+//! canonicalisation does not equate: a bug in authctl) is reported at once.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,7 +11,10 @@ use std::time::Duration;
 use crate::graph::PhoneMethod;
 use crate::model::{DesiredPhone, DesiredUser, PhoneType};
 use crate::phone::PhoneNumber;
-use crate::plan::{ObservedSet, Op, PlanSettings, UserOutcome, UserPlan, UserReport, plan};
+use crate::plan::{
+    Convergence, ObservedSet, PlanSettings, Target, UserOutcome, UserPlan, UserReport, convergence,
+    is_masked, plan,
+};
 
 use super::executor::Runner;
 use super::reread::observed_user;
@@ -20,13 +24,13 @@ const MAX_DELAY: Duration = Duration::from_secs(10);
 
 /// One user's convergence check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Convergence {
+pub(crate) enum Check {
     /// The re-plan is empty. Notes: numbers Graph stores in another text form (same number).
     Converged(Vec<String>),
-    /// Graph still shows (some of) the old state: wait and re-read.
-    NotYetVisible(Vec<String>),
+    /// Still different: Graph shows the old state (read lag) or something else; re-read until the timeout.
+    Waiting(Vec<String>),
     /// Will not converge by waiting (normalised differently, masked numbers): reported at once.
-    Diverged(Vec<String>),
+    Final(Vec<String>),
 }
 
 /// The desired user of a plan entry, rebuilt from the plan's resolved desired state (so a saved plan converges
@@ -49,18 +53,15 @@ pub fn desired_user(u: &UserPlan) -> Option<DesiredUser> {
     })
 }
 
-fn digits(s: &str) -> String {
-    s.chars().filter(char::is_ascii_digit).collect()
-}
-
 impl Runner<'_> {
-    /// Checks one user against Graph's answer.
-    pub(crate) fn check(&self, u: &UserPlan, methods: &[PhoneMethod]) -> Convergence {
+    /// Checks one user against Graph's answer: re-plans it (the plan's desired state, the same engine) and
+    /// classifies what remains with [`crate::plan::convergence`].
+    pub(crate) fn check(&self, u: &UserPlan, methods: &[PhoneMethod]) -> Check {
         let id = u.id.clone().unwrap_or_default();
         let upn = u.upn.clone().unwrap_or_else(|| u.user.clone());
         let observed = observed_user(&id, &upn, methods);
         let Some(desired) = desired_user(u) else {
-            return Convergence::Diverged(vec![
+            return Check::Final(vec![
                 "the plan's desired numbers can't be read back; convergence not checked".into(),
             ]);
         };
@@ -72,76 +73,85 @@ impl Runner<'_> {
         settings.max_deletes = usize::MAX;
         let replan = plan(&[desired], &set, &settings);
         if let Some(e) = &replan.error {
-            return Convergence::Diverged(vec![e.to_string()]);
+            return Check::Final(vec![e.to_string()]);
         }
         let Some(again) = replan.users.first() else {
-            return Convergence::Diverged(vec!["the re-plan lost the user".into()]);
+            return Check::Final(vec!["the re-plan lost the user".into()]);
         };
         if let Some(e) = &again.error {
-            return Convergence::NotYetVisible(vec![format!("re-plan: {e}")]);
+            return Check::Waiting(vec![format!("re-plan: {e}")]);
         }
         let raw = |t: PhoneType| observed.phones.get(&t).map(|p| p.phone_number.clone());
-        if again.actions.is_empty() {
-            let mut notes = Vec::new();
-            for (t, n) in &u.desired.phones {
-                if let (Some(n), Some(r)) = (n, raw(*t))
-                    && &r != n
-                {
-                    notes.push(format!(
-                        "Graph stores the {t} as `{r}` for `{n}` sent (the same number, other text)"
-                    ));
-                }
-            }
-            return Convergence::Converged(notes);
-        }
-        let mut waiting = Vec::new();
-        let mut diverged = Vec::new();
-        for a in &again.actions {
-            match (a.op, a.target.phone_type()) {
-                (Op::Create | Op::Update, Some(t)) => {
-                    let want = a.after.clone().unwrap_or_default();
-                    let now = raw(t);
-                    let before = u
-                        .observed
-                        .as_ref()
-                        .and_then(|o| o.phones.get(&t))
-                        .map(String::as_str);
-                    match &now {
-                        Some(r) if digits(r) == digits(&want) => diverged.push(format!(
-                            "{t}: normalised differently: authctl sent `{want}`, Graph reads `{r}`, the same \
-                             digits that authctl's canonical form does not equate (a bug in authctl; please report \
-                             it)"
-                        )),
-                        _ if self.is_old_value(before, now.as_deref()) => waiting.push(format!(
-                            "{t}: not yet visible: Graph still reads the old value ({})",
-                            now.as_deref().unwrap_or("none")
-                        )),
-                        _ => waiting.push(format!(
-                            "{t}: Graph reads `{}`, neither the old value nor `{want}` (changed meanwhile?)",
-                            now.as_deref().unwrap_or("none")
-                        )),
+        let shown = |t: Target| match t.phone_type() {
+            Some(pt) => raw(pt).unwrap_or_else(|| "nothing".into()),
+            None => observed
+                .phones
+                .get(&PhoneType::Mobile)
+                .map(|p| format!("smsSignInState {}", p.sms_sign_in_state))
+                .unwrap_or_else(|| "no mobile".into()),
+        };
+        match convergence(&self.unmasked(u, again), again) {
+            Convergence::Converged => {
+                let mut notes = Vec::new();
+                for (t, n) in &u.desired.phones {
+                    if let (Some(n), Some(r)) = (n, raw(*t))
+                        && &r != n
+                    {
+                        notes.push(format!(
+                            "Graph stores the {t} as `{r}` for `{n}` sent (the same number, other text)"
+                        ));
                     }
                 }
-                (Op::Delete, Some(t)) => waiting.push(format!(
-                    "{t}: not yet visible: Graph still reads the deleted phone ({})",
-                    raw(t).unwrap_or_default()
-                )),
-                _ => waiting.push(format!(
-                    "smsSignIn: not yet visible: smsSignInState reads {}",
-                    observed
-                        .phones
-                        .get(&PhoneType::Mobile)
-                        .map(|p| p.sms_sign_in_state.to_string())
-                        .unwrap_or_else(|| "nothing (no mobile)".into())
-                )),
+                Check::Converged(notes)
+            }
+            Convergence::NotYetVisible(targets) => Check::Waiting(
+                targets
+                    .into_iter()
+                    .map(|t| format!("{t}: not yet visible: Graph still reads the old value ({})", shown(t)))
+                    .collect(),
+            ),
+            Convergence::Diverged(targets) => Check::Waiting(
+                targets
+                    .into_iter()
+                    .map(|t| {
+                        format!(
+                            "{t}: Graph reads {}, neither the value before apply nor the planned one (changed \
+                             meanwhile?)",
+                            shown(t)
+                        )
+                    })
+                    .collect(),
+            ),
+            Convergence::NormalisedDifferently { target, sent, stored } => Check::Final(vec![format!(
+                "{target}: normalised differently: authctl sent `{sent}`, Graph reads `{}` ({stored} in \
+                 authctl's canonical form): the same digits that authctl does not equate, a bug in authctl; please \
+                 report it",
+                shown(target)
+            )]),
+        }
+    }
+
+    /// The applied plan with masked `before` values (a loaded plan file masks numbers the manifests don't hold)
+    /// replaced by the re-plan's full number where the mask matches, so lag is recognised as lag.
+    fn unmasked(&self, applied: &UserPlan, again: &UserPlan) -> UserPlan {
+        let mut u = applied.clone();
+        let Some(redaction) = self.redaction else {
+            return u;
+        };
+        for a in &mut u.actions {
+            let full = again
+                .actions
+                .iter()
+                .find(|r| r.target == a.target)
+                .and_then(|r| r.before.clone());
+            if let (Some(b), Some(full)) = (&a.before, full)
+                && is_masked(b)
+                && redaction.mask(&full) == *b
+            {
+                a.before = Some(full);
             }
         }
-        if diverged.is_empty() {
-            Convergence::NotYetVisible(waiting)
-        } else {
-            diverged.extend(waiting);
-            Convergence::Diverged(diverged)
-        }
+        u
     }
 
     /// Re-reads and re-plans every applied user until all converge or the timeout passes; sets
@@ -165,10 +175,10 @@ impl Runner<'_> {
             for (&i, r) in pending.iter().zip(reads) {
                 let result = match r {
                     Ok(methods) => self.check(users[i], &methods),
-                    Err(e) => Convergence::NotYetVisible(vec![format!("re-read failed: {e}")]),
+                    Err(e) => Check::Waiting(vec![format!("re-read failed: {e}")]),
                 };
                 match result {
-                    Convergence::Converged(notes) => {
+                    Check::Converged(notes) => {
                         reports[i].converged = Some(true);
                         if rounds > 1 {
                             reports[i]
@@ -177,11 +187,11 @@ impl Runner<'_> {
                         }
                         reports[i].notes.extend(notes);
                     }
-                    Convergence::Diverged(notes) => {
+                    Check::Final(notes) => {
                         reports[i].converged = Some(false);
                         reports[i].notes.extend(notes);
                     }
-                    Convergence::NotYetVisible(notes) => still.push((i, notes)),
+                    Check::Waiting(notes) => still.push((i, notes)),
                 }
             }
             let elapsed = crate::clock::since(clock.now(), start);

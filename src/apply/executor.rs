@@ -694,18 +694,6 @@ impl<'a> Runner<'a> {
             delay = (delay * 2).min(Duration::from_secs(10));
         }
     }
-
-    /// Whether `before` (as the plan holds it, maybe masked) is the number `observed` (as Graph returned it).
-    pub(crate) fn is_old_value(&self, before: Option<&str>, observed: Option<&str>) -> bool {
-        match (before, observed) {
-            (None, None) => true,
-            (Some(b), Some(o)) => {
-                let Some(c) = canonical(o) else { return false };
-                b == c || self.redaction.is_some_and(|r| r.mask(&c) == b)
-            }
-            _ => false,
-        }
-    }
 }
 
 /// One user's state during its run.

@@ -12,10 +12,10 @@ use std::path::Path;
 use futures_util::StreamExt as _;
 
 use crate::graph::{Graph, GraphError, PhoneMethod, UserInfo};
-use crate::manifest::{Diagnostic, Manifests};
+use crate::manifest::Manifests;
 use crate::model::{DesiredUser, ObservedUser};
 use crate::plan::{
-    GraphErrorSummary, Observed, ObservedSet, Plan, PlanSettings, UserError, plan as plan_engine,
+    GraphErrorSummary, Observed, ObservedSet, Plan, PlanSettings, plan as plan_engine,
 };
 
 /// Users resolved and read per unit of work. Several units run at once (the client's own `--parallelism` bounds
@@ -71,6 +71,10 @@ pub enum BuildError {
     /// The manifests have errors: nothing is read from Graph.
     #[error("the manifests have {0} error(s); fix them before planning")]
     InvalidManifests(usize),
+    /// No access token could be obtained: every call would fail the same way, so the run stops with one error
+    /// instead of one per user.
+    #[error("cannot get an access token for Graph: {0}")]
+    Credentials(String),
     /// A `--user` value names no user of the manifests.
     #[error(
         "--user {}: not declared in the manifests (give the userPrincipalName or object id of a declared user)",
@@ -131,12 +135,18 @@ pub async fn observe(
     desired: &[DesiredUser],
     progress: &dyn Progress,
 ) -> ObservedSet {
+    let refs: Vec<String> = desired.iter().map(|d| d.user.clone()).collect();
+    observe_refs(graph, &refs, progress).await
+}
+
+/// [`observe`] for users given by reference (UPN or object id), e.g. `authctl import`'s arguments.
+pub async fn observe_refs(graph: &Graph, refs: &[String], progress: &dyn Progress) -> ObservedSet {
     // Each user once, even when written twice (the plan engine reports the duplicate).
     let mut seen = HashSet::new();
-    let refs: Vec<String> = desired
+    let refs: Vec<String> = refs
         .iter()
-        .map(|d| d.user.clone())
-        .filter(|r| seen.insert(r.clone()))
+        .filter(|r| seen.insert(r.to_string()))
+        .cloned()
         .collect();
     progress.start("reading users from Graph", refs.len() as u64);
     let units: Vec<Vec<String>> = refs.chunks(CHUNK).map(<[String]>::to_vec).collect();
@@ -287,6 +297,16 @@ pub fn git_commit(files: &[String]) -> Option<String> {
         .then_some(commit)
 }
 
+/// Gets an access token once before reading users (it is cached for the calls that follow), so a credential
+/// problem is one clear error rather than the same error for every user.
+pub async fn check_credentials(graph: &Graph) -> Result<(), BuildError> {
+    graph
+        .access_token()
+        .await
+        .map(drop)
+        .map_err(|e| BuildError::Credentials(e.to_string()))
+}
+
 /// A fresh random salt for the plan's number fingerprints.
 fn fresh_salt() -> String {
     hex::encode(rand::random::<[u8; 8]>())
@@ -305,6 +325,7 @@ pub async fn build_plan(
     if manifests.has_errors() {
         return Err(BuildError::InvalidManifests(manifests.error_count()));
     }
+    check_credentials(graph).await?;
     let desired = filter_users(graph, &manifests.users, &settings.only_users).await?;
     let mut observed = observe(graph, &desired, progress).await;
     let mut plan_settings = PlanSettings::new(graph.clock().now(), fresh_salt());
@@ -326,48 +347,10 @@ pub async fn build_plan(
     Ok(plan_engine(&desired, &observed, &plan_settings))
 }
 
-/// Diagnostics for the plan's "same user twice after resolution" errors (e.g. a UPN and the same user's object id),
-/// labelled at both places, in the manifest diagnostics' format so they render with the same snippets.
-pub fn plan_diagnostics(plan: &Plan) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for u in &plan.users {
-        if let Some(UserError::Duplicate {
-            other_user,
-            other_source,
-        }) = &u.error
-        {
-            // Report each pair once, at the later place.
-            if (
-                other_source.file.as_str(),
-                other_source.line,
-                other_source.column,
-            ) > (u.source.file.as_str(), u.source.line, u.source.column)
-            {
-                continue;
-            }
-            let id = u.id.as_deref().unwrap_or("?");
-            out.push(
-                Diagnostic::error(
-                    "authctl::plan::duplicate-user",
-                    &u.source,
-                    "user",
-                    format!(
-                        "`{}` and `{other_user}` are the same user (object id {id}); declare each user once",
-                        u.user
-                    ),
-                )
-                .with_label(other_source, other_user.len(), "also declared here")
-                .with_help("keep one entry for the user; neither is planned until then"),
-            );
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Mode, PhoneType, SmsSignInState, SourceLocation};
+    use crate::model::{PhoneType, SmsSignInState};
 
     fn info(id: &str, upn: &str) -> UserInfo {
         UserInfo {
@@ -428,45 +411,6 @@ mod tests {
         });
         assert_eq!(t.status, None);
         assert!(t.message.contains("connection reset"));
-    }
-
-    #[test]
-    fn duplicates_become_one_diagnostic_at_the_later_place() {
-        let d = |user: &str, line| DesiredUser {
-            user: user.into(),
-            mode: Mode::Merge,
-            phones: Default::default(),
-            sms_sign_in: None,
-            source: SourceLocation {
-                file: "a.yaml".into(),
-                line,
-                column: 7,
-            },
-        };
-        let desired = vec![
-            d("a@contoso.com", 3),
-            d("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e", 9),
-        ];
-        let mut set = ObservedSet::new();
-        for r in ["a@contoso.com", "4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e"] {
-            set.insert_found(
-                r,
-                observed_user(
-                    &info("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e", "a@contoso.com"),
-                    &[],
-                ),
-            );
-        }
-        let plan = plan_engine(
-            &desired,
-            &set,
-            &PlanSettings::new(jiff::Timestamp::UNIX_EPOCH, "s"),
-        );
-        let diags = plan_diagnostics(&plan);
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert_eq!(diags[0].line, 9);
-        assert_eq!(diags[0].labels.len(), 1);
-        assert_eq!(diags[0].labels[0].line, 3);
     }
 
     #[test]

@@ -1,13 +1,289 @@
-//! `authctl import`: write a manifest of users' current phone methods.
+//! `authctl import`: write a manifest of users' current phone methods, the starting point for managing users that
+//! already have phones. Users are named by object id (stable across renames) with the UPN as a YAML comment;
+//! numbers are in canonical form; `smsSignIn` is written only where the mobile's state says something a manifest can
+//! keep (`ready` → `enabled`, `notEnabled` → `disabled`). The result passes `validate` and plans clean.
+//!
+//! Masked numbers (a caller without full read rights) are refused for the whole run: a manifest of masks would
+//! delete or overwrite real numbers when applied.
 
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use miette::miette;
+
+use crate::apply::observe::{self, NoProgress};
 use crate::cli::Context;
+use crate::cli::graph_args::GraphArgs;
+use crate::cli::plan::{print_stdout, write_private};
 use crate::exit::ExitCode;
+use crate::model::{Mode, ObservedUser, PhoneType, SmsSignInState};
+use crate::phone::PhoneNumber;
+use crate::plan::{Observed, RunError, UserState};
+
+/// `--mode`: required, like `spec.mode`, so deletion is always asked for visibly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportMode {
+    /// Phone types not listed are removed when applied.
+    Exact,
+    /// Only the phone types listed are managed.
+    Merge,
+}
+
+impl From<ImportMode> for Mode {
+    fn from(m: ImportMode) -> Mode {
+        match m {
+            ImportMode::Exact => Mode::Exact,
+            ImportMode::Merge => Mode::Merge,
+        }
+    }
+}
 
 /// Arguments of `authctl import`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(group = clap::ArgGroup::new("who").required(true).multiple(true).args(["users", "from_file"]))]
+pub struct Args {
+    /// Users to import: userPrincipalName or object id.
+    #[arg(value_name = "USER")]
+    pub users: Vec<String>,
+    /// Read the users from a file, one per line (`#` comments and blank lines ignored; `-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    /// The manifest's mode: `exact` (the phones listed are all the user may have) or `merge` (only the types listed
+    /// are managed).
+    #[arg(long, value_enum)]
+    pub mode: ImportMode,
+    /// Write the manifest to this file (mode 0600, replaced atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
 
 /// Runs the command.
-pub async fn run(_args: Args, _ctx: &Context) -> miette::Result<ExitCode> {
-    Err(miette::miette!("`authctl import` is not built yet"))
+pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
+    let mut refs = args.users.clone();
+    if let Some(f) = &args.from_file {
+        refs.extend(read_user_list(f)?);
+    }
+    if refs.is_empty() {
+        return Err(miette!(
+            "no users to import: name them, or give --from-file with one per line"
+        ));
+    }
+    let session = args.graph.connect(ctx).await?;
+    observe::check_credentials(&session.graph)
+        .await
+        .map_err(|e| miette!("{e}"))?;
+    let observed = observe::observe_refs(&session.graph, &refs, &NoProgress).await;
+
+    let mut code = ExitCode::Success;
+    let mut users: Vec<&ObservedUser> = Vec::new();
+    let mut masked = Vec::new();
+    let mut seen_ids = std::collections::HashSet::new();
+    for r in &refs {
+        match observed.get(r) {
+            Some(Observed::Found { user, .. }) => {
+                if UserState::from_observed(user).is_err() {
+                    masked.push(user.user_principal_name.clone());
+                } else if seen_ids.insert(user.id.clone()) {
+                    users.push(user);
+                }
+            }
+            Some(Observed::Missing) => {
+                eprintln!("error: user `{r}` does not exist in the tenant");
+                code = ExitCode::Error;
+            }
+            Some(Observed::Error(e)) => {
+                eprintln!("error: user `{r}`: Graph error: {e}");
+                code = ExitCode::Error;
+            }
+            None => {}
+        }
+    }
+    if !masked.is_empty() {
+        session.finish().await?;
+        return Err(miette!("{}", RunError::MaskedNumbers { users: masked }));
+    }
+    if users.is_empty() {
+        session.finish().await?;
+        return Ok(ExitCode::Error);
+    }
+    let (text, notes) = manifest_yaml(&users, args.mode.into());
+    if !ctx.quiet {
+        for n in &notes {
+            eprintln!("warning: {n}");
+        }
+    }
+    match &args.out {
+        Some(out) => {
+            write_private(out, text.as_bytes())
+                .map_err(|e| miette!("cannot write {}: {e}", out.display()))?;
+            if !ctx.quiet {
+                eprintln!("Wrote {} user(s) to {}", users.len(), out.display());
+            }
+        }
+        None => print_stdout(&text)?,
+    }
+    session.finish().await?;
+    Ok(code)
+}
+
+/// One user per line; `#` starts a comment; blank lines are skipped.
+fn read_user_list(path: &std::path::Path) -> miette::Result<Vec<String>> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| miette!("cannot read the user list from stdin: {e}"))?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| miette!("cannot read {}: {e}", path.display()))?
+    };
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// A YAML string scalar (JSON's quoting is valid YAML).
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+}
+
+/// The manifest text for `users` (whose numbers are known not to be masked), and warnings for the operator.
+pub fn manifest_yaml(users: &[&ObservedUser], mode: Mode) -> (String, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut out = format!(
+        "# Imported by authctl {} from Microsoft Graph: these users' phone methods as they were read.\n\
+         # Users are named by object id (stable across renames); the comment after each is its userPrincipalName.\n\
+         apiVersion: authctl/v1\n\
+         kind: PhoneMethods\n\
+         spec:\n  mode: {mode}\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    if users.is_empty() {
+        out.push_str("  users: []\n");
+        return (out, notes);
+    }
+    out.push_str("  users:\n");
+    for u in users {
+        let state = UserState::from_observed(u).unwrap_or_default();
+        // A UPN never holds a newline; guard anyway so a comment can't end early.
+        let upn = u.user_principal_name.replace(['\n', '\r'], " ");
+        let _ = writeln!(out, "    - user: {}   # {upn}", u.id);
+        out.push_str("      phones:\n");
+        if state.phones.is_empty() {
+            // Nothing to list: say so explicitly (an empty `phones` is an error in exact mode, and a no-op in merge).
+            for t in PhoneType::ALL {
+                let _ = writeln!(out, "        {t}: absent");
+            }
+        }
+        for t in PhoneType::ALL {
+            if let Some(n) = state.phones.get(&t) {
+                let _ = writeln!(out, "        {t}: {}", quoted(n));
+                if let Err(e) = PhoneNumber::parse(n) {
+                    notes.push(format!(
+                        "{upn}: the {t} number {n} does not pass validation ({e}); fix it in the manifest"
+                    ));
+                }
+            }
+        }
+        if state.phones.contains_key(&PhoneType::Mobile) {
+            match &state.sms_sign_in_state {
+                Some(SmsSignInState::Ready) => out.push_str("      smsSignIn: enabled\n"),
+                Some(SmsSignInState::NotEnabled) => out.push_str("      smsSignIn: disabled\n"),
+                Some(other) => {
+                    let _ = writeln!(
+                        out,
+                        "      # smsSignIn left unmanaged: the mobile's smsSignInState is `{other}`"
+                    );
+                }
+                None => {}
+            }
+        }
+        for raw in &u.unknown_phones {
+            let t = raw
+                .get("phoneType")
+                .and_then(|v| v.as_str())
+                .unwrap_or("(none)");
+            let _ = writeln!(
+                out,
+                "      # also has a phone method of a type authctl does not know (phoneType `{t}`); it is never touched"
+            );
+        }
+    }
+    (out, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ObservedPhone;
+
+    fn user(phones: &[(PhoneType, &str, SmsSignInState)]) -> ObservedUser {
+        ObservedUser {
+            id: "4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e".into(),
+            user_principal_name: "o'brien.pat@contoso.com".into(),
+            phones: phones
+                .iter()
+                .map(|(t, n, s)| {
+                    (
+                        *t,
+                        ObservedPhone {
+                            phone_type: *t,
+                            phone_number: (*n).into(),
+                            sms_sign_in_state: s.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            unknown_phones: vec![],
+        }
+    }
+
+    #[test]
+    fn numbers_are_canonical_and_sms_follows_state() {
+        let u = user(&[
+            (PhoneType::Mobile, "+12065550100", SmsSignInState::Ready),
+            (
+                PhoneType::Office,
+                "+1 4255550100x12",
+                SmsSignInState::NotSupported,
+            ),
+        ]);
+        let (text, notes) = manifest_yaml(&[&u], Mode::Exact);
+        assert!(
+            text.contains(
+                "- user: 4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e   # o'brien.pat@contoso.com"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("mobile: \"+1 2065550100\""), "{text}");
+        assert!(text.contains("office: \"+1 4255550100x12\""), "{text}");
+        assert!(text.contains("smsSignIn: enabled"), "{text}");
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn sms_states_a_manifest_cannot_keep_stay_unmanaged() {
+        let u = user(&[(
+            PhoneType::Mobile,
+            "+1 2065550100",
+            SmsSignInState::NotConfigured,
+        )]);
+        let (text, _) = manifest_yaml(&[&u], Mode::Merge);
+        assert!(!text.contains("smsSignIn: "), "{text}");
+        assert!(text.contains("notConfigured"), "{text}");
+    }
+
+    #[test]
+    fn a_user_without_phones_lists_every_type_absent() {
+        let (text, _) = manifest_yaml(&[&user(&[])], Mode::Exact);
+        for t in ["mobile", "alternateMobile", "office"] {
+            assert!(text.contains(&format!("{t}: absent")), "{text}");
+        }
+    }
 }

@@ -15,6 +15,7 @@ use crate::cli::graph_args::GraphArgs;
 use crate::exit::ExitCode;
 use crate::manifest::{self, DiagnosticFormat, Manifests};
 use crate::plan::{DEFAULT_MAX_DELETES, Plan};
+use crate::render;
 
 /// Flags shared by `plan` and `apply PATHS` (which plans first): which users, and the guards.
 #[derive(Debug, Clone, clap::Args)]
@@ -47,17 +48,7 @@ impl PlanFlags {
     /// The exit code a finished plan earns under these flags: 1 for errors (and, with `--fail-on-blocked`, for
     /// blocked items or pending user actions), 2 for changes when `detailed` (`--detailed-exitcode`), else 0.
     pub fn exit_code(&self, plan: &Plan, detailed: bool) -> ExitCode {
-        let mut code = ExitCode::Success;
-        if detailed && plan.has_changes() {
-            code = code.combine(ExitCode::Changes);
-        }
-        if plan.has_errors() {
-            code = code.combine(ExitCode::Error);
-        }
-        if self.fail_on_blocked && (plan.summary.blocked > 0 || plan.summary.pending > 0) {
-            code = code.combine(ExitCode::Error);
-        }
-        code
+        plan.exit_code(detailed, self.fail_on_blocked)
     }
 }
 
@@ -99,15 +90,58 @@ pub struct Args {
     pub graph: GraphArgs,
 }
 
-/// Runs the command. (Waits for `GraphArgs::connect`, which the client work is adding to main.)
+/// Runs the command.
 pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let manifests = manifest::load(&args.paths);
     if !show_manifest_diagnostics(&manifests, ctx) {
         return Ok(ExitCode::Error);
     }
-    Err(miette!(
-        "`authctl plan` needs the Graph connection flags, which are not in this build yet"
-    ))
+    let session = args.graph.connect(ctx).await?;
+    let progress = progress_for(ctx, manifests.users.len());
+    let built = observe::build_plan(
+        &session.graph,
+        &manifests,
+        &args.plan.build_settings(),
+        &progress,
+    )
+    .await;
+    progress.finish();
+    let plan = built.map_err(|e| miette!("{e}"))?;
+    show_plan_diagnostics(&plan, &manifests, ctx);
+
+    if let Some(out) = &args.out {
+        write_private(out, plan.to_file_json().as_bytes())
+            .map_err(|e| miette!("cannot write the plan to {}: {e}", out.display()))?;
+    }
+    let rendered = match args.format {
+        PlanFormat::Text => render::plan_text(
+            &plan,
+            render::TextOptions {
+                color: ctx.color_stdout,
+                redact: args.redact,
+            },
+        ),
+        PlanFormat::Json => render::plan_json(&plan, args.redact),
+        PlanFormat::Markdown => render::plan_markdown(
+            &plan,
+            render::MarkdownOptions {
+                redact: !args.no_redact,
+                limit: render::MARKDOWN_LIMIT,
+            },
+        ),
+    };
+    print_stdout(&rendered)?;
+    if let Some(out) = &args.out
+        && !ctx.quiet
+    {
+        eprintln!(
+            "Saved the plan to {}. Apply exactly these changes with: authctl apply --plan {}",
+            out.display(),
+            out.display()
+        );
+    }
+    session.finish().await?;
+    Ok(args.plan.exit_code(&plan, args.detailed_exitcode))
 }
 
 /// Prints the manifests' diagnostics on stderr (warnings too); false when there are errors (the command stops
@@ -131,7 +165,7 @@ pub fn show_manifest_diagnostics(manifests: &Manifests, ctx: &Context) -> bool {
 
 /// Prints diagnostics found while planning (the same user declared twice under two names) with manifest snippets.
 pub fn show_plan_diagnostics(plan: &Plan, manifests: &Manifests, ctx: &Context) {
-    let diags = observe::plan_diagnostics(plan);
+    let diags = plan.diagnostics();
     if !diags.is_empty() {
         eprint!(
             "{}",

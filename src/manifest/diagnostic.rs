@@ -75,7 +75,8 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// An error at `loc`. `code` is the last part (`unknown-field`); the `authctl::manifest::` prefix is added.
+    /// An error at `loc`. `code` is the last part (`unknown-field`), to which `authctl::manifest::` is prefixed, or a
+    /// full code (`authctl::plan::user-resolved-twice`) when it already contains `::`.
     pub fn error(
         code: &str,
         loc: &SourceLocation,

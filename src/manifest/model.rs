@@ -66,18 +66,31 @@ pub struct Spec {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserEntry {
     /// The user's userPrincipalName (e.g. `AdeleV@contoso.com`) or object id (a GUID).
+    #[serde(deserialize_with = "user_ref")]
     #[schemars(length(min = 1), pattern(r"^(\S+@\S+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"))]
     pub user: String,
     /// Overrides `spec.mode` for this user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     #[schemars(with = "Mode")]
     pub mode: Option<Mode>,
     /// The phone methods, by type. In exact mode, types left out are removed; write `absent` to say so explicitly.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     #[schemars(with = "Phones")]
     pub phones: Option<Phones>,
     /// SMS sign-in on the mobile: `enabled` or `disabled`. Left out: not managed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     #[schemars(with = "SmsSignIn")]
     pub sms_sign_in: Option<SmsSignIn>,
 }
@@ -144,6 +157,24 @@ impl<'de> Deserialize<'de> for PhoneSetting {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         PhoneSetting::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An optional field that, when written, must hold a value: `mode: null` is a mistake, not "no override" (the
+/// schema says the same by not allowing `null`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A userPrincipalName (`name@domain`) or an object id (a GUID), as the validator and the schema's pattern accept.
+fn user_ref<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if super::validate::is_guid(&s) || super::validate::looks_like_upn(&s) {
+        Ok(s)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`{s}` is neither a userPrincipalName (name@domain) nor an object id (a GUID)"
+        )))
     }
 }
 

@@ -272,6 +272,14 @@ impl Walker<'_> {
         self.text.get(start..start + len)
     }
 
+    /// A value as written, for messages: its source text, or `null` when nothing was written.
+    fn shown(&self, v: &SNode) -> String {
+        match self.raw(&v.referenced).map(str::trim) {
+            Some(s) if !s.is_empty() => s.to_string(),
+            _ => "null".to_string(),
+        }
+    }
+
     fn error(&mut self, code: &str, at: &Location, path: &str, message: String, help: String) {
         let d = Diagnostic::error(code, &self.loc(at), path, message)
             .with_len(Self::len(at))
@@ -473,7 +481,7 @@ impl Walker<'_> {
             }
             Some((_, v)) if v.value != Node::Str(API_VERSION.into()) => {
                 header_ok = false;
-                let shown = self.raw(&v.referenced).unwrap_or("?").to_string();
+                let shown = self.shown(v);
                 self.error(
                     "api-version",
                     &v.referenced,
@@ -497,7 +505,7 @@ impl Walker<'_> {
             }
             Some((_, v)) if v.value != Node::Str(KIND.into()) => {
                 header_ok = false;
-                let shown = self.raw(&v.referenced).unwrap_or("?").to_string();
+                let shown = self.shown(v);
                 self.error(
                     "kind",
                     &v.referenced,
@@ -578,7 +586,7 @@ impl Walker<'_> {
             Node::Str(s) if s == "exact" => Some(Mode::Exact),
             Node::Str(s) if s == "merge" => Some(Mode::Merge),
             other => {
-                let shown = self.raw(&v.referenced).unwrap_or("?").to_string();
+                let shown = self.shown(v);
                 let hint = match other {
                     Node::Str(s) => suggest(s, &["exact", "merge"])
                         .map(|s| format!(": did you mean `{s}`?"))
@@ -667,7 +675,7 @@ impl Walker<'_> {
                 Node::Str(s) if s == "enabled" => Some((SmsSignIn::Enabled, v)),
                 Node::Str(s) if s == "disabled" => Some((SmsSignIn::Disabled, v)),
                 other => {
-                    let shown = self.raw(&v.referenced).unwrap_or("?").to_string();
+                    let shown = self.shown(v);
                     let hint = match other {
                         Node::Bool(true) => ": write `enabled`".to_string(),
                         Node::Bool(false) => ": write `disabled`".to_string(),
@@ -698,7 +706,15 @@ impl Walker<'_> {
         if let Some((phones_key, phones_node)) = phones_entry {
             let p = join(path, "phones");
             if phones_node.value == Node::Null {
-                // `phones:` with nothing after it: the same as an empty map.
+                phones_empty = false;
+                self.error(
+                    "invalid-type",
+                    &phones_key.referenced,
+                    &p,
+                    "`phones` is empty (null)".into(),
+                    "list the phones under it (`mobile: \"+1 2065555555\"`), or leave `phones` out"
+                        .into(),
+                );
             } else if let Some(entries) = self.mapping(
                 phones_node,
                 &p,
@@ -737,7 +753,6 @@ impl Walker<'_> {
                 }
             } else {
                 phones_empty = false;
-                let _ = phones_key;
             }
         }
 
@@ -979,11 +994,10 @@ fn list(items: &[&str]) -> String {
 }
 
 /// A userPrincipalName is `name@domain` without spaces (guests look like `name_domain#EXT#@tenant`).
-fn looks_like_upn(s: &str) -> bool {
-    let Some((name, domain)) = s.rsplit_once('@') else {
-        return false;
-    };
-    !name.is_empty() && !domain.is_empty() && !s.chars().any(char::is_whitespace)
+pub fn looks_like_upn(s: &str) -> bool {
+    !s.chars().any(char::is_whitespace)
+        && s.char_indices()
+            .any(|(i, c)| c == '@' && i > 0 && i + 1 < s.len())
 }
 
 fn budget_help() -> String {

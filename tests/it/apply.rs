@@ -649,3 +649,189 @@ async fn restart(emu: Emu, f: impl FnOnce(&mut Tenant)) -> Emu {
     f(&mut t);
     Emu::start(&t.to_yaml().expect("tenant serialises")).await
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Property: every generated plan is accepted by the emulator in the order given.
+
+mod accepted {
+    use super::*;
+    use authctl::emulator::tenant::{Method, Phone, User};
+    use authctl::model::{PhoneType, SmsSignInState as S};
+    use proptest::prelude::*;
+
+    /// What one user looks like in the manifest and in the tenant.
+    #[derive(Debug, Clone)]
+    struct Case {
+        exact: bool,
+        /// Per type: None = undeclared, Some(None) = absent, Some(Some(k)) = number k of the user's pool.
+        desired: [Option<Option<usize>>; 3],
+        sms: Option<bool>,
+        /// Per type: the pool index of the number Graph holds.
+        observed: [Option<usize>; 3],
+        state: S,
+        strong_method: bool,
+    }
+
+    /// Numbers unique to user `i`, so SMS sign-in uniqueness never couples users.
+    fn number(t: usize, i: usize, k: usize) -> String {
+        match (t, k) {
+            (2, 2) => format!("+1 42555502{i}0x12"),
+            (2, _) => format!("+1 42555502{i}{k}"),
+            _ => format!("+1 20655501{i}{k}"),
+        }
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        let desired = prop_oneof![
+            Just(None),
+            Just(Some(None)),
+            (0..3usize).prop_map(|k| Some(Some(k)))
+        ];
+        let observed = proptest::option::of(0..3usize);
+        (
+            any::<bool>(),
+            [desired.clone(), desired.clone(), desired],
+            prop_oneof![Just(None), Just(Some(true)), Just(Some(false))],
+            [observed.clone(), observed.clone(), observed],
+            crate::plan::strategies::sms_state(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(exact, mut desired, mut sms, mut observed, state, strong_method)| {
+                    // Only what validation accepts: an alternateMobile or SMS sign-in needs a declared mobile.
+                    let mobile_gone = |d: &Option<Option<usize>>| {
+                        matches!(d, Some(None)) || (exact && d.is_none())
+                    };
+                    if matches!(desired[1], Some(Some(_))) && mobile_gone(&desired[0]) {
+                        desired[0] = Some(Some(0));
+                    }
+                    if sms == Some(true) && mobile_gone(&desired[0]) {
+                        sms = Some(false);
+                    }
+                    if exact && desired.iter().all(Option::is_none) {
+                        desired = [Some(None), Some(None), Some(None)];
+                    }
+                    // Graph holds no alternateMobile without a mobile.
+                    if observed[0].is_none() {
+                        observed[1] = None;
+                    }
+                    Case {
+                        exact,
+                        desired,
+                        sms,
+                        observed,
+                        state,
+                        strong_method,
+                    }
+                },
+            )
+    }
+
+    fn manifest(cases: &[Case]) -> String {
+        let mut y = String::from(
+            "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: merge\n  users:\n",
+        );
+        for (i, c) in cases.iter().enumerate() {
+            y.push_str(&format!("    - user: user{i}@contoso.com\n"));
+            if c.exact {
+                y.push_str("      mode: exact\n");
+            }
+            let declared: Vec<String> = ["mobile", "alternateMobile", "office"]
+                .iter()
+                .enumerate()
+                .filter_map(|(t, name)| {
+                    c.desired[t].map(|d| match d {
+                        None => format!("        {name}: absent\n"),
+                        Some(k) => format!("        {name}: \"{}\"\n", number(t, i, k)),
+                    })
+                })
+                .collect();
+            if !declared.is_empty() {
+                y.push_str("      phones:\n");
+                y.push_str(&declared.concat());
+            }
+            match c.sms {
+                Some(true) => y.push_str("      smsSignIn: enabled\n"),
+                Some(false) => y.push_str("      smsSignIn: disabled\n"),
+                None => {}
+            }
+        }
+        y
+    }
+
+    fn tenant_yaml(cases: &[Case]) -> String {
+        let mut t = crate::support::tenant(TENANT);
+        t.users = cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut phones = std::collections::BTreeMap::new();
+                for (t, ty) in PhoneType::ALL.into_iter().enumerate() {
+                    if let Some(k) = c.observed[t] {
+                        phones.insert(
+                            ty,
+                            Phone {
+                                number: number(t, i, k),
+                                sms_sign_in_state: (ty == PhoneType::Mobile)
+                                    .then(|| c.state.as_str().to_string()),
+                            },
+                        );
+                    }
+                }
+                User {
+                    id: format!("00000000-0000-4000-8000-0000000001{i:02}"),
+                    user_principal_name: format!("user{i}@contoso.com"),
+                    sms_sign_in_policy: c.state != S::NotAllowedByPolicy,
+                    phones,
+                    methods: if c.strong_method {
+                        vec![Method {
+                            kind: "microsoftAuthenticator".into(),
+                            id: format!("6a1f1f9e-0000-4000-8000-0000000002{i:02}"),
+                            properties: Default::default(),
+                        }]
+                    } else {
+                        Vec::new()
+                    },
+                    ..User::default()
+                }
+            })
+            .collect();
+        t.to_yaml().expect("tenant serialises")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_generated_plan_is_accepted_by_the_emulator_in_order(
+            cases in proptest::collection::vec(case(), 1..4),
+            allow_lockout in any::<bool>(),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let emu = Emu::start(&tenant_yaml(&cases)).await;
+                let graph = graph_for(&emu, 4);
+                let manifests = desired(&manifest(&cases));
+                let mut settings = BuildSettings::new();
+                settings.allow_lockout = allow_lockout;
+                settings.max_deletes = 100;
+                let p = build_plan(&graph, &manifests, &settings, &NoProgress).await.expect("plans");
+                let report = apply(&p, &graph, &options()).await;
+                let shown = text(&report);
+                for u in &report.users {
+                    prop_assert!(
+                        matches!(u.outcome, UserOutcome::Done),
+                        "{}: {:?}\n{shown}", u.user, u.outcome
+                    );
+                    prop_assert!(u.actions.iter().all(|a| matches!(a.outcome, ActionOutcome::Done | ActionOutcome::NotNeeded)), "{shown}");
+                    if !u.actions.is_empty() {
+                        prop_assert_eq!(u.converged, Some(true), "{}", shown);
+                    }
+                }
+                let again = build_plan(&graph, &manifests, &settings, &NoProgress).await.expect("plans");
+                prop_assert!(!again.has_changes(), "{}", authctl::render::plan_text(&again, Default::default()));
+                Ok(())
+            })?;
+        }
+    }
+}

@@ -2571,3 +2571,103 @@ async fn persist_without_changes_leaves_the_file_alone() {
         "comments kept: nothing to fold"
     );
 }
+
+/// The properties an entity type declares in the schema (its own, its base types', and `id`).
+fn schema_properties(schema: &Value, entity: &str) -> Vec<String> {
+    let mut out = vec!["id".to_string(), "createdDateTime".to_string()];
+    let mut name = format!("microsoft.graph.{entity}");
+    while let Some(t) = schema["entityTypes"].get(&name) {
+        if let Some(p) = t["properties"].as_object() {
+            out.extend(p.keys().cloned());
+        }
+        match t["baseType"].as_str() {
+            Some(b) => name = b.to_string(),
+            None => break,
+        }
+    }
+    out
+}
+
+fn enum_members(schema: &Value, name: &str) -> Vec<String> {
+    schema["enums"][format!("microsoft.graph.{name}")]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn conformance_schema_property_names_enums_and_well_known_ids() {
+    let schema = graph_example("schema");
+    let phone_props = schema_properties(&schema, "phoneAuthenticationMethod");
+    let op_props = schema_properties(&schema, "longRunningOperation");
+    let phone_types = enum_members(&schema, "authenticationPhoneType");
+    let sms_states = enum_members(&schema, "authenticationMethodSignInState");
+    let op_states = enum_members(&schema, "longRunningOperationStatus");
+    let ids = &schema["wellKnownIds"];
+    let emu = Emu::example().await;
+    let t = emu.app_token().await;
+    let mut seen_states = std::collections::BTreeSet::new();
+    for u in emu.snapshot().users {
+        let r = emu.get(&phones(&u.id), &t).await;
+        assert_eq!(r.status, 200);
+        for p in r.body["value"].as_array().unwrap() {
+            for k in p.as_object().unwrap().keys() {
+                assert!(
+                    phone_props.contains(k),
+                    "{k} is not a phoneAuthenticationMethod property"
+                );
+            }
+            let ty = p["phoneType"].as_str().unwrap();
+            assert!(phone_types.iter().any(|x| x == ty));
+            assert_eq!(p["id"], ids["phoneAuthenticationMethod"][ty]);
+            let st = p["smsSignInState"].as_str().unwrap();
+            assert!(sms_states.iter().any(|x| x == st), "{st}");
+            seen_states.insert(st.to_string());
+        }
+        let r = emu
+            .get(
+                &format!("/users/{}/authentication/passwordMethods", u.id),
+                &t,
+            )
+            .await;
+        assert_eq!(
+            r.body["value"][0]["id"],
+            ids["passwordAuthenticationMethod"]
+        );
+    }
+    assert!(
+        seen_states.len() >= 5,
+        "the example tenant shows most states: {seen_states:?}"
+    );
+    let admin = emu.delegated("admin@contoso.com");
+    let r = emu
+        .post(
+            &format!("/users/CameronW@contoso.com{RESET}"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    let loc = r.header("location").unwrap();
+    for _ in 0..3 {
+        let r = emu.get(&loc, &admin).await;
+        for k in r
+            .body
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| !k.starts_with('@'))
+        {
+            assert!(
+                op_props.contains(k),
+                "{k} is not a longRunningOperation property"
+            );
+        }
+        assert!(
+            op_states
+                .iter()
+                .any(|x| x == r.body["status"].as_str().unwrap())
+        );
+    }
+}

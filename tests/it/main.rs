@@ -10,3 +10,4 @@ mod manifest;
 mod operations;
 mod plan;
 mod proof;
+mod reconcile;
