@@ -94,7 +94,7 @@ impl Credential {
     pub fn describe(&self) -> String {
         match self {
             Credential::ClientSecret(c) => {
-                format!("client secret of app {} (AZURE_CLIENT_SECRET)", c.client_id)
+                format!("client secret of app {}", c.client_id)
             }
             Credential::Certificate(c) => format!(
                 "client certificate of app {} ({})",
