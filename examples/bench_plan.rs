@@ -136,9 +136,11 @@ async fn main() {
         .expect("client");
         graph.access_token().await.expect("token");
 
-        let start = Instant::now();
+        let load_start = Instant::now();
         let manifests = authctl::manifest::load(&[file.to_string_lossy().into_owned()]);
         assert!(!manifests.has_errors(), "generated manifest is valid");
+        let load = load_start.elapsed();
+        let start = Instant::now();
         let plan = build_plan(
             &graph,
             &manifests,
@@ -154,7 +156,7 @@ async fn main() {
         let s = graph.stats();
         let e = handle.stats();
         println!(
-            "| {} | {parallelism} | {} | {} | {} | {} | {:.1} s | {} |",
+            "| {} | {parallelism} | {} | {} | {} | {} | {:.1} s | {:.1} s | {} |",
             if batching {
                 "$batch (20)"
             } else {
@@ -164,6 +166,7 @@ async fn main() {
             s.batch_items,
             e.throttled,
             s.retries,
+            load.as_secs_f64(),
             wall.as_secs_f64(),
             plan.summary.line()
         );

@@ -1364,9 +1364,15 @@ fn reset_password(
             outcome: None,
         },
     );
+    let location_base = data
+        .tenant
+        .operations
+        .location_base
+        .as_deref()
+        .map_or(req.base.as_str(), |b| b.trim_end_matches('/'));
     let location = format!(
-        "{}/v1.0/users/{}/authentication/operations/{op_id}?aadgdc=EMU01P&aadgsu=ssprprod-a",
-        req.base, user.id
+        "{location_base}/v1.0/users/{}/authentication/operations/{op_id}?aadgdc=EMU01P&aadgsu=ssprprod-a",
+        user.id
     );
     let retry = data.tenant.operations.retry_after_seconds.to_string();
     let body = generated.then(|| {

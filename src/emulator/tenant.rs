@@ -185,6 +185,10 @@ pub struct OperationBehaviour {
     /// `Retry-After` seconds sent with the 202 and with non-terminal polls.
     #[serde(default = "default_retry_after")]
     pub retry_after_seconds: u32,
+    /// The base URL the `Location` of a reset points at instead of the emulator's own (e.g.
+    /// `https://evil.example`), to test that a client refuses to follow an operation URL off the Graph host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_base: Option<String>,
 }
 
 fn default_running_polls() -> u32 {
@@ -204,6 +208,7 @@ impl Default for OperationBehaviour {
             outcome: default_outcome(),
             failure_detail: None,
             retry_after_seconds: default_retry_after(),
+            location_base: None,
         }
     }
 }

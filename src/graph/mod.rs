@@ -17,6 +17,7 @@ pub mod error;
 pub mod jwt;
 pub mod limits;
 pub mod odata;
+pub mod operations;
 pub mod permissions;
 pub mod retry;
 pub mod secret;

@@ -6,6 +6,7 @@
 
 pub mod json;
 pub mod markdown;
+pub mod methods;
 pub mod report;
 pub mod text;
 

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
+use authctl::apply::observe::{BuildSettings, NoProgress, build_plan};
 use authctl::plan::Plan;
 use serde_json::Value;
 
@@ -421,6 +422,42 @@ async fn import_refuses_masked_numbers() {
         stderr(&out).contains("masked phone numbers"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_examples_apply_and_converge_except_blocked_and_pending() {
+    let emu = Emu::example().await;
+    let graph = crate::apply::graph_for(&emu, 8);
+    let manifests = authctl::manifest::load(&[repo_path("examples/manifests")
+        .to_string_lossy()
+        .into_owned()]);
+    let plan = build_plan(&graph, &manifests, &BuildSettings::new(), &NoProgress)
+        .await
+        .expect("plans");
+    assert!(plan.has_changes() && plan.guards_hold());
+    let report =
+        authctl::apply::apply(&plan, &graph, &authctl::apply::ApplyOptions::default()).await;
+    assert!(!report.has_failures(), "{report:#?}");
+    let again = build_plan(&graph, &manifests, &BuildSettings::new(), &NoProgress)
+        .await
+        .expect("plans");
+    assert!(
+        !again.has_changes(),
+        "{:#?}",
+        again
+            .users
+            .iter()
+            .filter(|u| u.has_changes())
+            .collect::<Vec<_>>()
+    );
+    assert!(!again.has_errors());
+    // What apply can't do stays reported: LidiaH outside the SMS policy, AdeleV's SMS sign-in set-up.
+    assert_eq!(
+        (again.summary.blocked, again.summary.pending),
+        (1, 1),
+        "{:?}",
+        again.summary
     );
 }
 
