@@ -106,9 +106,9 @@ async fn main() {
         "{users} users, emulator latency 30 ms, throttle 8000/10s per item; client defaults (parallelism 8, --max-rate 800/1s)\n"
     );
     println!(
-        "| reads | parallelism | HTTP requests | batch items | 429s | retries | wall time | plan |"
+        "| reads | parallelism | HTTP requests | batch items | 429s | retries | load manifests | Graph + plan | plan |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (batching, parallelism) in [(true, 8), (true, 16), (false, 8)] {
         let handle = emulator::spawn(
             tenant(users),

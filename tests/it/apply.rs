@@ -573,6 +573,241 @@ async fn journal_has_one_line_per_call_and_mode_0600() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Through the real binary
+
+/// A saved plan applied by `authctl apply --plan` after one user changed out of band: the others are applied, the
+/// stale one is named, exit 1. A plan of another format version is refused.
+#[tokio::test]
+async fn binary_apply_saved_plan_skips_and_names_the_stale_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("tenant.yaml");
+    let plan_path = dir.path().join("plan.json");
+    {
+        let emu = Emu::start(TENANT).await;
+        let graph = graph_for(&emu, 8);
+        let p = plan_now(&graph, &desired(MANIFEST), 10).await;
+        std::fs::write(&plan_path, p.to_file_json()).unwrap();
+    }
+    let mut t = crate::support::tenant(TENANT);
+    user_mut(&mut t, "bob")
+        .phones
+        .get_mut(&authctl::model::PhoneType::Office)
+        .unwrap()
+        .number = "+1 4255550999".into();
+    std::fs::write(&state, t.to_yaml().unwrap()).unwrap();
+    let out = crate::support::authctl_cmd()
+        .args(["apply", "--plan"])
+        .arg(&plan_path)
+        .arg("--emulate")
+        .arg(&state)
+        .args(["--virtual-clock", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_user = |u: &str| {
+        report["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["user"] == u)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_user("bob@contoso.com")["outcome"], "skipped");
+    assert!(
+        by_user("bob@contoso.com")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("stale")
+    );
+    assert_eq!(by_user("ann@contoso.com")["outcome"], "done");
+    assert_eq!(by_user("ann@contoso.com")["converged"], true);
+    assert_eq!(by_user("dan@contoso.com")["outcome"], "done");
+
+    // Another format version is refused before anything is read.
+    let text = std::fs::read_to_string(&plan_path).unwrap();
+    std::fs::write(
+        &plan_path,
+        text.replacen("\"formatVersion\": 1", "\"formatVersion\": 2", 1),
+    )
+    .unwrap();
+    let out = crate::support::authctl_cmd()
+        .args(["apply", "--plan"])
+        .arg(&plan_path)
+        .arg("--emulate")
+        .arg(&state)
+        .arg("--virtual-clock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("format version"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `authctl apply PATHS` off a terminal needs `--auto-approve`; with it, the plan is shown, applied and converged.
+#[tokio::test]
+async fn binary_apply_manifests_needs_auto_approve_off_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("tenant.yaml");
+    let manifest = dir.path().join("users.yaml");
+    std::fs::write(&state, TENANT).unwrap();
+    std::fs::write(&manifest, MANIFEST).unwrap();
+    let run = |extra: &[&str]| {
+        crate::support::authctl_cmd()
+            .arg("apply")
+            .arg(&manifest)
+            .arg("--emulate")
+            .arg(&state)
+            .arg("--virtual-clock")
+            .args(extra)
+            .write_stdin("yes\n")
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--auto-approve"));
+    let out = run(&["--auto-approve"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Plan: 2 to add, 1 to change, 1 to destroy")
+            && stdout.contains("converged"),
+        "{stdout}"
+    );
+}
+
+/// `authctl apply --plan` killed with SIGKILL at seeded random points against `authctl emulator --persist` (a
+/// separate process, 5 ms latency so the kill lands mid-run), 20 times from the same starting state: each time the
+/// same saved plan, applied again, resumes and finishes, and the final state is exactly what the manifests ask for
+/// (no phone created or deleted that they don't ask for). Real time passes here, briefly.
+#[test]
+fn crash_sigkill_then_apply_same_plan_resumes_and_converges() {
+    use rand::{Rng as _, SeedableRng as _};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.json");
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(0x5EED);
+    let t = crate::support::tenant(TENANT);
+    let app = t.apps[0].clone();
+    for run in 0..20 {
+        let state = dir.path().join(format!("tenant-{run}.yaml"));
+        std::fs::write(&state, TENANT).unwrap();
+        let emu =
+            crate::support::EmulatorProcess::start(&state, &["--persist", "--latency", "5ms"]);
+        let graph = process_graph(
+            &emu.url,
+            &t.tenant_id,
+            &app.client_id,
+            app.secret.as_deref().unwrap(),
+        );
+        let manifests = desired(MANIFEST);
+        if run == 0 {
+            let p = rt.block_on(plan_now(&graph, &manifests, 10));
+            std::fs::write(&plan_path, p.to_file_json()).unwrap();
+        }
+        let apply_cmd = || {
+            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_authctl"));
+            c.args(["apply", "--plan"])
+                .arg(&plan_path)
+                .args([
+                    "--graph-url",
+                    &emu.url,
+                    "--converge-timeout",
+                    "5s",
+                    "--format",
+                    "json",
+                ])
+                .env_clear()
+                .env("AZURE_TENANT_ID", &t.tenant_id)
+                .env("AZURE_CLIENT_ID", &app.client_id)
+                .env("AZURE_CLIENT_SECRET", app.secret.as_deref().unwrap())
+                .env("AZURE_AUTHORITY_HOST", &emu.url)
+                .env("NO_COLOR", "1")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c
+        };
+        let mut child = apply_cmd().spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..300)));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let out = apply_cmd().output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run {run}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let again = rt.block_on(plan_now(&graph, &manifests, 10));
+        assert!(
+            !again.has_changes(),
+            "run {run}: {}",
+            authctl::render::plan_text(&again, Default::default())
+        );
+        // Exactly the manifests' phones, nothing else created or deleted; the others untouched.
+        let phones = |name: &str| -> Vec<(String, String)> {
+            let methods = rt.block_on(graph.list_phone_methods(id(name))).unwrap();
+            let mut v: Vec<(String, String)> = methods
+                .iter()
+                .map(|m| {
+                    (
+                        m.phone_type.clone().unwrap_or_default(),
+                        m.phone_number.clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let one = |t: &str, n: &str| vec![(t.to_string(), n.to_string())];
+        assert_eq!(phones("ann"), one("mobile", "+1 2065550101"), "run {run}");
+        assert_eq!(phones("bob"), one("mobile", "+1 2065550112"), "run {run}");
+        assert_eq!(phones("dan"), one("mobile", "+1 2065550199"), "run {run}");
+        assert_eq!(
+            phones("cat"),
+            vec![
+                ("mobile".into(), "+1 2065550103".into()),
+                ("office".into(), "+1 4255550103".into())
+            ],
+            "run {run}"
+        );
+        assert_eq!(phones("eve"), one("mobile", "+1 2065550199"), "run {run}");
+        drop(emu);
+    }
+}
+
+/// A client of an emulator process (real clock).
+fn process_graph(url: &str, tenant_id: &str, client_id: &str, secret: &str) -> Graph {
+    let settings = GraphSettings::for_base_url(url).expect("loopback URL");
+    Graph::builder(
+        settings,
+        Credential::ClientSecret(ClientSecret {
+            tenant: tenant_id.to_string(),
+            client_id: client_id.to_string(),
+            secret: Secret::new(secret),
+        }),
+    )
+    .build()
+    .expect("client builds")
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Set-up
 
 fn options() -> ApplyOptions {
