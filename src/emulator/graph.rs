@@ -589,7 +589,7 @@ fn mask_style(state: &EmulatorState) -> u8 {
 }
 
 fn find(data: &Data, key: &str) -> Option<usize> {
-    data.tenant.users.iter().position(|u| u.matches(key))
+    data.find(key)
 }
 
 fn not_found_user(state: &EmulatorState, req: &Req, key: &str) -> Resp {
@@ -1802,19 +1802,29 @@ fn list_users(state: &EmulatorState, req: &Req, caller: &Caller) -> Resp {
         None => None,
     };
     let data = state.data();
-    let matched: Vec<User> = data
-        .tenant
-        .users
-        .iter()
-        .filter(|u| match &filter {
-            None => true,
-            Some(f) => f.values.iter().any(|v| match f.property {
-                "id" => u.id.eq_ignore_ascii_case(v),
-                _ => u.user_principal_name.eq_ignore_ascii_case(v),
-            }),
-        })
-        .cloned()
-        .collect();
+    let matched: Vec<User> = match &filter {
+        None => data.tenant.users.clone(),
+        Some(f) => {
+            // Through the index, in tenant order, each user once.
+            let mut hits: Vec<usize> = f
+                .values
+                .iter()
+                .filter_map(|v| data.find(v))
+                .filter(|&i| {
+                    let u = &data.tenant.users[i];
+                    f.values.iter().any(|v| match f.property {
+                        "id" => u.id.eq_ignore_ascii_case(v),
+                        _ => u.user_principal_name.eq_ignore_ascii_case(v),
+                    })
+                })
+                .collect();
+            hits.sort_unstable();
+            hits.dedup();
+            hits.into_iter()
+                .map(|i| data.tenant.users[i].clone())
+                .collect()
+        }
+    };
     drop(data);
     let page = query_param(&req.query, "$top")
         .and_then(|t| t.parse::<usize>().ok())

@@ -59,6 +59,26 @@ pub(crate) struct Data {
     pub operations: HashMap<String, Operation>,
     pub device_codes: HashMap<String, DeviceCode>,
     pub refresh_tokens: HashMap<String, RefreshGrant>,
+    /// Each user's object id and UPN, ASCII-lowercased, to its index in `tenant.users` (users are never added or
+    /// removed once the state is built, so the index never goes stale). Without it every lookup scanned the
+    /// tenant, which made a 10,000-user plan quadratic.
+    pub by_key: HashMap<String, usize>,
+}
+
+impl Data {
+    /// The index of the user named by `id_or_upn` (object id or UPN, case-insensitive).
+    pub fn find(&self, id_or_upn: &str) -> Option<usize> {
+        self.by_key.get(&id_or_upn.to_ascii_lowercase()).copied()
+    }
+}
+
+fn index_users(tenant: &Tenant) -> HashMap<String, usize> {
+    let mut by_key = HashMap::with_capacity(tenant.users.len() * 2);
+    for (i, u) in tenant.users.iter().enumerate() {
+        by_key.insert(u.id.to_ascii_lowercase(), i);
+        by_key.insert(u.user_principal_name.to_ascii_lowercase(), i);
+    }
+    by_key
 }
 
 struct Journal {
@@ -126,6 +146,7 @@ impl EmulatorState {
             shared: Arc::new(Shared {
                 key,
                 data: Mutex::new(Data {
+                    by_key: index_users(&tenant),
                     tenant,
                     history: HashMap::new(),
                     operations: HashMap::new(),

@@ -257,6 +257,28 @@ impl Graph {
             .map(drop)
     }
 
+    /// [`Graph::list_methods`] for many users, through `$batch` (20 reads a request) when batching is on; any
+    /// further page an answer names is read directly. One result per user, in the order given.
+    pub async fn list_methods_many(
+        &self,
+        user_ids: &[String],
+    ) -> Vec<(String, Result<Vec<Value>, GraphError>)> {
+        let paths: Vec<String> = user_ids
+            .iter()
+            .map(|u| format!("{}/authentication/methods", user_path(u)))
+            .collect();
+        let results = self.get_many(&paths).await;
+        let mut out = Vec::with_capacity(user_ids.len());
+        for (u, r) in user_ids.iter().cloned().zip(results) {
+            let r = match r {
+                Ok(first) => self.collect_pages(first).await,
+                Err(e) => Err(e),
+            };
+            out.push((u, r));
+        }
+        out
+    }
+
     /// Every authentication method of a user, polymorphic, `@odata.type` kept.
     pub async fn list_methods(&self, user_id: &str) -> Result<Vec<Value>, GraphError> {
         let url = self.url(&format!("{}/authentication/methods", user_path(user_id)))?;

@@ -36,8 +36,14 @@ use crate::clock;
 /// Bounds and shape of retrying.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts in total, the first included (at least 1).
+    /// Attempts in total, the first included (at least 1), not counting retries the server paced with
+    /// `Retry-After` (those count against `max_paced_retries`).
     pub max_attempts: u32,
+    /// Retries made after a `Retry-After` (a 429 or 503 telling exactly when to come back). Bounded apart from
+    /// `max_attempts`: under a tight shared rate limit every worker is told to wait a few milliseconds, and several
+    /// may be told again before their turn comes; that is the server scheduling, not failing. A server answering
+    /// `Retry-After: 0` forever still ends here.
+    pub max_paced_retries: u32,
     /// The backoff before the first retry (doubled for each further retry, before jitter).
     pub base: Duration,
     /// The largest backoff drawn.
@@ -52,6 +58,7 @@ impl Default for RetryPolicy {
     fn default() -> RetryPolicy {
         RetryPolicy {
             max_attempts: 10,
+            max_paced_retries: 100,
             base: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             max_total: Duration::from_secs(600),
@@ -99,6 +106,7 @@ pub struct Attempts {
     policy: RetryPolicy,
     start: Timestamp,
     made: u32,
+    paced: u32,
 }
 
 impl Attempts {
@@ -108,18 +116,20 @@ impl Attempts {
             policy: *policy,
             start,
             made: 1,
+            paced: 0,
         }
     }
 
-    /// Attempts made so far.
+    /// Attempts made so far (paced retries included).
     pub fn made(&self) -> u32 {
-        self.made
+        self.made + self.paced
     }
 
     /// Some of a `$batch`'s items went through: the attempt count starts over (the total-time bound does not), so a
     /// batch that keeps making progress under a tight budget is not abandoned.
     pub fn progressed(&mut self) {
         self.made = 1;
+        self.paced = 0;
     }
 
     /// After a retryable failure at `now`: the wait before the next attempt, or `None` when the budget is spent.
@@ -130,7 +140,10 @@ impl Attempts {
         now: Timestamp,
         rng: &mut dyn rand::RngCore,
     ) -> Option<Duration> {
-        if self.made >= self.policy.max_attempts.max(1) {
+        let paced = retry_after.is_some();
+        if paced && self.paced >= self.policy.max_paced_retries
+            || !paced && self.made >= self.policy.max_attempts.max(1)
+        {
             return None;
         }
         let wait = match retry_after {
@@ -141,7 +154,11 @@ impl Attempts {
         if elapsed + wait > self.policy.max_total {
             return None;
         }
-        self.made += 1;
+        if paced {
+            self.paced += 1;
+        } else {
+            self.made += 1;
+        }
         Some(wait)
     }
 }
@@ -176,6 +193,39 @@ mod tests {
         assert_eq!(parse_retry_after("-1", t0()), None);
         assert_eq!(parse_retry_after("soon", t0()), None);
         assert_eq!(parse_retry_after("NaN", t0()), None);
+    }
+
+    #[test]
+    fn paced_retries_have_their_own_budget_and_the_time_bound_still_holds() {
+        let p = RetryPolicy {
+            max_attempts: 3,
+            max_paced_retries: 5,
+            max_total: Duration::from_secs(10),
+            ..RetryPolicy::default()
+        };
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut a = Attempts::new(&p, t0());
+        // Five short Retry-Afters in a row are all honoured, though max_attempts is 3…
+        for _ in 0..5 {
+            assert_eq!(
+                a.next_delay(Some(Duration::from_millis(2)), t0(), &mut rng),
+                Some(Duration::from_millis(2))
+            );
+        }
+        // …the sixth is not: a server pacing forever still ends the request.
+        assert_eq!(a.next_delay(Some(Duration::ZERO), t0(), &mut rng), None);
+        // Unpaced failures keep their own count: two retries after the first attempt, then no more.
+        assert!(a.next_delay(None, t0(), &mut rng).is_some());
+        assert!(a.next_delay(None, t0(), &mut rng).is_some());
+        assert_eq!(a.next_delay(None, t0(), &mut rng), None);
+        assert_eq!(a.made(), 8);
+        // And the total-time bound covers both kinds.
+        let mut b = Attempts::new(&p, t0());
+        let late = t0() + jiff::SignedDuration::from_secs(9);
+        assert_eq!(
+            b.next_delay(Some(Duration::from_secs(2)), late, &mut rng),
+            None
+        );
     }
 
     #[test]
@@ -239,6 +289,7 @@ mod tests {
     fn progress_restarts_the_count_but_not_the_clock() {
         let p = RetryPolicy {
             max_attempts: 2,
+            max_paced_retries: 1,
             max_total: Duration::from_secs(10),
             ..RetryPolicy::default()
         };

@@ -179,21 +179,49 @@ fn a_manifest_nested_past_the_depth_budget_is_rejected_with_a_clear_error() {
 }
 
 #[test]
-fn an_oversized_manifest_is_rejected_by_the_budget_with_a_clear_error() {
-    // One scalar past the 64 MiB budget on scalar bytes: the loader stops instead of holding it.
-    let mut y = String::with_capacity(68 * 1024 * 1024);
-    y.push_str(
-        "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users: []\nextra: ",
-    );
-    y.extend(std::iter::repeat_n('x', 64 * 1024 * 1024 + 1));
-    y.push('\n');
-    let m = load_text(&y);
-    let budget = only_budget_error(&m);
+fn an_oversized_manifest_file_is_refused_before_it_is_read() {
+    // A sparse file one byte past the 64 MiB cap: refused from its size alone, so it costs no memory or parse time.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(manifest::MAX_FILE_BYTES + 1).unwrap();
+    drop(f);
+    let m = manifest::load(&[path.to_string_lossy().into_owned()]);
+    let d = only_file_budget_error(&m);
+    assert_eq!(d.file, path.to_string_lossy());
     assert!(
-        budget.message.contains("authctl's YAML limits"),
+        d.message
+            .contains(&format!("{} bytes", manifest::MAX_FILE_BYTES + 1)),
         "{}",
-        budget.message
+        d.message
     );
+    assert!(d.message.contains("64 MiB"), "{}", d.message);
+}
+
+#[test]
+fn an_endless_stdin_is_cut_off_at_the_cap_with_a_clear_error() {
+    // `yes x | authctl validate -`: the loader stops reading at the cap instead of filling memory.
+    let mut endless = std::io::repeat(b'x');
+    let m = manifest::load_from(&["-".to_string()], &mut endless);
+    let d = only_file_budget_error(&m);
+    assert_eq!(d.file, "-");
+    assert!(d.message.contains("over authctl's limit"), "{}", d.message);
+}
+
+/// The one error of `m`, which must be the file-level `budget` error (no line: the file was not read).
+#[track_caller]
+fn only_file_budget_error(m: &Manifests) -> &manifest::Diagnostic {
+    let errors: Vec<_> = m
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let d = errors[0];
+    assert_eq!(d.code, "authctl::manifest::budget", "{d:#?}");
+    assert!(d.help.is_some());
+    assert!(m.users.is_empty());
+    d
 }
 
 #[test]
