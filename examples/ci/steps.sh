@@ -60,7 +60,7 @@ cmd_plan() {
     if [[ $rc -eq 1 ]]; then
       echo "### authctl plan failed"
       echo
-      echo "See the job log of run ${GITHUB_RUN_ID:-(local)}: the plan could not be made, nothing can be applied."
+      echo "See the job log of run ${GITHUB_RUN_ID:-(local)}: the plan has errors or fails a guard (such as --max-deletes) and cannot be applied as it is."
       echo
     fi
     cat "$OUT/plan.body.md"

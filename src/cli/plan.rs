@@ -140,6 +140,14 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
             out.display()
         );
     }
+    if !plan.guards_hold() {
+        let g = &plan.guards.max_deletes;
+        eprintln!(
+            "Error: guard --max-deletes fails: the plan deletes {} phone(s), the limit is {}; apply will refuse it. \
+             Review the deletes, then plan again with --max-deletes {} (or more).",
+            g.deletes, g.limit, g.deletes
+        );
+    }
     session.finish().await?;
     Ok(args.plan.exit_code(&plan, args.detailed_exitcode))
 }

@@ -1060,6 +1060,9 @@ mod tests {
         let p = plan(std::slice::from_ref(&d), &set, &s);
         assert_eq!(p.guards.max_deletes.deletes, 2);
         assert!(!p.guards_hold());
+        // A plan apply would refuse fails the run, with or without --detailed-exitcode.
+        assert_eq!(p.exit_code(false, false), crate::exit::ExitCode::Error);
+        assert_eq!(p.exit_code(true, false), crate::exit::ExitCode::Error);
         s.max_deletes = 2;
         assert!(plan(&[d], &set, &s).guards_hold());
     }

@@ -610,7 +610,9 @@ impl Plan {
         if detailed_exitcode && self.has_changes() {
             code = code.combine(ExitCode::Changes);
         }
-        if self.has_errors() || (fail_on_blocked && self.summary.blocked + self.summary.pending > 0)
+        if self.has_errors()
+            || !self.guards_hold()
+            || (fail_on_blocked && self.summary.blocked + self.summary.pending > 0)
         {
             code = code.combine(ExitCode::Error);
         }
