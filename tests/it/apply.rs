@@ -1070,3 +1070,45 @@ mod accepted {
         }
     }
 }
+
+#[tokio::test]
+async fn the_lock_out_preflight_reads_method_lists_through_batch() {
+    // 45 users with a mobile and an office phone; the manifests keep only the mobile, so every user's plan deletes a
+    // phone and needs the lock-out preflight (their full method lists).
+    let mut tenant = String::from(
+        "tenantId: 00000000-0000-4000-8000-0000000000bc\ndomains: [contoso.com]\napps:\n  - name: rw\n    \
+         clientId: 00000000-0000-4000-8000-00000000b001\n    secret: s3cret\n    \
+         permissions: [UserAuthenticationMethod.ReadWrite.All, User.Read.All]\nusers:\n",
+    );
+    let mut manifest = String::from(
+        "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users:\n",
+    );
+    let n = 45;
+    for i in 0..n {
+        tenant.push_str(&format!(
+            "  - id: 00000000-0000-4000-8000-{i:012}\n    userPrincipalName: u{i}@contoso.com\n    phones:\n      \
+             mobile: {{ number: \"+1 20655{i:05}\" }}\n      office: {{ number: \"+1 42555{i:05}\" }}\n"
+        ));
+        manifest.push_str(&format!(
+            "    - user: u{i}@contoso.com\n      phones:\n        mobile: \"+1 20655{i:05}\"\n"
+        ));
+    }
+    let emu = Emu::start(&tenant).await;
+    let graph = graph_for(&emu, 4);
+    let before = emu.stats();
+    let p = plan_now(&graph, &desired(&manifest), 100).await;
+    let after = emu.stats();
+    assert_eq!(p.summary.destroy, n, "{:?}", p.summary);
+    assert!(p.users_needing_lockout_check().is_empty());
+    // Every user's list was read once…
+    let methods = "GET /users/{id}/authentication/methods";
+    assert_eq!(
+        after.count(methods, 200) - before.count(methods, 200),
+        n as u64
+    );
+    // …in 3 `$batch` requests of up to 20, not 45 GETs: the whole plan is 3 UPN filters + 3 phone-list batches + 3
+    // preflight batches (+ the token request).
+    let requests = after.http_requests - before.http_requests;
+    assert!(requests <= 10, "{requests} HTTP requests: {after:?}");
+    assert_eq!(after.batches - before.batches, 6);
+}

@@ -169,11 +169,7 @@ fn plan_shows_the_delete_guard() {
     // The plan is still shown (and saved with --out) for review, but the run fails: apply would refuse it, and a
     // pull-request check must not go green on a plan that cannot land.
     assert_eq!(code(&out), 1);
-    assert!(
-        stderr(&out).contains("--max-deletes"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("--max-deletes"), "{}", stderr(&out));
     assert_eq!(code(&plan_examples(&["--max-deletes", "4"])), 0);
     let out = plan_examples(&["--max-deletes", "1", "--format", "json"]);
     assert_eq!(code(&out), 1);
