@@ -15,7 +15,20 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
     if let Some(e) = &report.error {
         let _ = writeln!(out, "{} {e}", paint("Error:", Color::Red, c));
     }
+    // Users with nothing to do and nothing to say are counted, not listed: at 10,000 users the report would
+    // otherwise be mostly "no changes" lines hiding the few that matter (`--format json` lists every user).
+    let mut quiet = 0usize;
     for u in &report.users {
+        if u.outcome == UserOutcome::Done
+            && u.actions.is_empty()
+            && u.reason.is_none()
+            && u.error.is_none()
+            && u.notes.is_empty()
+            && u.converged != Some(false)
+        {
+            quiet += 1;
+            continue;
+        }
         let name = u.upn.as_deref().unwrap_or(&u.user);
         let (word, col) = match u.outcome {
             UserOutcome::Done if u.actions.is_empty() => ("no changes", Color::Dim),
@@ -74,6 +87,20 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
         for n in &u.notes {
             let _ = writeln!(out, "  note: {n}");
         }
+    }
+    if quiet > 0 {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(
+                &format!(
+                    "{quiet} user{} without changes",
+                    if quiet == 1 { "" } else { "s" }
+                ),
+                Color::Dim,
+                c
+            )
+        );
     }
     let k = report.counts();
     let _ = writeln!(
