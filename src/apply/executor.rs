@@ -258,8 +258,13 @@ impl<'a> Runner<'a> {
         }
         let chunks: Vec<Vec<usize>> = work.chunks(CHUNK).map(<[_]>::to_vec).collect();
         let parallelism = self.options.parallelism.max(1);
-        let mut stream = futures_util::stream::iter(chunks)
-            .map(|chunk| async move {
+        // Read-ahead and the users run side by side, each polled on its own. (Chained as one stream, the read of
+        // the next chunk was polled only when a user slot was free; mid-request it held one of the client's
+        // `--parallelism` permits, so with `--parallelism 1` the first user waited for it forever.) The channel
+        // holds two chunks: a full channel stops the reader between requests, never inside one.
+        let (tx, rx) = tokio::sync::mpsc::channel(CHUNK * 2);
+        let reader = async move {
+            for chunk in chunks {
                 let plans: Vec<&UserPlan> = chunk.iter().map(|&i| users[i]).collect();
                 let read = if self.stop.load(Ordering::SeqCst) {
                     Vec::new()
@@ -267,13 +272,17 @@ impl<'a> Runner<'a> {
                     self.reread_many(&plans).await
                 };
                 let mut read = read.into_iter();
-                chunk
-                    .into_iter()
-                    .map(|i| (i, read.next()))
-                    .collect::<Vec<_>>()
+                for i in chunk {
+                    if tx.send((i, read.next())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        };
+        let worker = async {
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
             })
-            .buffered(2)
-            .flat_map(futures_util::stream::iter)
             .map(|(i, observed)| async move {
                 let u = users[i];
                 let r = match observed {
@@ -292,10 +301,12 @@ impl<'a> Runner<'a> {
                 (i, r)
             })
             .buffer_unordered(parallelism);
-        while let Some((i, r)) = stream.next().await {
-            reports[i] = Some(r);
-        }
-        drop(stream);
+            let mut stream = std::pin::pin!(stream);
+            while let Some((i, r)) = stream.next().await {
+                reports[i] = Some(r);
+            }
+        };
+        futures_util::future::join(reader, worker).await;
         let mut reports: Vec<UserReport> = reports
             .into_iter()
             .zip(users)

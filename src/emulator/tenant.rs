@@ -280,8 +280,13 @@ pub fn role_id(role: &str) -> String {
 impl Tenant {
     /// Parses a tenant file's text and checks it (unique ids and UPNs, numbers in Graph's format).
     pub fn from_yaml(text: &str) -> Result<Tenant, EmulatorError> {
-        let tenant: Tenant =
-            serde_saphyr::from_str(text).map_err(|e| EmulatorError::Tenant(e.to_string()))?;
+        // serde-saphyr's default budget (250,000 nodes) stops at about 28,000 users; a benchmark tenant has 100,000.
+        let mut budget = serde_saphyr::Budget::default();
+        budget.max_nodes = 10_000_000;
+        budget.max_events = 40_000_000;
+        let options = serde_saphyr::options! { budget: Some(budget) };
+        let tenant: Tenant = serde_saphyr::from_str_with_options(text, options)
+            .map_err(|e| EmulatorError::Tenant(e.to_string()))?;
         tenant.check()?;
         Ok(tenant)
     }

@@ -582,10 +582,17 @@ impl Plan {
     /// The plan file's text: observed numbers the manifests don't contain masked, pretty JSON, trailing newline.
     /// The caller writes it atomically with mode 0600.
     pub fn to_file_json(&self) -> String {
+        let mut out = Vec::new();
+        self.write_file_json(&mut out)
+            .expect("writing to memory cannot fail");
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+
+    /// [`Plan::to_file_json`] streamed into `w`.
+    pub fn write_file_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         let redacted = self.redacted(super::redact::RedactScope::NotInManifests);
-        let mut s = serde_json::to_string_pretty(&redacted).expect("a plan always serialises");
-        s.push('\n');
-        s
+        serde_json::to_writer_pretty(&mut *w, &redacted)?;
+        w.write_all(b"\n")
     }
 
     /// Whether any call is planned.

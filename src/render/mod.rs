@@ -13,7 +13,7 @@ pub mod text;
 mod style;
 mod yaml;
 
-pub use json::plan_json;
+pub use json::{plan_json, write_plan_json};
 pub use markdown::{MARKDOWN_LIMIT, MarkdownOptions, plan_markdown};
 pub use report::{apply_report_json, apply_report_text, drift_json, drift_text};
 pub use text::{TextOptions, plan_text};

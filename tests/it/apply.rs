@@ -1071,10 +1071,9 @@ mod accepted {
     }
 }
 
-#[tokio::test]
-async fn the_lock_out_preflight_reads_method_lists_through_batch() {
-    // 45 users with a mobile and an office phone; the manifests keep only the mobile, so every user's plan deletes a
-    // phone and needs the lock-out preflight (their full method lists).
+/// `n` users, each with a mobile and an office phone, and manifests (exact mode) that keep only the mobile: every
+/// user's plan deletes the office phone.
+fn office_deletes(n: usize) -> (String, String) {
     let mut tenant = String::from(
         "tenantId: 00000000-0000-4000-8000-0000000000bc\ndomains: [contoso.com]\napps:\n  - name: rw\n    \
          clientId: 00000000-0000-4000-8000-00000000b001\n    secret: s3cret\n    \
@@ -1083,7 +1082,6 @@ async fn the_lock_out_preflight_reads_method_lists_through_batch() {
     let mut manifest = String::from(
         "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users:\n",
     );
-    let n = 45;
     for i in 0..n {
         tenant.push_str(&format!(
             "  - id: 00000000-0000-4000-8000-{i:012}\n    userPrincipalName: u{i}@contoso.com\n    phones:\n      \
@@ -1093,6 +1091,14 @@ async fn the_lock_out_preflight_reads_method_lists_through_batch() {
             "    - user: u{i}@contoso.com\n      phones:\n        mobile: \"+1 20655{i:05}\"\n"
         ));
     }
+    (tenant, manifest)
+}
+
+#[tokio::test]
+async fn the_lock_out_preflight_reads_method_lists_through_batch() {
+    // Every user's plan deletes a phone and so needs the lock-out preflight (the full method lists).
+    let n = 45;
+    let (tenant, manifest) = office_deletes(n);
     let emu = Emu::start(&tenant).await;
     let graph = graph_for(&emu, 4);
     let before = emu.stats();
@@ -1111,4 +1117,44 @@ async fn the_lock_out_preflight_reads_method_lists_through_batch() {
     let requests = after.http_requests - before.http_requests;
     assert!(requests <= 10, "{requests} HTTP requests: {after:?}");
     assert_eq!(after.batches - before.batches, 6);
+}
+
+#[tokio::test]
+async fn apply_at_parallelism_1_without_batching_finishes_past_the_read_ahead() {
+    // More users than two read-ahead chunks, one request at a time. The read of the next chunk once held the only
+    // permit while nobody polled it, and the first user's write waited for it forever.
+    let n = 150;
+    let (tenant, manifest) = office_deletes(n);
+    let emu = Emu::start(&tenant).await;
+    let mut settings = GraphSettings::for_base_url(&emu.url()).expect("loopback URL");
+    settings.parallelism = 1;
+    settings.batching = false;
+    settings.max_rate = None;
+    let t = emu.snapshot();
+    let app = t.apps.first().expect("an app");
+    let credential = Credential::ClientSecret(ClientSecret {
+        tenant: emu.tenant_id(),
+        client_id: app.client_id.clone(),
+        secret: Secret::new(app.secret.clone().unwrap_or_default()),
+    });
+    let clock: SharedClock = emu.clock.clone();
+    let graph = Graph::builder(settings, credential)
+        .clock(clock)
+        .build()
+        .expect("client builds");
+    let p = plan_now(&graph, &desired(&manifest), 1000).await;
+    let opts = ApplyOptions {
+        parallelism: 1,
+        ..options()
+    };
+    // A guard, not a wait: on the old code this never finished.
+    let report = tokio::time::timeout(Duration::from_secs(60), apply(&p, &graph, &opts))
+        .await
+        .expect("apply finishes");
+    assert!(!report.has_failures(), "{}", text(&report));
+    assert_eq!(report.counts().actions_done, n);
+    assert!(
+        emu.snapshot().users.iter().all(|u| u.phones.len() == 1),
+        "every office phone deleted"
+    );
 }
