@@ -325,15 +325,22 @@ pub async fn build_plan(
         return Err(BuildError::InvalidManifests(manifests.error_count()));
     }
     check_credentials(graph).await?;
-    let desired = filter_users(graph, &manifests.users, &settings.only_users).await?;
-    let mut observed = observe(graph, &desired, progress).await;
+    // Without `--user`, the manifests' users as they are (a copy of 100,000 users is tens of megabytes).
+    let filtered;
+    let desired: &[DesiredUser] = if settings.only_users.is_empty() {
+        &manifests.users
+    } else {
+        filtered = filter_users(graph, &manifests.users, &settings.only_users).await?;
+        &filtered
+    };
+    let mut observed = observe(graph, desired, progress).await;
     let mut plan_settings = PlanSettings::new(graph.clock().now(), fresh_salt());
     plan_settings.max_deletes = settings.max_deletes;
     plan_settings.allow_lockout = settings.allow_lockout;
     plan_settings.manifest_digest = manifests.digest.clone();
     plan_settings.git_commit = git_commit(&manifests.files);
 
-    let first = plan_engine(&desired, &observed, &plan_settings);
+    let first = plan_engine(desired, &observed, &plan_settings);
     let ids: Vec<String> = first
         .users_needing_lockout_check()
         .into_iter()
@@ -342,8 +349,9 @@ pub async fn build_plan(
     if ids.is_empty() {
         return Ok(first);
     }
+    drop(first);
     read_method_lists(graph, &ids, &mut observed, progress).await;
-    Ok(plan_engine(&desired, &observed, &plan_settings))
+    Ok(plan_engine(desired, &observed, &plan_settings))
 }
 
 #[cfg(test)]

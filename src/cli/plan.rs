@@ -109,17 +109,24 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let plan = built.map_err(|e| miette!("{e}"))?;
     show_plan_diagnostics(&plan, &manifests, ctx);
 
-    if let Some(out) = &args.out {
-        write_private_with(out, |w| plan.write_file_json(w))
-            .map_err(|e| miette!("cannot write the plan to {}: {e}", out.display()))?;
-    }
-    match args.format {
+    let code = args.plan.exit_code(&plan, args.detailed_exitcode);
+    let guard_failure = (!plan.guards_hold()).then(|| {
+        let g = &plan.guards.max_deletes;
+        format!(
+            "Error: guard --max-deletes fails: the plan deletes {} phone(s), the limit is {}; apply will refuse it. \
+             Review the deletes, then plan again with --max-deletes {} (or more).",
+            g.deletes, g.limit, g.deletes
+        )
+    });
+    // Stdout first, then the file: saving masks the plan's numbers in place (no copy of a plan that can be
+    // hundreds of megabytes). The file is written even when stdout fails (a closed pipe), then the error is told.
+    let shown = match args.format {
         // Streamed: at 100,000 users the document is about 100 MB.
         PlanFormat::Json => {
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
             render::write_plan_json(&plan, args.redact, &mut out)
                 .and_then(|()| out.flush())
-                .map_err(|e| miette!("cannot write to stdout: {e}"))?;
+                .map_err(|e| miette!("cannot write to stdout: {e}"))
         }
         PlanFormat::Text => print_stdout(&render::plan_text(
             &plan,
@@ -127,34 +134,32 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
                 color: ctx.color_stdout,
                 redact: args.redact,
             },
-        ))?,
+        )),
         PlanFormat::Markdown => print_stdout(&render::plan_markdown(
             &plan,
             render::MarkdownOptions {
                 redact: !args.no_redact,
                 limit: render::MARKDOWN_LIMIT,
             },
-        ))?,
+        )),
+    };
+    if let Some(out) = &args.out {
+        write_private_with(out, |w| plan.into_file_json(w))
+            .map_err(|e| miette!("cannot write the plan to {}: {e}", out.display()))?;
+        if !ctx.quiet {
+            eprintln!(
+                "Saved the plan to {}. Apply exactly these changes with: authctl apply --plan {}",
+                out.display(),
+                out.display()
+            );
+        }
     }
-    if let Some(out) = &args.out
-        && !ctx.quiet
-    {
-        eprintln!(
-            "Saved the plan to {}. Apply exactly these changes with: authctl apply --plan {}",
-            out.display(),
-            out.display()
-        );
-    }
-    if !plan.guards_hold() {
-        let g = &plan.guards.max_deletes;
-        eprintln!(
-            "Error: guard --max-deletes fails: the plan deletes {} phone(s), the limit is {}; apply will refuse it. \
-             Review the deletes, then plan again with --max-deletes {} (or more).",
-            g.deletes, g.limit, g.deletes
-        );
+    shown?;
+    if let Some(message) = guard_failure {
+        eprintln!("{message}");
     }
     session.finish().await?;
-    Ok(args.plan.exit_code(&plan, args.detailed_exitcode))
+    Ok(code)
 }
 
 /// Prints the manifests' diagnostics on stderr (warnings too); false when there are errors (the command stops

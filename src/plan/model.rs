@@ -590,7 +590,12 @@ impl Plan {
 
     /// [`Plan::to_file_json`] streamed into `w`.
     pub fn write_file_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        let redacted = self.redacted(super::redact::RedactScope::NotInManifests);
+        self.clone().into_file_json(w)
+    }
+
+    /// [`Plan::write_file_json`] consuming the plan, so the numbers are masked in place instead of in a copy.
+    pub fn into_file_json(self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let redacted = self.into_redacted(super::redact::RedactScope::NotInManifests);
         serde_json::to_writer_pretty(&mut *w, &redacted)?;
         w.write_all(b"\n")
     }

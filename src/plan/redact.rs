@@ -124,12 +124,18 @@ impl Plan {
     /// A copy with numbers masked: observed numbers the manifests don't contain ([`RedactScope::NotInManifests`],
     /// the saved plan file) or every number ([`RedactScope::All`]).
     pub fn redacted(&self, scope: RedactScope) -> Plan {
-        let manifest_numbers: HashSet<&str> = self
+        self.clone().into_redacted(scope)
+    }
+
+    /// [`Plan::redacted`] in place, without the copy (a 100,000-user plan is hundreds of megabytes).
+    pub fn into_redacted(mut self, scope: RedactScope) -> Plan {
+        let manifest_numbers: HashSet<String> = self
             .users
             .iter()
-            .flat_map(|u| u.desired.phones.values().flatten().map(String::as_str))
+            .flat_map(|u| u.desired.phones.values().flatten().cloned())
             .collect();
-        let r = &self.redaction;
+        let r = self.redaction.clone();
+        let r = &r;
         let mask = |n: &mut String| {
             let keep =
                 scope == RedactScope::NotInManifests && manifest_numbers.contains(n.as_str());
@@ -138,8 +144,7 @@ impl Plan {
             }
         };
         let mask_state = |s: &mut UserState| s.phones.values_mut().for_each(mask);
-        let mut plan = self.clone();
-        for u in &mut plan.users {
+        for u in &mut self.users {
             if scope == RedactScope::All {
                 u.desired.phones.values_mut().flatten().for_each(mask);
             }
@@ -158,7 +163,7 @@ impl Plan {
                 }
             }
         }
-        plan
+        self
     }
 }
 
