@@ -481,6 +481,24 @@ async fn campaign_429_storm_converges_without_a_foreign_or_lost_phone() {
     assert!(stats.throttled >= 20, "a storm: {stats:?}");
 }
 
+/// A harsher storm: buckets of 2 a second and no client rate cap at all, so all 8 workers are told to come back
+/// when the next token is free, one wins, and the others are told again. Retries the server paces with
+/// `Retry-After` have their own budget (the 600 s bound still holds); counted against the 10 attempts (as before),
+/// items gave up after a few seconds and this test failed.
+#[tokio::test]
+async fn campaign_429_storm_without_a_client_rate_cap_converges() {
+    let stats = campaign(
+        16,
+        |o| {
+            o.throttle = Some(rate(2, 1));
+            o.write_throttle = Some(rate(2, 1));
+        },
+        None,
+    )
+    .await;
+    assert!(stats.throttled >= 100, "a storm: {stats:?}");
+}
+
 /// 5 % of requests and batch items answered 503 without being applied.
 #[tokio::test]
 async fn campaign_five_percent_503s_converges_without_a_foreign_or_lost_phone() {
