@@ -331,7 +331,9 @@ fn split(input: &str, strict: bool) -> Result<(u16, String, Option<String>), Pho
         if strict {
             None
         } else {
-            first_group.filter(|&n| n <= 3)
+            // No country calling code starts with 0: `+03 …` is not country 3 (found by fuzzing; read back as
+            // `+3 …`, it then parsed as Kosovo's +383).
+            first_group.filter(|&n| n <= 3 && !digits.starts_with('0'))
         }
     });
     let Some(cc_len) = cc_len else {
@@ -360,7 +362,11 @@ fn split(input: &str, strict: bool) -> Result<(u16, String, Option<String>), Pho
 }
 
 /// Country calling codes are prefix-free: the first 1, 2 or 3 digits that name an assigned code are the code.
+/// None begins with 0 (`+020…` is not Egypt's +20).
 fn country_code_len(digits: &str) -> Option<usize> {
+    if digits.starts_with('0') {
+        return None;
+    }
     (1..=3.min(digits.len())).find(|&n| {
         digits[..n]
             .parse::<u16>()
@@ -685,6 +691,14 @@ mod tests {
         // A masked number is not a number.
         assert!(PhoneNumber::parse_observed("+1 206XXXXX55").is_err());
         assert!(PhoneNumber::parse_observed("+1 206*****55").is_err());
+        // No country code starts with 0 (a fuzz find: `+03 833333333` was read as country 3, and its canonical
+        // form `+3 833333333` read back as +383).
+        assert!(matches!(
+            PhoneNumber::parse_observed("+03\n833333333"),
+            std::result::Result::Err(super::PhoneError::UnknownCountryCode { .. })
+        ));
+        assert!(PhoneNumber::parse_observed("+0 2065550100").is_err());
+        assert!(PhoneNumber::parse("+020 1001234567").is_err());
     }
 
     /// Numbers as people type them: a country code with a real number length, grouped with random separators, and

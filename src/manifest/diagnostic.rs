@@ -257,10 +257,11 @@ fn github_line(d: &Diagnostic) -> String {
     format!("::{} {}::{}\n", d.severity, props.join(","), esc_data(&msg))
 }
 
-/// The byte offset of 1-based `line`:`column` (characters) in `text`, clamped to the text.
+/// The byte offset of 1-based `line`:`column` (characters) in `text`, clamped to the text. Lines end as YAML ends
+/// them: at `\n`, `\r\n` or a lone `\r` (the parser's line numbers count all three; found by fuzzing).
 fn offset_of(text: &str, line: usize, column: usize) -> usize {
     let mut offset = 0;
-    for (i, l) in text.split_inclusive('\n').enumerate() {
+    for (i, l) in yaml_lines(text).enumerate() {
         if i + 1 == line {
             let col = l
                 .char_indices()
@@ -271,6 +272,38 @@ fn offset_of(text: &str, line: usize, column: usize) -> usize {
         offset += l.len();
     }
     text.len()
+}
+
+/// `text` split after each YAML line break (`\n`, `\r\n`, a lone `\r`), breaks kept.
+pub fn yaml_lines(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
+        }
+        let mut i = start;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => {
+                    i += 1;
+                    break;
+                }
+                b'\r' => {
+                    i += if bytes.get(i + 1) == Some(&b'\n') {
+                        2
+                    } else {
+                        1
+                    };
+                    break;
+                }
+                _ => i += 1,
+            }
+        }
+        let line = &text[start..i];
+        start = i;
+        Some(line)
+    })
 }
 
 /// A [`Diagnostic`] shaped for miette: one source per diagnostic, so labels in other files become related
@@ -391,5 +424,28 @@ impl miette::Diagnostic for MietteDiagnostic {
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
         (!self.related.is_empty())
             .then(|| Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)) as Box<_>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_lines_end_at_lf_crlf_and_a_lone_cr() {
+        let lines: Vec<&str> = yaml_lines("a\nb\r\nc\rd").collect();
+        assert_eq!(lines, ["a\n", "b\r\n", "c\r", "d"]);
+        assert_eq!(yaml_lines("").count(), 0);
+        assert_eq!(yaml_lines("\r\r4\0").count(), 3);
+    }
+
+    #[test]
+    fn offsets_follow_yaml_line_numbers_in_old_mac_files() {
+        // Line 3, column 2 of a CR-only file is the byte after `4` (the parser's place for this fuzz find).
+        assert_eq!(offset_of("\r\r4\0", 3, 2), 3);
+        assert_eq!(offset_of("a: 1\rb: 2\r", 2, 4), 8);
+        assert_eq!(offset_of("a: 1\r\nb: 2\n", 2, 1), 6);
+        // Past the end: clamped.
+        assert_eq!(offset_of("a", 9, 9), 1);
     }
 }

@@ -32,7 +32,7 @@ proptest! {
         // Every error names a place inside the input.
         for d in m.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
             prop_assert!(d.line >= 1, "{d:?}");
-            prop_assert!(d.line <= text.lines().count().max(1) + 1, "{d:?} in\n{text}");
+            prop_assert!(d.line <= manifest::diagnostic::yaml_lines(&text).count().max(1) + 1, "{d:?} in\n{text}");
         }
     }
 
