@@ -254,14 +254,26 @@ impl Emulator {
         if let Some(t) = &opts.write_throttle {
             cmd.args(["--write-throttle", t]);
         }
+        // Its log goes beside the tenant file (one per harness process, overwritten per start), so a failed start
+        // can be told.
+        let log_path = tenant.with_file_name(format!("emulator-{}.log", std::process::id()));
+        let log = std::fs::File::create(&log_path).expect("creates the emulator log");
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("authctl emulator starts");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
         stdout.read_line(&mut line).expect("the URL line");
+        if !line.starts_with("http") {
+            let _ = child.wait();
+            panic!(
+                "authctl emulator did not start; its log ({}):\n{}",
+                log_path.display(),
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
         // Keep draining its stdout so it never blocks on a full pipe.
         std::thread::spawn(move || {
             let _ = std::io::copy(&mut stdout, &mut std::io::sink());
