@@ -274,6 +274,23 @@ fn offset_of(text: &str, line: usize, column: usize) -> usize {
     text.len()
 }
 
+/// The text miette shows: a lone `\r` (an old Mac line break, a line break to YAML) becomes `\n`, which miette
+/// counts; one byte for one, so every offset stays where it was.
+fn for_display(text: &Arc<str>) -> Arc<str> {
+    let b = text.as_bytes();
+    let lone_cr = |i: usize| b[i] == b'\r' && b.get(i + 1) != Some(&b'\n');
+    if !(0..b.len()).any(lone_cr) {
+        return text.clone();
+    }
+    let mut out = b.to_vec();
+    for (i, c) in out.iter_mut().enumerate() {
+        if lone_cr(i) {
+            *c = b'\n';
+        }
+    }
+    Arc::from(String::from_utf8(out).expect("ASCII for ASCII keeps UTF-8"))
+}
+
 /// `text` split after each YAML line break (`\n`, `\r\n`, a lone `\r`), breaks kept.
 pub fn yaml_lines(text: &str) -> impl Iterator<Item = &str> {
     let bytes = text.as_bytes();
@@ -351,7 +368,10 @@ impl MietteDiagnostic {
                         code: String::new(),
                         severity: miette::Severity::Advice,
                         help: None,
-                        source: Some(NamedSource::new(other.name.clone(), other.text.clone())),
+                        source: Some(NamedSource::new(
+                            other.name.clone(),
+                            for_display(&other.text),
+                        )),
                         labels: vec![LabeledSpan::new_primary_with_span(
                             Some(l.text.clone()),
                             SourceSpan::from((at, len)),
@@ -388,7 +408,7 @@ impl MietteDiagnostic {
                 Severity::Warning => miette::Severity::Warning,
             },
             help: d.help.clone(),
-            source: source_file.map(|sf| NamedSource::new(sf.name.clone(), sf.text.clone())),
+            source: source_file.map(|sf| NamedSource::new(sf.name.clone(), for_display(&sf.text))),
             labels,
             related,
         }
@@ -437,6 +457,14 @@ mod tests {
         assert_eq!(lines, ["a\n", "b\r\n", "c\r", "d"]);
         assert_eq!(yaml_lines("").count(), 0);
         assert_eq!(yaml_lines("\r\r4\0").count(), 3);
+    }
+
+    #[test]
+    fn lone_carriage_returns_show_as_line_breaks_and_keep_offsets() {
+        let t: Arc<str> = Arc::from("a: 1\rb: 2\r\nc: 3\n");
+        assert_eq!(&*for_display(&t), "a: 1\nb: 2\r\nc: 3\n");
+        let plain: Arc<str> = Arc::from("a: 1\n");
+        assert!(Arc::ptr_eq(&for_display(&plain), &plain));
     }
 
     #[test]

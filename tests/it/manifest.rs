@@ -729,3 +729,14 @@ fn stdin_is_read_once_with_load_from() {
     assert_eq!(m.users.len(), 4);
     assert_eq!(m.users[0].source.file, "-");
 }
+
+#[test]
+fn old_mac_line_endings_get_the_right_line_and_snippet() {
+    // Lone CR line breaks (a fuzz find): the YAML parser counts them, and so must the snippet.
+    let text = "apiVersion: authctl/v1\rkind: PhoneMethods\rspec:\r  mode: exact\r  users:\r    - user: a@contoso.com\r      phones:\r        mobile: \"+1 206\"\r";
+    let m = manifest::load_from(&["-".to_string()], &mut text.as_bytes());
+    let d = &m.diagnostics[0];
+    assert_eq!((d.line, d.column), (8, 17), "{d:?}");
+    let shown = manifest::render_diagnostics(&m, DiagnosticFormat::Text, false);
+    assert!(shown.contains("8 │         mobile: \"+1 206\""), "{shown}");
+}
