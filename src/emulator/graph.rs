@@ -588,10 +588,6 @@ fn mask_style(state: &EmulatorState) -> u8 {
     ((seed(state) >> 2) % 3) as u8
 }
 
-fn find(data: &Data, key: &str) -> Option<usize> {
-    data.find(key)
-}
-
 fn not_found_user(state: &EmulatorState, req: &Req, key: &str) -> Resp {
     error(
         state,
@@ -694,7 +690,7 @@ fn handle(
         None => return error(state, req, 400, "BadRequest", "Missing user."),
     };
     let data = state.data();
-    let Some(index) = find(&data, &key) else {
+    let Some(index) = data.find(&key) else {
         drop(data);
         return not_found_user(state, req, &key);
     };

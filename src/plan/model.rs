@@ -583,17 +583,14 @@ impl Plan {
     /// The caller writes it atomically with mode 0600.
     pub fn to_file_json(&self) -> String {
         let mut out = Vec::new();
-        self.write_file_json(&mut out)
+        self.clone()
+            .into_file_json(&mut out)
             .expect("writing to memory cannot fail");
         String::from_utf8(out).expect("JSON is UTF-8")
     }
 
-    /// [`Plan::to_file_json`] streamed into `w`.
-    pub fn write_file_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        self.clone().into_file_json(w)
-    }
-
-    /// [`Plan::write_file_json`] consuming the plan, so the numbers are masked in place instead of in a copy.
+    /// [`Plan::to_file_json`] streamed into `w`, consuming the plan so the numbers are masked in place instead of
+    /// in a copy.
     pub fn into_file_json(self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         let redacted = self.into_redacted(super::redact::RedactScope::NotInManifests);
         serde_json::to_writer_pretty(&mut *w, &redacted)?;

@@ -840,11 +840,18 @@ fn text(r: &ApplyReport) -> String {
 
 /// A Graph client for the emulator: the tenant's first app, sharing the emulator's virtual clock.
 pub fn graph_for(emu: &Emu, parallelism: usize) -> Graph {
+    graph_with(emu, |s| {
+        s.parallelism = parallelism;
+        s.max_rate = None;
+    })
+}
+
+/// A client of the emulator's first app on its virtual clock, its settings adjusted by `f`.
+pub fn graph_with(emu: &Emu, f: impl FnOnce(&mut GraphSettings)) -> Graph {
     let t = emu.snapshot();
     let app = t.apps.first().expect("an app");
     let mut settings = GraphSettings::for_base_url(&emu.url()).expect("loopback URL");
-    settings.parallelism = parallelism;
-    settings.max_rate = None;
+    f(&mut settings);
     let credential = Credential::ClientSecret(ClientSecret {
         tenant: emu.tenant_id(),
         client_id: app.client_id.clone(),
@@ -1126,22 +1133,11 @@ async fn apply_at_parallelism_1_without_batching_finishes_past_the_read_ahead() 
     let n = 150;
     let (tenant, manifest) = office_deletes(n);
     let emu = Emu::start(&tenant).await;
-    let mut settings = GraphSettings::for_base_url(&emu.url()).expect("loopback URL");
-    settings.parallelism = 1;
-    settings.batching = false;
-    settings.max_rate = None;
-    let t = emu.snapshot();
-    let app = t.apps.first().expect("an app");
-    let credential = Credential::ClientSecret(ClientSecret {
-        tenant: emu.tenant_id(),
-        client_id: app.client_id.clone(),
-        secret: Secret::new(app.secret.clone().unwrap_or_default()),
+    let graph = graph_with(&emu, |s| {
+        s.parallelism = 1;
+        s.batching = false;
+        s.max_rate = None;
     });
-    let clock: SharedClock = emu.clock.clone();
-    let graph = Graph::builder(settings, credential)
-        .clock(clock)
-        .build()
-        .expect("client builds");
     let p = plan_now(&graph, &desired(&manifest), 1000).await;
     let opts = ApplyOptions {
         parallelism: 1,

@@ -643,22 +643,7 @@ async fn campaign(
 
 /// The apply tests' client (first app, the emulator's virtual clock), with a rate cap of its own when given.
 fn graph_with_rate(emu: &Emu, max_rate: Option<authctl::units::Rate>) -> authctl::graph::Graph {
-    use authctl::graph::credentials::client_secret::ClientSecret;
-    let t = emu.snapshot();
-    let app = t.apps.first().expect("an app");
-    let mut settings =
-        authctl::graph::GraphSettings::for_base_url(&emu.url()).expect("loopback URL");
-    settings.max_rate = max_rate;
-    let credential = authctl::graph::Credential::ClientSecret(ClientSecret {
-        tenant: emu.tenant_id(),
-        client_id: app.client_id.clone(),
-        secret: authctl::graph::Secret::new(app.secret.clone().unwrap_or_default()),
-    });
-    let clock: authctl::clock::SharedClock = emu.clock.clone();
-    authctl::graph::Graph::builder(settings, credential)
-        .clock(clock)
-        .build()
-        .expect("client builds")
+    crate::apply::graph_with(emu, |s| s.max_rate = max_rate)
 }
 
 fn rate(count: u32, secs: u64) -> authctl::units::Rate {
