@@ -11,17 +11,15 @@
 //! A third of the users get a new mobile (and SMS sign-in disabled: the write registers it, so a disable follows),
 //! a third an updated mobile, a third lose their office phone: about 1.7 writes per user.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::fmt::Write as _;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use authctl::apply::observe::{BuildSettings, NoProgress, build_plan};
 use authctl::apply::{ApplyOptions, apply};
-use authctl::clock::SystemClock;
 use authctl::emulator::tenant::{App, Method, Phone, Tenant, User};
-use authctl::emulator::{self, Options};
-use authctl::graph::credentials::client_secret::ClientSecret;
-use authctl::graph::{Credential, Graph, GraphSettings, Secret};
 use authctl::model::PhoneType;
 
 const TENANT_ID: &str = "00000000-0000-4000-8000-00000000c000";
@@ -114,30 +112,11 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let users: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let parallelism: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
-    let handle = emulator::spawn(
-        tenant(users),
-        Options {
-            latency: Duration::from_millis(30),
-            throttle: Some("8000/10s".parse().expect("rate")),
-            clock: Arc::new(SystemClock),
-            ..Options::default()
-        },
-    )
-    .await
-    .expect("emulator");
-    let mut settings = GraphSettings::for_base_url(&handle.base_url()).expect("settings");
-    settings.parallelism = parallelism;
-    let graph = Graph::builder(
-        settings,
-        Credential::ClientSecret(ClientSecret {
-            tenant: TENANT_ID.into(),
-            client_id: CLIENT_ID.into(),
-            secret: Secret::new("bench-secret"),
-        }),
-    )
-    .build()
-    .expect("client");
-    graph.access_token().await.expect("token");
+    let handle = common::emulator(tenant(users), 30, "8000/10s").await;
+    let graph = common::client(&handle, TENANT_ID, CLIENT_ID, |s| {
+        s.parallelism = parallelism
+    })
+    .await;
     let manifests = authctl::manifest::load_from(&["-".into()], &mut manifest(users).as_bytes());
     assert!(
         !manifests.has_errors(),

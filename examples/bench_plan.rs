@@ -11,16 +11,14 @@
 //! The tenant is out of step on purpose: every 10th user has another mobile (an update), every 50th an office phone
 //! the exact-mode manifest removes (a delete, so a lock-out preflight read).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::fmt::Write as _;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use authctl::apply::observe::{BuildSettings, NoProgress, build_plan};
-use authctl::clock::SystemClock;
 use authctl::emulator::tenant::{App, Phone, Tenant, User};
-use authctl::emulator::{self, Options};
-use authctl::graph::credentials::client_secret::ClientSecret;
-use authctl::graph::{Credential, Graph, GraphSettings, Secret};
 use authctl::model::PhoneType;
 
 const TENANT_ID: &str = "00000000-0000-4000-8000-00000000b000";
@@ -110,31 +108,12 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (batching, parallelism) in [(true, 8), (true, 16), (false, 8)] {
-        let handle = emulator::spawn(
-            tenant(users),
-            Options {
-                latency: Duration::from_millis(30),
-                throttle: Some("8000/10s".parse().expect("rate")),
-                clock: Arc::new(SystemClock),
-                ..Options::default()
-            },
-        )
-        .await
-        .expect("emulator");
-        let mut settings = GraphSettings::for_base_url(&handle.base_url()).expect("settings");
-        settings.batching = batching;
-        settings.parallelism = parallelism;
-        let graph = Graph::builder(
-            settings,
-            Credential::ClientSecret(ClientSecret {
-                tenant: TENANT_ID.into(),
-                client_id: CLIENT_ID.into(),
-                secret: Secret::new("bench-secret"),
-            }),
-        )
-        .build()
-        .expect("client");
-        graph.access_token().await.expect("token");
+        let handle = common::emulator(tenant(users), 30, "8000/10s").await;
+        let graph = common::client(&handle, TENANT_ID, CLIENT_ID, |s| {
+            s.batching = batching;
+            s.parallelism = parallelism;
+        })
+        .await;
 
         let load_start = Instant::now();
         let manifests = authctl::manifest::load(&[file.to_string_lossy().into_owned()]);

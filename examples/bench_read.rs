@@ -7,14 +7,12 @@
 //! cargo run --release --example bench_read -- 500     # fewer users
 //! ```
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[path = "common/mod.rs"]
+mod common;
 
-use authctl::clock::SystemClock;
+use std::time::Instant;
+
 use authctl::emulator::tenant::{App, Phone, Tenant, User};
-use authctl::emulator::{self, Options};
-use authctl::graph::credentials::client_secret::ClientSecret;
-use authctl::graph::{Credential, Graph, GraphSettings, Secret};
 use authctl::model::PhoneType;
 
 const TENANT_ID: &str = "00000000-0000-4000-8000-00000000b000";
@@ -66,32 +64,12 @@ async fn main() {
     println!("| mode | parallelism | HTTP requests | items | wall time | 429s (items) | retries |");
     println!("|---|---|---|---|---|---|---|");
     for (batching, parallelism) in [(true, 8), (true, 1), (false, 8), (false, 1)] {
-        let handle = emulator::spawn(
-            tenant(users),
-            Options {
-                latency: Duration::from_millis(20),
-                throttle: Some("800/1s".parse().expect("rate")),
-                clock: Arc::new(SystemClock),
-                ..Options::default()
-            },
-        )
-        .await
-        .expect("emulator");
-        let mut settings = GraphSettings::for_base_url(&handle.base_url()).expect("settings");
-        settings.batching = batching;
-        settings.parallelism = parallelism;
-        let graph = Graph::builder(
-            settings,
-            Credential::ClientSecret(ClientSecret {
-                tenant: TENANT_ID.into(),
-                client_id: CLIENT_ID.into(),
-                secret: Secret::new("bench-secret"),
-            }),
-        )
-        .build()
-        .expect("client");
-        // Get the token outside the timed part.
-        graph.access_token().await.expect("token");
+        let handle = common::emulator(tenant(users), 20, "800/1s").await;
+        let graph = common::client(&handle, TENANT_ID, CLIENT_ID, |s| {
+            s.batching = batching;
+            s.parallelism = parallelism;
+        })
+        .await;
         let start = Instant::now();
         let results = graph.list_phone_methods_many(&ids).await;
         let wall = start.elapsed();
