@@ -1,13 +1,19 @@
 //! The built-in Microsoft Graph emulator: an axum server that behaves like Graph for the endpoints authctl uses, with
 //! the token endpoint, fault injection, a crash-safe journal, and an in-process mode for `--emulate`.
 //!
-//! Layout: [`tenant`] (the YAML state file), [`rules`] (number format, masking — independent of authctl's own
-//! number code), `store` (state, read lag, journal), `tokens` (JWTs and the token endpoint), `graph` (the Graph
-//! routes, also run for each `$batch` item), `faults` (latency, token buckets, seeded 5xx and dropped
-//! connections), `server` (the listener, [`spawn`], [`EmulatorHandle`]).
+//! Layout, one job per file: [`tenant`] (the YAML state file), [`rules`] (number format, masking — independent of
+//! authctl's own number code), `roles` (the one table of directory role ids), `ids` (GUIDs, dates, well-known ids; a
+//! leaf), `store` (state, read lag, journal), `tokens/` (JWTs, the token endpoint, client assertions, device code),
+//! `graph/` (the Graph routes, one file per job, also run for each `$batch` item), `faults` (latency, token
+//! buckets, seeded 5xx and dropped connections), `server` (the listener, [`spawn`], [`EmulatorHandle`]).
+//!
+//! A new Graph endpoint: a variant and its path in `graph/routing.rs`, its permission in `graph/mod.rs`
+//! (`need`), its handler in the `graph/` file of its job, and its tests in `tests/it/emulator/`.
 
 mod faults;
 mod graph;
+mod ids;
+mod roles;
 pub mod rules;
 mod server;
 mod store;

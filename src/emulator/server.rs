@@ -14,7 +14,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::graph::{self, Req, Resp, new_guid};
+use super::graph::{self, Req, Resp};
+use super::ids::new_guid;
 use super::store::EmulatorState;
 use super::tenant::Tenant;
 use super::tokens;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::PhoneType;
 
 use super::EmulatorError;
+pub use super::roles::{ROLES, role_id};
 
 /// The tenant file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -240,41 +241,6 @@ mod duration_opt {
         s.map(|s| crate::units::parse_duration(&s).map_err(serde::de::Error::custom))
             .transpose()
     }
-}
-
-/// Well-known directory role template ids, by display name.
-pub const ROLES: &[(&str, &str)] = &[
-    (
-        "Global Administrator",
-        "62e90394-69f5-4237-9190-012177145e10",
-    ),
-    ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
-    (
-        "Privileged Authentication Administrator",
-        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
-    ),
-    (
-        "Authentication Administrator",
-        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
-    ),
-    ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
-    (
-        "Helpdesk Administrator",
-        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
-    ),
-    (
-        "Password Administrator",
-        "966707d0-3269-4727-9be2-8c3a10f19b9d",
-    ),
-];
-
-/// The role template id for a role written by name or id (case-insensitive); unknown names are kept as written.
-pub fn role_id(role: &str) -> String {
-    ROLES
-        .iter()
-        .find(|(name, id)| name.eq_ignore_ascii_case(role) || id.eq_ignore_ascii_case(role))
-        .map(|(_, id)| (*id).to_string())
-        .unwrap_or_else(|| role.to_string())
 }
 
 impl Tenant {

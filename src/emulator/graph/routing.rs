@@ -1,0 +1,204 @@
+//! Routing: a method and a path under `/v1.0` to the addressed user, the endpoint and its route template (the
+//! key of the statistics), or Graph's 400 for an unknown segment and 405 for a method the target does not allow.
+
+use super::Fault;
+
+/// Which user a path addresses.
+#[derive(Debug, Clone)]
+pub(super) enum Target {
+    User(String),
+    Me,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Endpoint {
+    ListUsers,
+    GetUser,
+    PhoneList,
+    PhoneCreate,
+    PhoneGet(String),
+    PhoneUpdate(String),
+    PhoneDelete(String),
+    Sms(String, bool),
+    MethodsList,
+    MethodGet(String),
+    PasswordMethodsList,
+    PasswordMethodGet(String),
+    ResetPassword(String),
+    OperationGet(String),
+}
+
+fn decode(seg: &str) -> String {
+    percent_encoding::percent_decode_str(seg)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// A bare or namespace-qualified action segment (`enableSmsSignIn`, `microsoft.graph.enableSmsSignIn`).
+fn action(seg: &str) -> &str {
+    seg.strip_prefix("microsoft.graph.").unwrap_or(seg)
+}
+
+/// A routed request: the addressed user, the endpoint, the route template.
+pub(super) type Routed = (Option<Target>, Endpoint, String);
+
+/// Maps a method and path to an endpoint and its route template; errors are 400 (unknown segment) or 405.
+pub(super) fn route(method: &str, path: &str) -> Result<Routed, Fault> {
+    let segs: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(decode)
+        .collect();
+    let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let bad = |seg: &str| {
+        Fault::new(
+            400,
+            "BadRequest",
+            format!("Resource not found for the segment '{seg}'."),
+        )
+    };
+    let not_allowed = || {
+        Fault::new(
+            405,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+        )
+    };
+    let (target, rest, prefix) = match s.as_slice() {
+        ["users"] => {
+            return if method == "GET" {
+                Ok((None, Endpoint::ListUsers, "GET /users".into()))
+            } else {
+                Err(not_allowed())
+            };
+        }
+        ["users", u] => {
+            return if method == "GET" {
+                Ok((
+                    Some(Target::User((*u).to_string())),
+                    Endpoint::GetUser,
+                    "GET /users/{id}".into(),
+                ))
+            } else {
+                Err(not_allowed())
+            };
+        }
+        ["me"] => {
+            return if method == "GET" {
+                Ok((Some(Target::Me), Endpoint::GetUser, "GET /me".into()))
+            } else {
+                Err(not_allowed())
+            };
+        }
+        ["users", u, "authentication", rest @ ..] => (
+            Target::User((*u).to_string()),
+            rest,
+            "/users/{id}/authentication",
+        ),
+        ["me", "authentication", rest @ ..] => (Target::Me, rest, "/me/authentication"),
+        [first, ..] => return Err(bad(first)),
+        [] => return Err(bad("")),
+    };
+    let m = method;
+    let (ep, tail) = match (rest, m) {
+        (["phoneMethods"], "GET") => (Endpoint::PhoneList, "/phoneMethods".to_string()),
+        (["phoneMethods"], "POST") => (Endpoint::PhoneCreate, "/phoneMethods".to_string()),
+        (["phoneMethods", id], "GET") => (
+            Endpoint::PhoneGet((*id).into()),
+            "/phoneMethods/{id}".into(),
+        ),
+        (["phoneMethods", id], "PATCH") => (
+            Endpoint::PhoneUpdate((*id).into()),
+            "/phoneMethods/{id}".into(),
+        ),
+        (["phoneMethods", id], "DELETE") => (
+            Endpoint::PhoneDelete((*id).into()),
+            "/phoneMethods/{id}".into(),
+        ),
+        (["phoneMethods", id, a], "POST") if action(a) == "enableSmsSignIn" => (
+            Endpoint::Sms((*id).into(), true),
+            "/phoneMethods/{id}/enableSmsSignIn".into(),
+        ),
+        (["phoneMethods", id, a], "POST") if action(a) == "disableSmsSignIn" => (
+            Endpoint::Sms((*id).into(), false),
+            "/phoneMethods/{id}/disableSmsSignIn".into(),
+        ),
+        (["methods"], "GET") => (Endpoint::MethodsList, "/methods".into()),
+        (["methods", id], "GET") => (Endpoint::MethodGet((*id).into()), "/methods/{id}".into()),
+        (["methods", id, a], "POST") | (["passwordMethods", id, a], "POST")
+            if action(a) == "resetPassword" =>
+        {
+            (
+                Endpoint::ResetPassword((*id).into()),
+                format!("/{}/{{id}}/resetPassword", rest[0]),
+            )
+        }
+        (["passwordMethods"], "GET") => (Endpoint::PasswordMethodsList, "/passwordMethods".into()),
+        (["passwordMethods", id], "GET") => (
+            Endpoint::PasswordMethodGet((*id).into()),
+            "/passwordMethods/{id}".into(),
+        ),
+        (["operations", id], "GET") => (
+            Endpoint::OperationGet((*id).into()),
+            "/operations/{id}".into(),
+        ),
+        (
+            ["phoneMethods"]
+            | ["phoneMethods", _]
+            | ["phoneMethods", _, _]
+            | ["methods"]
+            | ["methods", _]
+            | ["methods", _, _]
+            | ["passwordMethods"]
+            | ["passwordMethods", _]
+            | ["passwordMethods", _, _]
+            | ["operations", _],
+            _,
+        ) => {
+            let known = match rest.get(2) {
+                Some(a) => matches!(
+                    action(a),
+                    "enableSmsSignIn" | "disableSmsSignIn" | "resetPassword"
+                ),
+                None => true,
+            };
+            return Err(if known { not_allowed() } else { bad(rest[2]) });
+        }
+        ([first, ..], _) => return Err(bad(first)),
+        ([], _) => return Err(bad("authentication")),
+    };
+    Ok((Some(target), ep, format!("{m} {prefix}{tail}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PhoneType;
+
+    #[test]
+    fn routes_accept_bare_and_qualified_actions() {
+        let id = PhoneType::Mobile.method_id();
+        for a in ["enableSmsSignIn", "microsoft.graph.enableSmsSignIn"] {
+            let (_, ep, r) = route(
+                "POST",
+                &format!("/users/u/authentication/phoneMethods/{id}/{a}"),
+            )
+            .unwrap();
+            assert!(matches!(ep, Endpoint::Sms(_, true)));
+            assert_eq!(
+                r,
+                "POST /users/{id}/authentication/phoneMethods/{id}/enableSmsSignIn"
+            );
+        }
+        assert!(
+            route("PUT", "/users/u/authentication/phoneMethods").is_err_and(|e| e.status == 405)
+        );
+        assert!(route("GET", "/groups").is_err_and(|e| e.status == 400));
+        let (_, _, r) = route(
+            "GET",
+            "/users/jordan.guest_fabrikam.com%23EXT%23%40contoso.onmicrosoft.com",
+        )
+        .unwrap();
+        assert_eq!(r, "GET /users/{id}");
+    }
+}
