@@ -9,11 +9,11 @@ use std::path::Path;
 use clap::ValueEnum;
 use miette::miette;
 
-use crate::apply::observe::{self, BuildSettings, Progress};
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::exit::ExitCode;
 use crate::manifest::{self, DiagnosticFormat, Manifests};
+use crate::observe::{self, BuildSettings, Progress};
 use crate::plan::{DEFAULT_MAX_DELETES, Plan};
 use crate::render;
 
