@@ -498,12 +498,17 @@ impl<'a> Runner<'a> {
             Err(e) if is_not_unique(&e) => self.saved_despite_409(t, number, &e, st).await,
             // "The user already has a phone method of this type" (400 in Graph's answers; 409 is tolerated
             // too): another run (or a retry under read lag) created it. The desired number there is done.
-            Err(e) if matches!(e.status(), Some(400 | 409)) => match self.read_user(st).await {
-                Ok(user) if has_phone(&user, t, number) => Ok(Some(format!(
-                    "Graph refused the create ({e}), and the re-read found the phone with this number: done"
-                ))),
-                _ => Err(Failure::from(&e)),
-            },
+            // Re-read until a phone of this type shows (riding out read lag, up to the convergence timeout): the
+            // desired number there means done; another number, or none, keeps Graph's refusal.
+            Err(e) if matches!(e.status(), Some(400 | 409)) => {
+                match self.wait_for(st, |u| u.phones.contains_key(&t)).await {
+                    Some(user) if has_phone(&user, t, number) => Ok(Some(format!(
+                        "Graph refused the create ({e}): the phone exists already, with this number (another \
+                         run, or an earlier try, created it): done"
+                    ))),
+                    _ => Err(Failure::from(&e)),
+                }
+            }
             Err(e) if e.outcome_unknown() => {
                 // The POST may have been applied: look before sending it again.
                 if let Ok(user) = self.read_user(st).await
