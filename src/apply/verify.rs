@@ -141,6 +141,14 @@ pub async fn verify(
         .collect();
 
     let mut saved_ids = HashSet::new();
+    // Users with actions in the saved plan: a declared user the manifests demand changes for must be one of them
+    // (whatever its digests say: they are the file's, not evidence).
+    let saved_with_actions: HashSet<String> = plan
+        .users
+        .iter()
+        .filter(|u| u.has_changes())
+        .filter_map(|u| u.id.as_ref().map(|id| id.to_lowercase()))
+        .collect();
     let mut to_check: Vec<Checked> = Vec::new();
     for (i, u) in plan.users.iter().enumerate() {
         let who = u.display_name();
@@ -227,7 +235,7 @@ pub async fn verify(
             let Some(id) = d.id.as_ref().map(|s| s.to_lowercase()) else {
                 continue;
             };
-            if d.has_changes() && !saved_ids.contains(&id) {
+            if d.has_changes() && !saved_with_actions.contains(&id) {
                 verdict.mismatches.push(format!(
                     "{}: the manifests demand {}, the saved plan has nothing for this user",
                     d.display_name(),

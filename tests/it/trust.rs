@@ -217,6 +217,17 @@ fn tampered_saved_plans_are_refused_whole_and_nothing_is_written() {
     alex["prefixDigests"].as_array_mut().unwrap().pop();
     cases.push(("a dropped action", p, "AlexW@contoso.com"));
 
+    // Every action of a user dropped, its digest forged so the user reads as changed since the plan.
+    let mut p = good_plan.clone();
+    let henrietta = user_entry(&mut p, "HenriettaM@contoso.com");
+    assert!(
+        !henrietta["actions"].as_array().unwrap().is_empty(),
+        "{henrietta}"
+    );
+    henrietta["actions"] = json!([]);
+    henrietta["prefixDigests"] = json!(["0".repeat(64)]);
+    cases.push(("a user's actions all dropped", p, "HenriettaM@contoso.com"));
+
     // Digest fields edited to match: the author's plan of edited manifests, claiming main's manifest digest.
     let mut p = edited_plan.clone();
     p["manifestDigest"] = good_plan["manifestDigest"].clone();
@@ -234,6 +245,14 @@ fn tampered_saved_plans_are_refused_whole_and_nothing_is_written() {
             error.contains("does not match what the manifests demand") && error.contains(who),
             "{what}: {error}"
         );
+        if *what == "a changed number" {
+            // Named: user, action, saved vs demanded.
+            assert!(
+                error.contains("saved update office → +1 4255550166x1234")
+                    && error.contains("demand update office → +1 4255550100x1234"),
+                "{error}"
+            );
+        }
         assert!(
             report["users"]
                 .as_array()
