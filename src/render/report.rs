@@ -213,9 +213,17 @@ pub fn drift_text(report: &DriftReport, color: bool) -> String {
         )
     } else {
         format!(
-            "Drift: {} of {} users differ from the manifests{}",
+            "Drift: {} of {} users differ from the manifests{}{}",
             report.drifted,
             report.users_checked,
+            if report.fixable < report.drifted {
+                format!(
+                    " ({} with differences apply would fix, the others blocked or pending)",
+                    report.fixable
+                )
+            } else {
+                String::new()
+            },
             if report.errors > 0 {
                 format!(
                     "; {} error{}",
