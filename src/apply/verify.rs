@@ -46,8 +46,9 @@ pub struct Verdict {
     pub mismatches: Vec<String>,
     /// A refusal of the whole plan for another reason (the apply side's `--max-deletes`).
     pub refusal: Option<String>,
-    /// Users (index into `plan.users`) skipped because the remaining actions would lock them out, with why.
-    pub lockouts: Vec<(usize, String)>,
+    /// Users (index into `plan.users`) skipped and named, with why: the remaining actions would lock them out, or
+    /// (verified mode) a declared user can't be read now, so its entry can't be checked against anything.
+    pub skipped: Vec<(usize, String)>,
     /// Users let through the lock-out check only because of `--allow-lockout`, with why.
     pub allowed_lockouts: Vec<(usize, String)>,
 }
@@ -193,8 +194,18 @@ pub async fn verify(
                     "{who} (object {id}): in the saved plan ({}), but the manifests do not declare this user",
                     shown_all(&u.actions)
                 ));
+            } else if demand.is_some() && u.has_changes() {
+                // Declared, but not readable now (deleted, or a Graph error): nothing to check the entry's object
+                // id against, so it is never applied.
+                verdict.skipped.push((
+                    i,
+                    format!(
+                        "{} can't be read now, so the saved plan's entry (object {id}) can't be verified against \
+                         the manifests; nothing was changed for it",
+                        u.user
+                    ),
+                ));
             }
-            // Declared but unreadable now: the executor re-reads it and says why it is skipped.
             continue;
         };
         let Some(Observed::Found { user: now, .. }) = observed.get(&d.user) else {
@@ -251,7 +262,7 @@ pub async fn verify(
     lockout_pass(graph, &mut observed, &to_check, guards, &mut verdict).await;
 
     // The apply side's --max-deletes, on the deletes that remain for the users that will run.
-    let skipped: HashSet<usize> = verdict.lockouts.iter().map(|(i, _)| *i).collect();
+    let skipped: HashSet<usize> = verdict.skipped.iter().map(|(i, _)| *i).collect();
     let deletes = remaining_deletes(plan, &by_id, &observed, &skipped);
     if deletes > guards.max_deletes {
         verdict.refusal = Some(format!(
@@ -300,7 +311,7 @@ async fn lockout_pass(
         if guards.allow_lockout {
             verdict.allowed_lockouts.push((*i, why));
         } else {
-            verdict.lockouts.push((
+            verdict.skipped.push((
                 *i,
                 format!(
                     "lock-out: {why} (checked again at apply); nothing was changed for this user. Give the user \

@@ -78,6 +78,12 @@ pub struct Args {
 pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let saved = match &args.plan_file {
         Some(path) => {
+            if args.paths.is_empty() && !args.plan.users.is_empty() {
+                return Err(miette!(
+                    "--user with --plan selects which declared users the saved plan is verified against: give the \
+                     manifest PATHs too"
+                ));
+            }
             if args.paths.is_empty() && !args.unverified {
                 return Err(miette!(
                     "apply --plan {} needs the manifests the plan must match: `authctl apply --plan {} PATH…`. \
@@ -164,8 +170,9 @@ async fn run_saved(
         print_report(args, ctx, &report)?;
         return Ok(ExitCode::Error);
     }
-    // Users the remaining actions would now lock out are skipped and named; the others go to the executor.
-    let locked: HashMap<usize, String> = verdict.lockouts.iter().cloned().collect();
+    // Users the remaining actions would now lock out (or that can't be verified) are skipped and named; the others
+    // go to the executor.
+    let locked: HashMap<usize, String> = verdict.skipped.iter().cloned().collect();
     let mut runnable = plan.clone();
     runnable.users = plan
         .users

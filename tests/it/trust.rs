@@ -307,6 +307,74 @@ fn tampered_saved_plans_are_refused_whole_and_nothing_is_written() {
     assert!(text.contains("were already applied"), "{text}");
 }
 
+/// An entry named after a declared user that can't be read now (ghost), pointing at another user's object id and UPN
+/// (lee, declared nowhere): never applied.
+#[test]
+fn an_entry_borrowing_an_unreadable_declared_user_is_never_applied() {
+    let t = Case::new(SMALL_TENANT);
+    let header = "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: merge\n  users:\n";
+    std::fs::write(
+        t.dir.join("m.yaml"),
+        format!("{header}    - user: kim@contoso.com\n      phones:\n        mobile: \"+1 2065550003\"\n    - user: ghost@contoso.com\n      phones:\n        mobile: \"+1 2065550009\"\n"),
+    )
+    .unwrap();
+    // The author's own manifest for lee gives a genuine entry (digests and all).
+    std::fs::write(
+        t.dir.join("evil.yaml"),
+        format!("{header}    - user: lee@contoso.com\n      phones:\n        alternateMobile: \"+1 2065550666\"\n"),
+    )
+    .unwrap();
+    let out = t.run(&["plan", "m.yaml", "--out", "plan.json"]);
+    assert_eq!(code(&out), 1, "ghost is missing: {}", stdout(&out));
+    let out = t.run(&["plan", "evil.yaml", "--out", "evil.json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut plan = read_json(&t.path("plan.json"));
+    let mut lee = read_json(&t.path("evil.json"))["users"][0].clone();
+    assert_eq!(lee["actions"][0]["op"], "create", "{lee}");
+    lee["user"] = json!("ghost@contoso.com");
+    let ghost = plan["users"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|u| u["user"] == "ghost@contoso.com")
+        .unwrap();
+    *ghost = lee;
+    write_json(&t.path("tampered.json"), &plan);
+    let out = t.run(&[
+        "apply",
+        "--plan",
+        "tampered.json",
+        "m.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let r = json_of(&out);
+    let entry = r["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user"] == "ghost@contoso.com")
+        .unwrap();
+    assert_eq!(entry["outcome"], "skipped", "{r}");
+    assert!(
+        entry["reason"]
+            .as_str()
+            .unwrap()
+            .contains("can't be verified"),
+        "{entry}"
+    );
+    let lee_now = |t: &Case| {
+        t.state()
+            .users
+            .into_iter()
+            .find(|u| u.user_principal_name == "lee@contoso.com")
+            .unwrap()
+            .phones
+    };
+    assert_eq!(lee_now(&t).len(), 2, "lee untouched");
+}
+
 #[test]
 fn apply_plan_without_paths_needs_unverified() {
     let t = Case::new(SMALL_TENANT);
