@@ -148,9 +148,10 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
             .map_err(|e| miette!("cannot write the plan to {}: {e}", out.display()))?;
         if !ctx.quiet {
             eprintln!(
-                "Saved the plan to {}. Apply exactly these changes with: authctl apply --plan {}",
+                "Saved the plan to {}. Apply exactly these changes with: authctl apply --plan {} {}",
                 out.display(),
-                out.display()
+                out.display(),
+                args.paths.join(" ")
             );
         }
     }
