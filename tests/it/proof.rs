@@ -393,6 +393,12 @@ async fn ci_steps_validate_plan_apply_and_drift_work_against_the_emulator() {
         !body.contains("2065550002") && !body.contains("2065550012"),
         "numbers must be masked in an issue: {body}"
     );
+    // The issue body never promises that a pull request fixes a blocked item.
+    assert!(body.contains("are not fixed by any apply"), "{body}");
+    assert!(
+        !body.contains("on a pull request (or a manual run of the apply workflow) brings it back"),
+        "{body}"
+    );
 
     // A tampered artifact (the PR's job controls it: a number changed in plan.json, manifests.sha256 untouched) is
     // refused whole by the verified merge apply, before any write.
