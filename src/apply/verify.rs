@@ -21,11 +21,11 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::graph::Graph;
-use crate::model::DesiredUser;
+use crate::model::{DesiredUser, SmsSignIn};
 use crate::observe::{self, NoProgress, Progress};
 use crate::plan::{
-    Action, Freshness, Observed, ObservedSet, Plan, PlanSettings, Registration, UserPlan,
-    UserState, lockout_check, step,
+    Action, DesiredState, Freshness, Observed, ObservedSet, Op, Plan, PlanSettings, Registration,
+    Target, UserPlan, UserState, lockout_check, step,
 };
 
 use super::converge::desired_user;
@@ -97,6 +97,30 @@ fn shown_all(actions: &[Action]) -> String {
 /// after a resume: the re-derived plan sees the mobile already written.)
 fn same_call(a: &Action, b: &Action) -> bool {
     a.op == b.op && a.target == b.target && a.after == b.after
+}
+
+/// Whether a user's remaining saved actions are what the manifests demand now: the same calls in the same order.
+/// One tolerance: an SMS sign-in action that waits for a re-read after a mobile write (`afterReread`) may be gone
+/// from the demand when the write already took effect and left SMS sign-in as the manifests want it; the executor
+/// re-reads and decides such an action from the (verified) desired state, so it is kept only when that state manages
+/// SMS sign-in the same way the action does. Nothing else is tolerated.
+fn matches_demand(remaining: &[Action], demanded: &[Action], desired: &DesiredState) -> bool {
+    let demanded_sms = demanded.iter().any(|a| a.target == Target::SmsSignIn);
+    let decided_at_run_time = |a: &Action| {
+        a.after_reread
+            && a.target == Target::SmsSignIn
+            && !demanded_sms
+            && matches!(
+                (desired.sms_sign_in, a.op),
+                (Some(SmsSignIn::Enabled), Op::Enable) | (Some(SmsSignIn::Disabled), Op::Disable)
+            )
+    };
+    let remaining: Vec<&Action> = remaining
+        .iter()
+        .filter(|a| !decided_at_run_time(a))
+        .collect();
+    remaining.len() == demanded.len()
+        && remaining.iter().zip(demanded).all(|(a, b)| same_call(a, b))
 }
 
 /// Reads the plan's users again and decides what may be applied. `demand`: the users declared in `PATHS`
@@ -222,12 +246,7 @@ pub async fn verify(
                     "{who}: the saved plan's desired state is not what the manifests declare for this user"
                 ));
             }
-            let equal = remaining.len() == d.actions.len()
-                && remaining
-                    .iter()
-                    .zip(&d.actions)
-                    .all(|(a, b)| same_call(a, b));
-            if !equal {
+            if !matches_demand(&remaining, &d.actions, &d.desired) {
                 verdict.mismatches.push(format!(
                     "{who}: saved {}; the manifests demand {}",
                     shown_all(&remaining),
@@ -350,8 +369,97 @@ fn remaining_deletes(
             .get(resume_at..)
             .unwrap_or(&[])
             .iter()
-            .filter(|a| a.op == crate::plan::Op::Delete)
+            .filter(|a| a.op == Op::Delete)
             .count();
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(op: Op, target: Target, after: Option<&str>, after_reread: bool) -> Action {
+        Action {
+            op,
+            target,
+            before: None,
+            after: after.map(str::to_string),
+            after_reread,
+            note: None,
+        }
+    }
+
+    fn desired(sms: Option<SmsSignIn>) -> DesiredState {
+        DesiredState {
+            phones: Default::default(),
+            sms_sign_in: sms,
+        }
+    }
+
+    #[test]
+    fn the_same_calls_match_and_any_other_difference_does_not() {
+        let create = action(Op::Create, Target::Mobile, Some("+1 2065550100"), false);
+        let d = desired(None);
+        assert!(matches_demand(
+            std::slice::from_ref(&create),
+            std::slice::from_ref(&create),
+            &d
+        ));
+        assert!(matches_demand(&[], &[], &d));
+        let other = action(Op::Create, Target::Mobile, Some("+1 2065550666"), false);
+        assert!(!matches_demand(
+            std::slice::from_ref(&other),
+            std::slice::from_ref(&create),
+            &d
+        ));
+        assert!(!matches_demand(&[], std::slice::from_ref(&create), &d));
+        assert!(!matches_demand(std::slice::from_ref(&create), &[], &d));
+        let delete = action(Op::Delete, Target::Office, None, false);
+        assert!(!matches_demand(
+            &[delete.clone(), create.clone()],
+            &[create.clone(), delete.clone()],
+            &d
+        ));
+        // The before value (masked in a file) and afterReread (a resume) don't matter.
+        let mut masked = create.clone();
+        masked.before = Some("+1 206•••0100 ·a1".into());
+        assert!(matches_demand(&[masked], &[create], &d));
+        let enable_later = action(Op::Enable, Target::SmsSignIn, Some("ready"), true);
+        let enable_now = action(Op::Enable, Target::SmsSignIn, Some("ready"), false);
+        assert!(matches_demand(
+            &[enable_later],
+            &[enable_now],
+            &desired(Some(SmsSignIn::Enabled))
+        ));
+    }
+
+    #[test]
+    fn a_re_read_sms_action_may_be_gone_only_when_the_desired_state_decides_it() {
+        let enable_later = action(Op::Enable, Target::SmsSignIn, Some("ready"), true);
+        // The mobile write already registered it: nothing demanded, the executor finds nothing to do.
+        assert!(matches_demand(
+            std::slice::from_ref(&enable_later),
+            &[],
+            &desired(Some(SmsSignIn::Enabled))
+        ));
+        // Unmanaged SMS sign-in, or managed the other way: the action would decide by itself. Refused.
+        assert!(!matches_demand(
+            std::slice::from_ref(&enable_later),
+            &[],
+            &desired(None)
+        ));
+        assert!(!matches_demand(
+            std::slice::from_ref(&enable_later),
+            &[],
+            &desired(Some(SmsSignIn::Disabled))
+        ));
+        // Not a re-read action: refused.
+        let enable_now = action(Op::Enable, Target::SmsSignIn, Some("ready"), false);
+        assert!(!matches_demand(
+            &[enable_now],
+            &[],
+            &desired(Some(SmsSignIn::Enabled))
+        ));
+    }
 }
