@@ -412,7 +412,11 @@ fn run_authctl(authctl: &Path, dir: &Path, url: &str, mode: &str, phase: &str) -
                 .arg(&plan);
         }
         _ => {
-            cmd.arg("--plan").arg(&plan);
+            // Verified against the manifests it was made from, with the apply side's own delete guard.
+            cmd.arg("--plan")
+                .arg(&plan)
+                .arg(dir.join("manifests"))
+                .args(["--max-deletes", "100000000"]);
         }
     }
     cmd.args(["--graph-url", url, "--authority-host", url, "--stats"]);

@@ -17,10 +17,10 @@ mod common;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use authctl::apply::observe::{BuildSettings, NoProgress, build_plan};
 use authctl::apply::{ApplyOptions, apply};
 use authctl::emulator::tenant::{App, Method, Phone, Tenant, User};
 use authctl::model::PhoneType;
+use authctl::observe::{BuildSettings, NoProgress, build_plan};
 
 const TENANT_ID: &str = "00000000-0000-4000-8000-00000000c000";
 const CLIENT_ID: &str = "00000000-0000-4000-8000-00000000c001";

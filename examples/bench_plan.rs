@@ -17,9 +17,9 @@ mod common;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use authctl::apply::observe::{BuildSettings, NoProgress, build_plan};
 use authctl::emulator::tenant::{App, Phone, Tenant, User};
 use authctl::model::PhoneType;
+use authctl::observe::{BuildSettings, NoProgress, build_plan};
 
 const TENANT_ID: &str = "00000000-0000-4000-8000-00000000b000";
 const CLIENT_ID: &str = "00000000-0000-4000-8000-00000000b001";

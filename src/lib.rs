@@ -2,7 +2,7 @@
 //!
 //! Data flows one way: manifests → desired state; Graph → observed state; both → plan → renderers / executor.
 //! The pure core ([`model`], [`phone`], [`manifest`]'s model and validation, [`plan`]) knows nothing of HTTP, files
-//! or terminals; I/O lives at the edges ([`graph`], [`emulator`], [`render`], [`apply`], [`cli`]). Only [`cli`]
+//! or terminals; I/O lives at the edges ([`graph`], [`emulator`], [`render`], [`observe`] (the read side: Graph → a finished plan), [`apply`], [`cli`]). Only [`cli`]
 //! knows every other module.
 
 pub mod apply;
@@ -13,6 +13,7 @@ pub mod exit;
 pub mod graph;
 pub mod manifest;
 pub mod model;
+pub mod observe;
 pub mod phone;
 pub mod plan;
 pub mod render;

@@ -5,10 +5,13 @@
 #   steps.sh validate   manifests → GitHub annotations on stdout; exit 1 when invalid
 #   steps.sh plan       manifests + Graph → $OUT/plan.md (the PR comment, with its marker), $OUT/plan.json (the
 #                       saved plan, mode 0600), $OUT/manifests.sha256; output changes=true|false; exit 1 on error
-#   steps.sh apply      applies $OUT/plan.json after checking it was made from the manifests checked out now;
-#                       $OUT/apply.txt (report), $OUT/journal.jsonl; exit 1 when anything failed or was stale
+#   steps.sh apply      applies $OUT/plan.json, verified by authctl against the manifests checked out now
+#                       (`apply --plan FILE MANIFESTS`: refused whole, before any write, when any user's remaining
+#                       actions differ from what they demand); $OUT/apply.txt (report), $OUT/journal.jsonl; exit 1
+#                       when anything was refused, failed, was stale or would lock a user out
 #   steps.sh drift      manifests + Graph → $OUT/drift.txt (numbers masked) and $OUT/drift.md (the issue body);
-#                       output drift=true|false;
+#                       output drift=true|false (true only for drift an apply can fix: blocked items and pending
+#                       user actions are listed in drift.txt but are not drift);
 #                       exit 1 on error (exit 0 on drift: the output says it, the workflow decides)
 #
 # Environment (all optional):
@@ -37,8 +40,10 @@ summary() { # summary FILE: append FILE to the job's summary page
   if [[ -n "${GITHUB_STEP_SUMMARY:-}" && -s "$1" ]]; then cat "$1" >>"$GITHUB_STEP_SUMMARY"; fi
 }
 
-# A digest of every manifest file's path and content, sorted, so apply can tell whether the checked-out manifests are
-# the ones the saved plan was made from (another merge may have changed them since the plan was reviewed).
+# A digest of every manifest file's path and content, sorted, so apply can say early and plainly that another merge
+# changed the manifests since the plan was reviewed. It is a convenience, not the safety check: the artifact comes from
+# the pull request's job, so this file is as forgeable as plan.json. What protects the tenant is authctl's own
+# verification of the plan against the manifests checked out on main (`apply --plan FILE MANIFESTS`).
 manifests_digest() {
   find "$MANIFESTS" -type f \( -name '*.yaml' -o -name '*.yml' \) -print0 | LC_ALL=C sort -z |
     xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1
@@ -80,18 +85,24 @@ cmd_apply() {
     echo "error: no saved plan at $OUT/plan.json (download the pull request's plan artifact first)" >&2
     return 1
   fi
-  if [[ -f "$OUT/manifests.sha256" ]]; then
-    local planned now
-    planned="$(cat "$OUT/manifests.sha256")"
-    now="$(manifests_digest)"
-    if [[ "$planned" != "$now" ]]; then
-      echo "error: the saved plan was made from other manifests than the ones checked out now" \
-        "(another change was merged after it was reviewed); re-plan (run the apply workflow by hand) instead" >&2
-      return 1
-    fi
+  if [[ ! -f "$OUT/manifests.sha256" ]]; then
+    echo "error: no $OUT/manifests.sha256 beside the saved plan (download the whole plan artifact)" >&2
+    return 1
+  fi
+  local planned now
+  planned="$(cat "$OUT/manifests.sha256")"
+  now="$(manifests_digest)"
+  if [[ "$planned" != "$now" ]]; then
+    echo "error: the saved plan was made from other manifests than the ones checked out now" \
+      "(another change was merged after it was reviewed); re-plan (run the apply workflow by hand) instead" >&2
+    return 1
   fi
   local rc=0
-  "$AUTHCTL" apply "${EXTRA[@]}" --plan "$OUT/plan.json" --journal "$OUT/journal.jsonl" >"$OUT/apply.txt" || rc=$?
+  # The manifests checked out here (main) are what the plan is verified against: authctl re-reads every user,
+  # re-derives its plan from them, and refuses the whole plan before the first write on any difference. The guards
+  # are this job's own (--max-deletes 10 and no --allow-lockout unless given here), not the ones in the file.
+  "$AUTHCTL" apply "${EXTRA[@]}" --plan "$OUT/plan.json" "$MANIFESTS" --journal "$OUT/journal.jsonl" \
+    >"$OUT/apply.txt" || rc=$?
   cat "$OUT/apply.txt"
   if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
     { echo '### authctl apply'; echo; echo '```text'; cat "$OUT/apply.txt"; echo '```'; } >>"$GITHUB_STEP_SUMMARY"
@@ -103,7 +114,8 @@ cmd_drift() {
   mkdir -p "$OUT"
   local rc=0
   # --redact masks every number (with a fingerprint that still tells two numbers apart): an issue is read more
-  # widely than the manifests. Exit 0 in sync, 2 drift, 1 error.
+  # widely than the manifests. Exit 0 in sync (blocked and pending items alone are not drift), 2 drift an apply
+  # fixes, 1 error.
   "$AUTHCTL" drift "${EXTRA[@]}" "$MANIFESTS" --format text --redact >"$OUT/drift.txt" || rc=$?
   case $rc in
     0) output drift false ;;
@@ -112,8 +124,11 @@ cmd_drift() {
       {
         echo "### authctl drift: the tenant differs from the manifests"
         echo
-        echo "\`authctl plan\` on a pull request (or a manual run of the apply workflow) brings it back in line;"
-        echo "a change made on purpose belongs in the manifests."
+        echo "The differences without a tag are what an apply of the manifests changes back: a manual run of the"
+        echo "apply workflow (or the next merged pull request) brings them in line; a change made on purpose belongs"
+        echo "in the manifests. Items tagged [blocked] or [pending user action] are not fixed by any apply: their"
+        echo "reason is in \`authctl plan\` (for example a user outside the SMS sign-in policy, or a set-up only the"
+        echo "user can finish)."
         echo
         echo '```text'
         cat "$OUT/drift.txt"

@@ -28,8 +28,8 @@ use crate::plan::{
 };
 
 use super::journal::{Journal, JournalSubject};
-use super::observe::Progress;
 use super::reread::{observed_user, summary};
+use crate::observe::Progress;
 
 /// Users read ahead per chunk: a multiple of both the UPNs per `$filter` (15) and the reads per `$batch` (20).
 const CHUNK: usize = 60;
@@ -46,6 +46,10 @@ pub struct ApplyOptions {
     pub journal: Option<Arc<Journal>>,
     /// Progress display: one step per user applied, then one per user checked for convergence.
     pub progress: Option<Arc<dyn Progress>>,
+    /// `None`: the plan's own `--max-deletes` guard is enforced (a plan made in this process). `Some(n)`: the
+    /// apply side's `--max-deletes`, already enforced by the caller on the actions that remain after the re-read
+    /// (`crate::apply::verify`); the limit written in a plan file is information only.
+    pub max_deletes: Option<usize>,
 }
 
 impl Default for ApplyOptions {
@@ -55,6 +59,7 @@ impl Default for ApplyOptions {
             converge_timeout: Duration::from_secs(60),
             journal: None,
             progress: None,
+            max_deletes: None,
         }
     }
 }
@@ -75,7 +80,7 @@ impl std::fmt::Debug for ApplyOptions {
 /// Applies `plan`: refuses it whole when a guard does not hold or the plan has a run error; otherwise applies every
 /// user it can and reports each one. Never panics on Graph errors: they end up in the report.
 pub async fn apply(plan: &Plan, graph: &Graph, options: &ApplyOptions) -> ApplyReport {
-    if let Some(refusal) = refusal(plan) {
+    if let Some(refusal) = refusal(plan, options.max_deletes.is_none()) {
         return ApplyReport {
             error: Some(refusal),
             users: plan
@@ -113,10 +118,13 @@ pub async fn apply_user(user: &UserPlan, graph: &Graph, options: &ApplyOptions) 
         .unwrap_or_else(|| not_run(user, UserOutcome::NotAttempted, None))
 }
 
-/// Why the whole plan is refused, if it is.
-fn refusal(plan: &Plan) -> Option<String> {
+/// Why the whole plan is refused, if it is. `own_guard`: enforce the guard the plan was made with.
+fn refusal(plan: &Plan, own_guard: bool) -> Option<String> {
     if let Some(e) = &plan.error {
         return Some(format!("the plan has a run error, nothing is applied: {e}"));
+    }
+    if !own_guard {
+        return None;
     }
     // Recount rather than trust `holds`: the file may have been edited.
     let deletes = plan
@@ -137,7 +145,7 @@ fn refusal(plan: &Plan) -> Option<String> {
 }
 
 /// A report for a user not applied at all.
-fn not_run(u: &UserPlan, outcome: UserOutcome, reason: Option<String>) -> UserReport {
+pub(crate) fn not_run(u: &UserPlan, outcome: UserOutcome, reason: Option<String>) -> UserReport {
     let action_outcome = match outcome {
         UserOutcome::Skipped => ActionOutcome::Skipped,
         _ => ActionOutcome::NotAttempted,
@@ -161,6 +169,8 @@ fn not_run(u: &UserPlan, outcome: UserOutcome, reason: Option<String>) -> UserRe
         error: None,
         converged: None,
         notes: Vec::new(),
+        blocked: u.blocked.clone(),
+        pending: u.pending.clone(),
     }
 }
 
@@ -346,7 +356,13 @@ impl<'a> Runner<'a> {
             r.outcome = ActionOutcome::Done;
             r.note = Some("already applied (found on re-read; resumed after it)".into());
         }
-        if resume_at > 0 {
+        if resume_at > 0 && resume_at == u.actions.len() {
+            rep.notes.push(format!(
+                "all {} action{} of the plan were already applied (found on re-read): nothing left to do",
+                u.actions.len(),
+                if u.actions.len() == 1 { "" } else { "s" }
+            ));
+        } else if resume_at > 0 {
             rep.notes.push(format!(
                 "resumed at action {} of {}: the earlier ones were already applied",
                 resume_at + 1,
@@ -480,6 +496,19 @@ impl<'a> Runner<'a> {
         match first {
             Ok(_) => Ok(None),
             Err(e) if is_not_unique(&e) => self.saved_despite_409(t, number, &e, st).await,
+            // "The user already has a phone method of this type" (400 in Graph's answers; 409 is tolerated
+            // too): another run (or a retry under read lag) created it. The desired number there is done.
+            // Re-read until a phone of this type shows (riding out read lag, up to the convergence timeout): the
+            // desired number there means done; another number, or none, keeps Graph's refusal.
+            Err(e) if matches!(e.status(), Some(400 | 409)) => {
+                match self.wait_for(st, |u| u.phones.contains_key(&t)).await {
+                    Some(user) if has_phone(&user, t, number) => Ok(Some(format!(
+                        "Graph refused the create ({e}): the phone exists already, with this number (another \
+                         run, or an earlier try, created it): done"
+                    ))),
+                    _ => Err(Failure::from(&e)),
+                }
+            }
             Err(e) if e.outcome_unknown() => {
                 // The POST may have been applied: look before sending it again.
                 if let Ok(user) = self.read_user(st).await

@@ -1,12 +1,12 @@
 //! The executor: applies a plan through the Graph client — per-user freshness, users in parallel with each user's
 //! actions in order, idempotency, convergence, and the apply report and journal.
 
-pub mod observe;
-
 pub mod converge;
 pub mod executor;
 pub mod journal;
 pub mod reread;
+pub mod verify;
 
 pub use executor::{ApplyOptions, apply, apply_user};
 pub use journal::{Journal, JournalEntry};
+pub use verify::{ApplyGuards, Verdict, verify};

@@ -56,7 +56,7 @@ impl std::fmt::Display for RereadError {
 
 /// A Graph error as the report shows it (the same summary the plan records).
 pub fn summary(e: &GraphError) -> GraphErrorSummary {
-    super::observe::error_summary(e)
+    crate::observe::error_summary(e)
 }
 
 /// The observed user from Graph's phone methods (unknown types kept verbatim).
@@ -67,7 +67,7 @@ pub fn observed_user(id: &str, upn: &str, methods: &[PhoneMethod]) -> ObservedUs
         display_name: None,
         on_premises_sync_enabled: None,
     };
-    super::observe::observed_user(&info, methods)
+    crate::observe::observed_user(&info, methods)
 }
 
 impl Runner<'_> {

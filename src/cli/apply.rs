@@ -1,6 +1,7 @@
-//! `authctl apply`: apply a saved plan (`--plan FILE`, reviewed already, applied without a prompt), or plan the
-//! manifests, show the plan, and apply it after a `yes` on a terminal (`--auto-approve` elsewhere). The executor
-//! (`crate::apply`) does the work; this file resolves flags, asks, prints the report and picks the exit code.
+//! `authctl apply`: apply a saved plan (`--plan FILE PATHS…`, reviewed already, applied without a prompt once it
+//! is verified against the manifests), or plan the manifests, show the plan, and apply it after a `yes` on a
+//! terminal (`--auto-approve` elsewhere). The gate (`crate::apply::verify`) and the executor (`crate::apply`) do
+//! the work; this file resolves flags, asks, prints the report and picks the exit code (`crate::exit::decide`).
 
 use std::io::BufRead as _;
 use std::path::PathBuf;
@@ -10,17 +11,21 @@ use std::time::Duration;
 use clap::ValueEnum;
 use miette::miette;
 
-use crate::apply::observe::{Progress, build_plan};
-use crate::apply::{ApplyOptions, Journal, apply};
+use std::collections::HashMap;
+
+use crate::apply::executor::not_run;
+use crate::apply::{ApplyGuards, ApplyOptions, Journal, apply, verify};
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::cli::plan::{
-    PlanFlags, print_stdout, progress_for, show_manifest_diagnostics, show_plan_diagnostics,
+    Bar, PlanFlags, print_stdout, progress_for, show_manifest_diagnostics, show_plan_diagnostics,
 };
 use crate::exit::ExitCode;
+use crate::exit::{Outcome, Policy, decide};
 use crate::graph::Graph;
 use crate::manifest;
-use crate::plan::{ApplyReport, Plan};
+use crate::observe::{Progress, build_plan, selected_users};
+use crate::plan::{ApplyReport, Plan, UserOutcome};
 use crate::render::{self, TextOptions};
 use crate::units::parse_duration;
 
@@ -36,14 +41,20 @@ pub enum ApplyFormat {
 /// Arguments of `authctl apply`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Manifest files, directories (searched recursively for `*.yaml` and `*.yml`), or `-` for stdin: plan them and
-    /// apply the plan. Not with `--plan`.
-    #[arg(value_name = "PATH", conflicts_with = "plan_file")]
+    /// Manifest files, directories (searched recursively for `*.yaml` and `*.yml`), or `-` for stdin. Alone: plan
+    /// them and apply the plan. With `--plan`: the manifests the saved plan is verified against before anything is
+    /// written (each user's remaining actions must be exactly what these manifests demand now).
+    #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
-    /// Apply this saved plan (`authctl plan --out FILE`) exactly, without asking: it was reviewed when it was made.
-    /// Users changed since are skipped and named; a plan of another format version is refused.
+    /// Apply this saved plan (`authctl plan --out FILE`) without asking: it was reviewed when it was made. Give the
+    /// manifests too (`--plan FILE PATHS…`): the plan is refused whole, before any write, when it differs from what
+    /// they demand. Users changed since are skipped and named; a plan of another format version is refused.
     #[arg(long = "plan", value_name = "FILE")]
     pub plan_file: Option<PathBuf>,
+    /// With `--plan` and no PATHS: apply the saved plan without verifying it against manifests (only for a plan
+    /// you made yourself; the lock-out and `--max-deletes` guards are still checked at apply).
+    #[arg(long, requires = "plan_file", conflicts_with = "paths")]
+    pub unverified: bool,
     /// Apply without asking (needed when stdin is not a terminal and manifests are given).
     #[arg(long)]
     pub auto_approve: bool,
@@ -67,13 +78,20 @@ pub struct Args {
 pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let saved = match &args.plan_file {
         Some(path) => {
-            if !args.plan.users.is_empty()
-                || args.plan.allow_lockout
-                || args.plan.max_deletes != crate::plan::DEFAULT_MAX_DELETES
-            {
+            if args.paths.is_empty() && !args.plan.users.is_empty() {
                 return Err(miette!(
-                    "--user, --max-deletes and --allow-lockout are planning flags: a saved plan is applied as it \
-                     was made (make a new plan to change them)"
+                    "--user with --plan selects which declared users the saved plan is verified against: give the \
+                     manifest PATHs too"
+                ));
+            }
+            if args.paths.is_empty() && !args.unverified {
+                return Err(miette!(
+                    "apply --plan {} needs the manifests the plan must match: `authctl apply --plan {} PATH…`. \
+                     A saved plan is only a file: without PATHS nothing shows that its actions are what the \
+                     manifests demand (it may have been edited). Pass --unverified to apply a plan you made \
+                     yourself without that check",
+                    path.display(),
+                    path.display()
                 ));
             }
             let text = std::fs::read_to_string(path)
@@ -82,7 +100,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         }
         None if args.paths.is_empty() => {
             return Err(miette!(
-                "give manifest PATHs to plan and apply, or --plan FILE to apply a saved plan"
+                "give manifest PATHs to plan and apply, or --plan FILE PATHs to apply a saved plan"
             ));
         }
         None => None,
@@ -95,65 +113,155 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         }
         None => None,
     };
-    let manifests = match saved {
-        Some(_) => None,
-        None => {
-            let m = manifest::load(&args.paths);
-            if !show_manifest_diagnostics(&m, ctx) {
-                return Ok(ExitCode::Error);
-            }
-            Some(m)
+    let manifests = if args.paths.is_empty() {
+        None
+    } else {
+        let m = manifest::load(&args.paths);
+        if !show_manifest_diagnostics(&m, ctx) {
+            return Ok(ExitCode::Error);
         }
+        Some(m)
     };
 
     let session = args.graph.connect(ctx).await?;
     let graph = session.graph.clone();
-    let result = run_connected(&args, ctx, &graph, saved, manifests, journal).await;
+    let result = match saved {
+        Some(plan) => run_saved(&args, ctx, &graph, plan, manifests, journal).await,
+        None => run_connected(&args, ctx, &graph, manifests, journal).await,
+    };
     session.finish().await?;
     result
+}
+
+/// `apply --plan FILE [PATHS…]`: the gate (verification against PATHS, the lock-out re-check, the apply side's
+/// guards), then the executor for the users that passed.
+async fn run_saved(
+    args: &Args,
+    ctx: &Context,
+    graph: &Graph,
+    plan: Plan,
+    manifests: Option<crate::manifest::Manifests>,
+    journal: Option<Arc<Journal>>,
+) -> miette::Result<ExitCode> {
+    let desired = match &manifests {
+        Some(m) => Some(
+            selected_users(graph, m, &args.plan.build_settings())
+                .await
+                .map_err(|e| miette!("{e}"))?,
+        ),
+        None => None,
+    };
+    let guards = ApplyGuards {
+        max_deletes: args.plan.max_deletes,
+        allow_lockout: args.plan.allow_lockout,
+    };
+    let bar = progress_for(ctx, plan.users.len());
+    let verdict = verify(&plan, graph, desired.as_deref(), guards, &bar).await;
+    bar.finish();
+    if let Some(refusal) = verdict.refusal_text() {
+        let report = ApplyReport {
+            error: Some(refusal),
+            users: plan
+                .users
+                .iter()
+                .map(|u| not_run(u, UserOutcome::Skipped, None))
+                .collect(),
+        };
+        print_report(args, ctx, &report)?;
+        return Ok(ExitCode::Error);
+    }
+    // Users the remaining actions would now lock out (or that can't be verified) are skipped and named; the others
+    // go to the executor.
+    let locked: HashMap<usize, String> = verdict.skipped.iter().cloned().collect();
+    let mut runnable = plan.clone();
+    runnable.users = plan
+        .users
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !locked.contains_key(i))
+        .map(|(_, u)| u.clone())
+        .collect();
+    let (mut options, bar) = apply_options(args, ctx, graph, &runnable, journal);
+    options.max_deletes = Some(args.plan.max_deletes);
+    let ran = apply(&runnable, graph, &options).await;
+    bar.finish();
+    let mut ran_users = ran.users.into_iter();
+    let allowed: HashMap<usize, String> = verdict.allowed_lockouts.iter().cloned().collect();
+    let mut users = Vec::with_capacity(plan.users.len());
+    for (i, u) in plan.users.iter().enumerate() {
+        let r = match locked.get(&i) {
+            Some(why) => not_run(u, UserOutcome::Skipped, Some(why.clone())),
+            None => {
+                let mut r = ran_users
+                    .next()
+                    .unwrap_or_else(|| not_run(u, UserOutcome::NotAttempted, None));
+                if let Some(why) = allowed.get(&i) {
+                    r.notes
+                        .push(format!("{why}; applied anyway because of --allow-lockout"));
+                }
+                r
+            }
+        };
+        users.push(r);
+    }
+    let report = ApplyReport {
+        error: ran.error,
+        users,
+    };
+    print_report(args, ctx, &report)?;
+    Ok(exit_code(args, &plan, &report))
 }
 
 async fn run_connected(
     args: &Args,
     ctx: &Context,
     graph: &Graph,
-    saved: Option<Plan>,
     manifests: Option<crate::manifest::Manifests>,
     journal: Option<Arc<Journal>>,
 ) -> miette::Result<ExitCode> {
-    let plan = match (saved, manifests) {
-        (Some(p), _) => p,
-        (None, Some(m)) => {
-            let bar = progress_for(ctx, m.users.len());
-            let plan = build_plan(graph, &m, &args.plan.build_settings(), &bar)
-                .await
-                .map_err(|e| miette!("{e}"))?;
-            bar.finish();
-            show_plan_diagnostics(&plan, &m, ctx);
-            let shown = render::plan_text(
-                &plan,
-                TextOptions {
-                    color: if args.format == ApplyFormat::Text {
-                        ctx.color_stdout
-                    } else {
-                        ctx.color_stderr
-                    },
-                    redact: false,
-                },
-            );
-            match args.format {
-                ApplyFormat::Text => print_stdout(&shown)?,
-                ApplyFormat::Json => eprint!("{shown}"),
-            }
-            if plan.has_changes() && !approved(args, ctx)? {
-                eprintln!("Apply cancelled: nothing was changed.");
-                return Ok(ExitCode::Error);
-            }
-            plan
-        }
-        (None, None) => unreachable!("run() requires manifests or a saved plan"),
+    let Some(m) = manifests else {
+        return Err(miette!("give manifest PATHs to plan and apply"));
     };
+    let bar = progress_for(ctx, m.users.len());
+    let plan = build_plan(graph, &m, &args.plan.build_settings(), &bar)
+        .await
+        .map_err(|e| miette!("{e}"))?;
+    bar.finish();
+    show_plan_diagnostics(&plan, &m, ctx);
+    let shown = render::plan_text(
+        &plan,
+        TextOptions {
+            color: if args.format == ApplyFormat::Text {
+                ctx.color_stdout
+            } else {
+                ctx.color_stderr
+            },
+            redact: false,
+        },
+    );
+    match args.format {
+        ApplyFormat::Text => print_stdout(&shown)?,
+        ApplyFormat::Json => eprint!("{shown}"),
+    }
+    if plan.has_changes() && !approved(args, ctx)? {
+        eprintln!("Apply cancelled: nothing was changed.");
+        return Ok(ExitCode::Error);
+    }
+    let (options, bar) = apply_options(args, ctx, graph, &plan, journal);
+    let report = apply(&plan, graph, &options).await;
+    bar.finish();
+    print_report(args, ctx, &report)?;
+    Ok(exit_code(args, &plan, &report))
+}
 
+/// The executor's options from the flags, with a progress bar over the users that have changes.
+fn apply_options(
+    args: &Args,
+    ctx: &Context,
+    graph: &Graph,
+    plan: &Plan,
+    journal: Option<Arc<Journal>>,
+) -> (ApplyOptions, Arc<Bar>) {
     let progress = Arc::new(progress_for(
         ctx,
         plan.users.iter().filter(|u| u.has_changes()).count(),
@@ -163,20 +271,25 @@ async fn run_connected(
         converge_timeout: args.converge_timeout,
         journal,
         progress: Some(progress.clone() as Arc<dyn Progress>),
+        max_deletes: None,
     };
-    let report = apply(&plan, graph, &options).await;
-    progress.finish();
-    print_report(args, ctx, &report)?;
+    (options, progress)
+}
 
-    let mut code = if report.has_failures() {
-        ExitCode::Error
-    } else {
-        ExitCode::Success
-    };
-    if args.plan.fail_on_blocked && (plan.summary.blocked > 0 || plan.summary.pending > 0) {
-        code = code.combine(ExitCode::Error);
-    }
-    Ok(code)
+/// `apply`'s exit code ([`crate::exit::decide`]): 1 when anything failed, was skipped, not attempted or did not
+/// converge (or, with `--fail-on-blocked`, when anything is blocked or pending); else 0.
+fn exit_code(args: &Args, plan: &Plan, report: &ApplyReport) -> ExitCode {
+    decide(
+        Outcome {
+            errors: report.has_failures(),
+            changes: false,
+            blocked: plan.summary.blocked + plan.summary.pending > 0,
+        },
+        Policy {
+            detailed: false,
+            fail_on_blocked: args.plan.fail_on_blocked,
+        },
+    )
 }
 
 fn print_report(args: &Args, ctx: &Context, report: &ApplyReport) -> miette::Result<()> {

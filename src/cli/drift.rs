@@ -1,11 +1,12 @@
 //! `authctl drift`: report users whose Graph state differs from the manifests, for a cron job. Exit 0 in sync, 2 on
-//! drift, 1 on an error (a bad manifest, a missing user, a Graph failure, masked numbers). Reads Graph exactly as
-//! `plan` does (the lock-out preflight included, so "blocked" is told apart from "apply would fix it").
+//! drift apply would fix, 1 on an error (a bad manifest, a missing user, a Graph failure, masked numbers); blocked
+//! items and pending user actions are reported with their status and exit 1 only with `--fail-on-blocked`, exactly
+//! as for `plan` (one policy: `crate::exit::decide`). Reads Graph exactly as `plan` does (the same
+//! `crate::observe::build_plan`, lock-out preflight included, so "blocked" is told apart from "apply would fix it").
 
 use clap::ValueEnum;
 use miette::miette;
 
-use crate::apply::observe::{self, BuildSettings};
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::cli::plan::{
@@ -13,6 +14,7 @@ use crate::cli::plan::{
 };
 use crate::exit::ExitCode;
 use crate::manifest;
+use crate::observe::{self, BuildSettings};
 use crate::plan::{DriftReport, RedactScope};
 use crate::render;
 
@@ -40,6 +42,10 @@ pub struct Args {
     /// Mask every number in the report (with the per-run fingerprint that tells numbers apart).
     #[arg(long)]
     pub redact: bool,
+    /// Exit 1 when anything is blocked or waits for a user action (by default they are reported and exit 0: no
+    /// apply can fix them).
+    #[arg(long)]
+    pub fail_on_blocked: bool,
     #[command(flatten)]
     pub graph: GraphArgs,
 }
@@ -72,5 +78,5 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     };
     print_stdout(&rendered)?;
     session.finish().await?;
-    Ok(report.exit_code())
+    Ok(report.exit_code(args.fail_on_blocked))
 }

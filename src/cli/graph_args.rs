@@ -17,7 +17,7 @@ use crate::emulator::{self, EmulatorHandle};
 use crate::graph::credentials::client_secret::ClientSecret;
 use crate::graph::credentials::device_code::{self, DeviceCode, DeviceCodePrompt, PromptHandler};
 use crate::graph::credentials::select::{Selection, imds_url};
-use crate::graph::settings::parse_root;
+use crate::graph::settings::{parse_graph_root, parse_root};
 use crate::graph::{AuthMethod, Cloud, Credential, Env, Graph, GraphSettings};
 use crate::units::Rate;
 
@@ -35,7 +35,7 @@ pub struct GraphArgs {
     /// The app's client id (for device-code sign-in: a public client; default Microsoft Graph Command Line Tools).
     #[arg(long, env = "AZURE_CLIENT_ID", hide_env_values = true)]
     pub client_id: Option<String>,
-    /// Graph's root URL (default: the cloud's, e.g. https://graph.microsoft.com).
+    /// Graph's host, with or without `/v1.0` (default: the cloud's, e.g. https://graph.microsoft.com).
     #[arg(long, env = "AUTHCTL_GRAPH_URL", value_name = "URL")]
     pub graph_url: Option<String>,
     /// The login authority host (default: the cloud's, e.g. https://login.microsoftonline.com).
@@ -184,7 +184,7 @@ impl GraphArgs {
     pub fn settings(&self) -> miette::Result<GraphSettings> {
         let mut s = GraphSettings::for_cloud(self.cloud);
         if let Some(u) = &self.graph_url {
-            s.graph_url = parse_root(u).map_err(|e| miette!("--graph-url: {e}"))?;
+            s.graph_url = parse_graph_root(u).map_err(|e| miette!("--graph-url: {e}"))?;
         }
         if let Some(u) = &self.authority_host {
             s.authority = parse_root(u).map_err(|e| miette!("--authority-host: {e}"))?;

@@ -12,12 +12,12 @@ use std::path::PathBuf;
 
 use miette::miette;
 
-use crate::apply::observe::{self, NoProgress};
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::cli::plan::{print_stdout, write_private};
 use crate::exit::ExitCode;
 use crate::model::{Mode, ObservedUser, PhoneType, SmsSignInState};
+use crate::observe::{self, NoProgress};
 use crate::phone::PhoneNumber;
 use crate::plan::{Observed, RunError, UserState};
 

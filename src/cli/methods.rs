@@ -6,11 +6,11 @@ use std::io::Write as _;
 
 use miette::IntoDiagnostic as _;
 
-use crate::apply::observe::error_summary;
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::exit::ExitCode;
 use crate::graph::Graph;
+use crate::observe::error_summary;
 use crate::phone::PhoneNumber;
 use crate::plan::Redaction;
 use crate::render::methods::{UserMethods, methods_json, methods_text, redact_numbers};

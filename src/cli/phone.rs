@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use miette::miette;
 
-use crate::apply::observe::{NoProgress, observe, read_method_lists};
 use crate::apply::{ApplyOptions, apply_user};
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
@@ -21,8 +20,9 @@ use crate::exit::ExitCode;
 use crate::model::{
     DesiredPhone, DesiredUser, Mode, ObservedUser, PhoneType, SmsSignIn, SourceLocation,
 };
+use crate::observe::{NoProgress, finish_plan, fresh_salt, observe};
 use crate::phone::PhoneNumber;
-use crate::plan::{ApplyReport, Observed, PlanSettings, UserOutcome, canonical_observed, plan};
+use crate::plan::{ApplyReport, Observed, PlanSettings, UserOutcome, canonical_observed};
 use crate::render::report::apply_report_text;
 
 /// Arguments of `authctl phone`.
@@ -334,19 +334,9 @@ async fn change_with(
         }
         Some(Observed::Error(e)) => return Err(miette!("reading user `{user}`: {e}")),
     }
-    let mut settings =
-        PlanSettings::new(graph.clock().now(), hex::encode(rand::random::<[u8; 8]>()));
+    let mut settings = PlanSettings::new(graph.clock().now(), fresh_salt());
     settings.allow_lockout = common.allow_lockout;
-    let mut the_plan = plan(&desired, &observed, &settings);
-    let ids: Vec<String> = the_plan
-        .users_needing_lockout_check()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    if !ids.is_empty() {
-        read_method_lists(graph, &ids, &mut observed, &NoProgress).await;
-        the_plan = plan(&desired, &observed, &settings);
-    }
+    let the_plan = finish_plan(graph, &desired, &mut observed, &settings, &NoProgress).await;
     let Some(up) = the_plan.users.first() else {
         return Err(miette!("nothing was planned for `{user}`"));
     };

@@ -9,11 +9,11 @@ use std::path::Path;
 use clap::ValueEnum;
 use miette::miette;
 
-use crate::apply::observe::{self, BuildSettings, Progress};
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::exit::ExitCode;
 use crate::manifest::{self, DiagnosticFormat, Manifests};
+use crate::observe::{self, BuildSettings, Progress};
 use crate::plan::{DEFAULT_MAX_DELETES, Plan};
 use crate::render;
 
@@ -148,9 +148,10 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
             .map_err(|e| miette!("cannot write the plan to {}: {e}", out.display()))?;
         if !ctx.quiet {
             eprintln!(
-                "Saved the plan to {}. Apply exactly these changes with: authctl apply --plan {}",
+                "Saved the plan to {}. Apply exactly these changes with: authctl apply --plan {} {}",
                 out.display(),
-                out.display()
+                out.display(),
+                args.paths.join(" ")
             );
         }
     }

@@ -138,9 +138,49 @@ pub fn parse_root(s: &str) -> Result<Url, String> {
     Ok(u)
 }
 
+/// Parses `--graph-url`: Graph's host (`https://graph.microsoft.com`), with or without a trailing `/` or `/v1.0`
+/// (authctl adds `/v1.0` itself). Any other path (`/beta`, a proxy prefix) is refused: every request would go to
+/// the wrong place.
+pub fn parse_graph_root(s: &str) -> Result<Url, String> {
+    let mut u = parse_root(s)?;
+    match u.path() {
+        "/" => {}
+        p if p.eq_ignore_ascii_case("/v1.0/") => u.set_path("/"),
+        p => {
+            return Err(format!(
+                "`{s}` has the path `{}`; give Graph's host, e.g. https://graph.microsoft.com or \
+                 https://graph.microsoft.com/v1.0 (authctl calls the v1.0 API only)",
+                p.trim_end_matches('/')
+            ));
+        }
+    }
+    Ok(u)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn graph_roots_accept_the_host_with_or_without_v1() {
+        for ok in [
+            "https://graph.microsoft.com",
+            "https://graph.microsoft.com/",
+            "https://graph.microsoft.com/v1.0",
+            "https://graph.microsoft.com/v1.0/",
+            "http://127.0.0.1:8080/v1.0",
+        ] {
+            let u = parse_graph_root(ok).unwrap();
+            assert_eq!(u.path(), "/", "{ok}");
+        }
+        for bad in [
+            "https://graph.microsoft.com/beta",
+            "https://proxy/graph/v1.0",
+        ] {
+            let e = parse_graph_root(bad).unwrap_err();
+            assert!(e.contains("v1.0"), "{e}");
+        }
+    }
 
     #[test]
     fn roots_are_normalised() {

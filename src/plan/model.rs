@@ -470,7 +470,10 @@ impl Summary {
 
     /// The one-line summary: `Plan: 3 to add, 1 to change, 2 to destroy, 1 SMS sign-in change; 1 blocked`.
     pub fn line(&self) -> String {
-        let mut s = if self.actions() == 0 {
+        let mut s = if self.actions() == 0 && self.errors > 0 {
+            // Never "No changes" when users could not be read: nothing is known about them.
+            "Plan: nothing to change for the users that could be read".to_string()
+        } else if self.actions() == 0 {
             "No changes: the phones match the manifests".to_string()
         } else {
             format!(
@@ -607,25 +610,25 @@ impl Plan {
         self.error.is_some() || self.users.iter().any(|u| u.error.is_some())
     }
 
-    /// The exit code of `authctl plan`: 1 for a run error or any user error (or, with `fail_on_blocked`, any
-    /// blocked item or pending user action); else 2 with `detailed_exitcode` when anything would change; else 0.
+    /// The exit code of `authctl plan` ([`crate::exit::decide`]): 1 for a run error, any user error or a failing
+    /// guard (or, with `fail_on_blocked`, any blocked item or pending user action); else 2 with
+    /// `detailed_exitcode` when anything would change; else 0.
     pub fn exit_code(
         &self,
         detailed_exitcode: bool,
         fail_on_blocked: bool,
     ) -> crate::exit::ExitCode {
-        use crate::exit::ExitCode;
-        let mut code = ExitCode::Success;
-        if detailed_exitcode && self.has_changes() {
-            code = code.combine(ExitCode::Changes);
-        }
-        if self.has_errors()
-            || !self.guards_hold()
-            || (fail_on_blocked && self.summary.blocked + self.summary.pending > 0)
-        {
-            code = code.combine(ExitCode::Error);
-        }
-        code
+        crate::exit::decide(
+            crate::exit::Outcome {
+                errors: self.has_errors() || !self.guards_hold(),
+                changes: self.has_changes(),
+                blocked: self.summary.blocked + self.summary.pending > 0,
+            },
+            crate::exit::Policy {
+                detailed: detailed_exitcode,
+                fail_on_blocked,
+            },
+        )
     }
 
     /// Whether every guard holds (apply refuses the plan otherwise).

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{PhoneType, SmsSignIn, SmsSignInState, SourceLocation};
 
-use super::model::{Action, GraphErrorSummary, Plan, Target};
+use super::model::{Action, Blocked, GraphErrorSummary, Pending, Plan, Target};
 
 /// How one action went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -85,6 +85,12 @@ pub struct UserReport {
     /// Anything else worth saying (convergence detail, SMS state after registration, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the plan does not do for this user, and why (as the plan shows it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<Blocked>,
+    /// What only the user can finish (as the plan shows it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
 }
 
 /// What apply did.
@@ -196,7 +202,8 @@ pub struct DriftUser {
     pub error: Option<String>,
 }
 
-/// The drift document: users whose Graph state differs from the manifests. Exit 0 in sync, 2 drift, 1 error.
+/// The drift document: users whose Graph state differs from the manifests. Exit 0 in sync (or only blocked and
+/// pending differences), 2 on drift apply would fix, 1 on error ([`DriftReport::exit_code`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DriftReport {
@@ -204,8 +211,11 @@ pub struct DriftReport {
     pub in_sync: bool,
     /// Users checked.
     pub users_checked: usize,
-    /// Users that drifted.
+    /// Users that drifted (any difference: planned, blocked or pending).
     pub drifted: usize,
+    /// Users with a difference apply would fix (status `planned`): these make `drift` exit 2.
+    #[serde(default)]
+    pub fixable: usize,
     /// Users that could not be checked (and a run error, if any).
     pub errors: usize,
     /// A run-level error (masked numbers).
@@ -216,16 +226,26 @@ pub struct DriftReport {
 }
 
 impl DriftReport {
-    /// The exit code of `authctl drift`: 1 when anything could not be checked, else 2 on drift, else 0.
-    pub fn exit_code(&self) -> crate::exit::ExitCode {
-        use crate::exit::ExitCode;
-        if self.errors > 0 {
-            ExitCode::Error
-        } else if self.drifted > 0 {
-            ExitCode::Changes
-        } else {
-            ExitCode::Success
-        }
+    /// The exit code of `authctl drift` ([`crate::exit::decide`], the same policy as `plan --detailed-exitcode`):
+    /// 1 when anything could not be checked (or, with `fail_on_blocked`, when anything is blocked or waits for the
+    /// user); else 2 when apply would fix a difference; else 0. Blocked and pending differences are reported but
+    /// exit 0 by themselves: no apply can fix them.
+    pub fn exit_code(&self, fail_on_blocked: bool) -> crate::exit::ExitCode {
+        crate::exit::decide(
+            crate::exit::Outcome {
+                errors: self.errors > 0,
+                changes: self.fixable > 0,
+                blocked: self.users.iter().any(|u| {
+                    u.differences
+                        .iter()
+                        .any(|d| d.status != DriftStatus::Planned)
+                }),
+            },
+            crate::exit::Policy {
+                detailed: true,
+                fail_on_blocked,
+            },
+        )
     }
 
     /// What drifted, from a plan (redact the plan first to mask numbers).
@@ -291,7 +311,16 @@ impl DriftReport {
         let errors =
             users.iter().filter(|u| u.error.is_some()).count() + usize::from(plan.error.is_some());
         let drifted = users.iter().filter(|u| !u.differences.is_empty()).count();
+        let fixable = users
+            .iter()
+            .filter(|u| {
+                u.differences
+                    .iter()
+                    .any(|d| d.status == DriftStatus::Planned)
+            })
+            .count();
         DriftReport {
+            fixable,
             in_sync: drifted == 0 && errors == 0,
             users_checked: plan.users.len(),
             drifted,

@@ -16,14 +16,16 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
         let _ = writeln!(out, "{} {e}", paint("Error:", Color::Red, c));
     }
     // Users with nothing to do and nothing to say are counted, not listed: at 10,000 users the report would
-    // otherwise be mostly "no changes" lines hiding the few that matter (`--format json` lists every user).
+    // otherwise be mostly "no changes" lines hiding the few that matter (`--format json` lists every user). The
+    // executor's "nothing to do" reason is what folds them, not something to show.
     let mut quiet = 0usize;
     for u in &report.users {
         if u.outcome == UserOutcome::Done
             && u.actions.is_empty()
-            && u.reason.is_none()
             && u.error.is_none()
             && u.notes.is_empty()
+            && u.blocked.is_empty()
+            && u.pending.is_empty()
             && u.converged != Some(false)
         {
             quiet += 1;
@@ -43,7 +45,9 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
             paint(name, Color::Bold, c),
             paint(word, col, c)
         );
-        if let Some(r) = &u.reason {
+        if let Some(r) = &u.reason
+            && !(u.outcome == UserOutcome::Done && u.actions.is_empty())
+        {
             let _ = write!(out, ": {r}");
         }
         out.push('\n');
@@ -83,6 +87,25 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
                 let _ = writeln!(out, "  {}", paint("NOT converged", Color::Red, c));
             }
             None => {}
+        }
+        for b in &u.blocked {
+            let _ = writeln!(
+                out,
+                "  {} {}{} blocked: {}",
+                paint("!", Color::Red, c),
+                b.target,
+                b.op.map(|op| format!(" {op}")).unwrap_or_default(),
+                b.reason
+            );
+        }
+        for p in &u.pending {
+            let _ = writeln!(
+                out,
+                "  {} {} pending user action: {}",
+                paint("?", Color::Yellow, c),
+                p.target,
+                p.reason
+            );
         }
         for n in &u.notes {
             let _ = writeln!(out, "  note: {n}");
@@ -182,11 +205,25 @@ pub fn drift_text(report: &DriftReport, color: bool) -> String {
             report.users_checked,
             if report.users_checked == 1 { "" } else { "s" }
         )
+    } else if report.fixable == 0 && report.errors == 0 {
+        format!(
+            "No drift apply can fix: {} of {} users differ only by blocked items or pending user actions (see \
+             the reasons in the plan)",
+            report.drifted, report.users_checked
+        )
     } else {
         format!(
-            "Drift: {} of {} users differ from the manifests{}",
+            "Drift: {} of {} users differ from the manifests{}{}",
             report.drifted,
             report.users_checked,
+            if report.fixable < report.drifted {
+                format!(
+                    " ({} with differences apply would fix, the others blocked or pending)",
+                    report.fixable
+                )
+            } else {
+                String::new()
+            },
             if report.errors > 0 {
                 format!(
                     "; {} error{}",

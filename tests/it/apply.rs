@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use authctl::apply::observe::{BuildSettings, NoProgress, build_plan};
 use authctl::apply::{ApplyOptions, Journal, JournalEntry, apply};
 use authctl::clock::{Clock as _, SharedClock};
 use authctl::graph::credentials::client_secret::ClientSecret;
 use authctl::graph::{Credential, Graph, GraphSettings, Secret};
 use authctl::manifest::Manifests;
+use authctl::observe::{BuildSettings, NoProgress, build_plan};
 use authctl::plan::{ActionOutcome, ApplyReport, Op, Plan, Target, UserOutcome};
 
 use authctl::emulator::Tenant;
@@ -595,9 +595,12 @@ async fn binary_apply_saved_plan_skips_and_names_the_stale_user() {
         .unwrap()
         .number = "+1 4255550999".into();
     std::fs::write(&state, t.to_yaml().unwrap()).unwrap();
+    let manifest = dir.path().join("users.yaml");
+    std::fs::write(&manifest, MANIFEST).unwrap();
     let out = crate::support::authctl_cmd()
         .args(["apply", "--plan"])
         .arg(&plan_path)
+        .arg(&manifest)
         .arg("--emulate")
         .arg(&state)
         .args(["--virtual-clock", "--format", "json"])
@@ -640,6 +643,7 @@ async fn binary_apply_saved_plan_skips_and_names_the_stale_user() {
     let out = crate::support::authctl_cmd()
         .args(["apply", "--plan"])
         .arg(&plan_path)
+        .arg(&manifest)
         .arg("--emulate")
         .arg(&state)
         .arg("--virtual-clock")
@@ -701,6 +705,8 @@ fn crash_sigkill_then_apply_same_plan_resumes_and_converges() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let plan_path = dir.path().join("plan.json");
+    let manifest_path = dir.path().join("users.yaml");
+    std::fs::write(&manifest_path, MANIFEST).unwrap();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0x5EED);
     let t = crate::support::tenant(TENANT);
     let app = t.apps[0].clone();
@@ -724,6 +730,7 @@ fn crash_sigkill_then_apply_same_plan_resumes_and_converges() {
             let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_authctl"));
             c.args(["apply", "--plan"])
                 .arg(&plan_path)
+                .arg(&manifest_path)
                 .args([
                     "--graph-url",
                     &emu.url,

@@ -11,3 +11,4 @@ mod operations;
 mod plan;
 mod proof;
 mod reconcile;
+mod trust;

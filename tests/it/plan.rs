@@ -271,7 +271,7 @@ fn exit_codes_follow_precedence() {
     let p = fixture();
     // Errors (ghost, hank) win over pending changes.
     assert_eq!(p.exit_code(true, false), ExitCode::Error);
-    assert_eq!(DriftReport::from_plan(&p).exit_code(), ExitCode::Error);
+    assert_eq!(DriftReport::from_plan(&p).exit_code(false), ExitCode::Error);
     let clean: Vec<_> = p
         .users
         .iter()
@@ -288,7 +288,10 @@ fn exit_codes_follow_precedence() {
         ExitCode::Error,
         "--fail-on-blocked"
     );
-    assert_eq!(DriftReport::from_plan(&q).exit_code(), ExitCode::Changes);
+    assert_eq!(
+        DriftReport::from_plan(&q).exit_code(false),
+        ExitCode::Changes
+    );
 }
 
 #[test]
@@ -334,6 +337,8 @@ fn apply_report_fixture() -> ApplyReport {
             error: None,
             converged: u.has_changes().then_some(true),
             notes: vec![],
+            blocked: vec![],
+            pending: vec![],
         };
         match u.user.as_str() {
             "cameron@contoso.com" => {

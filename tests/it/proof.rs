@@ -308,7 +308,8 @@ async fn steps(emu: &Emu, dir: &std::path::Path, step: &str) -> StepRun {
         .arg(step)
         .current_dir(dir)
         .env("AUTHCTL", env!("CARGO_BIN_EXE_authctl"))
-        .env("AUTHCTL_ARGS", format!("--graph-url {}", emu.url()))
+        // The form steps.sh documents: the host with /v1.0.
+        .env("AUTHCTL_ARGS", format!("--graph-url {}", emu.graph_url()))
         .env("GITHUB_OUTPUT", &outputs)
         .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
         .env_remove("AUTHCTL_LOG")
@@ -392,8 +393,45 @@ async fn ci_steps_validate_plan_apply_and_drift_work_against_the_emulator() {
         !body.contains("2065550002") && !body.contains("2065550012"),
         "numbers must be masked in an issue: {body}"
     );
+    // The issue body never promises that a pull request fixes a blocked item.
+    assert!(body.contains("are not fixed by any apply"), "{body}");
+    assert!(
+        !body.contains("on a pull request (or a manual run of the apply workflow) brings it back"),
+        "{body}"
+    );
 
-    // Merge to main: the reviewed plan applied as saved; then no drift, and the next plan has no changes.
+    // A tampered artifact (the PR's job controls it: a number changed in plan.json, manifests.sha256 untouched) is
+    // refused whole by the verified merge apply, before any write.
+    let saved = std::fs::read_to_string(&plan).expect("plan.json");
+    assert!(saved.contains("\"+1 2065550001\""), "{saved}");
+    std::fs::write(
+        &plan,
+        saved.replace("\"+1 2065550001\"", "\"+1 2065550666\""),
+    )
+    .expect("tampers");
+    let refused = steps(&emu, d, "apply").await;
+    assert_eq!(refused.code, 1, "{refused:#?}");
+    assert!(
+        refused
+            .stdout
+            .contains("does not match what the manifests demand"),
+        "{refused:#?}"
+    );
+    assert!(refused.stdout.contains("ana@contoso.com"), "{refused:#?}");
+    assert_eq!(
+        phones_of(&emu, "ana@contoso.com"),
+        vec![],
+        "nothing applied"
+    );
+    assert_eq!(
+        phones_of(&emu, "cal@contoso.com").len(),
+        2,
+        "nothing applied for the other users either"
+    );
+    std::fs::write(&plan, saved).expect("restores the reviewed plan");
+
+    // Merge to main: the reviewed plan applied as saved, verified against main's manifests; then no drift, and the
+    // next plan has no changes.
     let a = steps(&emu, d, "apply").await;
     assert_eq!(a.code, 0, "{a:#?}");
     let mobile = |n: &str| vec![("mobile".to_string(), n.to_string())];

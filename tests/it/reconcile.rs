@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use authctl::apply::observe::{BuildSettings, NoProgress, build_plan};
+use authctl::observe::{BuildSettings, NoProgress, build_plan};
 use authctl::plan::Plan;
 use serde_json::Value;
 

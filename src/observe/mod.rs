@@ -1,6 +1,8 @@
-//! The read side every reconcile command shares (`plan`, `apply PATHS`, `drift`, `import`): resolve the manifests'
-//! users, read their phone methods, and turn Graph's answers into the plan engine's [`ObservedSet`]; then
-//! [`build_plan`] plans, runs the lock-out preflight for the users the engine asks about, and plans again.
+//! The read side every command shares (`plan`, `apply`, `drift`, `import`, `methods`, `phone`, `sms-sign-in`):
+//! resolve users, read their phone methods, and turn Graph's answers into the plan engine's [`ObservedSet`]; then
+//! [`finish_plan`] plans, runs the lock-out preflight for the users the engine asks about, and plans again. That
+//! function is the only place the two-pass protocol is written; [`build_plan`] (manifests → plan) and apply's
+//! verification of a saved plan (`crate::apply::verify`) both go through it.
 //!
 //! The boundary: this module makes Graph calls and knows nothing of terminals or flags (progress is reported through
 //! the [`Progress`] trait, the caller chooses the bar). The decisions stay in the pure engine (`crate::plan`),
@@ -307,14 +309,79 @@ pub async fn check_credentials(graph: &Graph) -> Result<(), BuildError> {
 }
 
 /// A fresh random salt for the plan's number fingerprints.
-fn fresh_salt() -> String {
+pub fn fresh_salt() -> String {
     hex::encode(rand::random::<[u8; 8]>())
 }
 
-/// Reads Graph for the manifests' users and builds the plan: resolve and read ([`observe`]), plan, then for users
-/// whose plan deletes a phone or disables a `ready` SMS sign-in read the full method list and plan again (the
-/// lock-out preflight). The plan carries the manifest digest, the git commit (when the manifests are in a
-/// repository) and a creation time from the Graph client's clock.
+/// The plan protocol's second half, the one place it is written: plan `desired` against `observed`; for users whose
+/// plan deletes a phone or disables a `ready` SMS sign-in, read the full method list into `observed` (the lock-out
+/// preflight) and plan again. Every command that plans (`plan`, `apply`, `drift`, `phone`, `sms-sign-in`) and
+/// apply's verification of a saved plan end here, so "what the manifests demand" has one definition.
+pub async fn finish_plan(
+    graph: &Graph,
+    desired: &[DesiredUser],
+    observed: &mut ObservedSet,
+    settings: &PlanSettings,
+    progress: &dyn Progress,
+) -> Plan {
+    let first = plan_engine(desired, observed, settings);
+    let ids: Vec<String> = first
+        .users_needing_lockout_check()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return first;
+    }
+    drop(first);
+    read_method_lists(graph, &ids, observed, progress).await;
+    plan_engine(desired, observed, settings)
+}
+
+/// Reads `desired` from Graph ([`observe`]) and finishes the plan ([`finish_plan`]). Returns the plan and what was
+/// read (method lists included), for a caller that plans the same state again under other guards.
+pub async fn plan_users(
+    graph: &Graph,
+    desired: &[DesiredUser],
+    settings: &PlanSettings,
+    progress: &dyn Progress,
+) -> (Plan, ObservedSet) {
+    let mut observed = observe(graph, desired, progress).await;
+    let plan = finish_plan(graph, desired, &mut observed, settings, progress).await;
+    (plan, observed)
+}
+
+/// The manifests' users that `settings` selects (`--user`), after checking the manifests and the credentials.
+pub async fn selected_users(
+    graph: &Graph,
+    manifests: &Manifests,
+    settings: &BuildSettings,
+) -> Result<Vec<DesiredUser>, BuildError> {
+    if manifests.has_errors() {
+        return Err(BuildError::InvalidManifests(manifests.error_count()));
+    }
+    check_credentials(graph).await?;
+    filter_users(graph, &manifests.users, &settings.only_users).await
+}
+
+/// The engine's settings for the manifests under `settings`: the guards, the manifest digest, the git commit, a
+/// fresh salt and a creation time from the Graph client's clock.
+pub fn plan_settings(
+    graph: &Graph,
+    manifests: &Manifests,
+    settings: &BuildSettings,
+) -> PlanSettings {
+    let mut plan_settings = PlanSettings::new(graph.clock().now(), fresh_salt());
+    plan_settings.max_deletes = settings.max_deletes;
+    plan_settings.allow_lockout = settings.allow_lockout;
+    plan_settings.manifest_digest = manifests.digest.clone();
+    plan_settings.git_commit = git_commit(&manifests.files);
+    plan_settings
+}
+
+/// Reads Graph for the manifests' users and builds the plan: resolve and read ([`observe`]), then
+/// [`finish_plan`] (plan, lock-out preflight, plan again). The plan carries the manifest digest, the git commit
+/// (when the manifests are in a repository) and a creation time from the Graph client's clock.
 pub async fn build_plan(
     graph: &Graph,
     manifests: &Manifests,
@@ -325,33 +392,19 @@ pub async fn build_plan(
         return Err(BuildError::InvalidManifests(manifests.error_count()));
     }
     check_credentials(graph).await?;
+    let plan_settings = plan_settings(graph, manifests, settings);
     // Without `--user`, the manifests' users as they are (a copy of 100,000 users is tens of megabytes).
-    let filtered;
-    let desired: &[DesiredUser] = if settings.only_users.is_empty() {
-        &manifests.users
-    } else {
-        filtered = filter_users(graph, &manifests.users, &settings.only_users).await?;
-        &filtered
-    };
-    let mut observed = observe(graph, desired, progress).await;
-    let mut plan_settings = PlanSettings::new(graph.clock().now(), fresh_salt());
-    plan_settings.max_deletes = settings.max_deletes;
-    plan_settings.allow_lockout = settings.allow_lockout;
-    plan_settings.manifest_digest = manifests.digest.clone();
-    plan_settings.git_commit = git_commit(&manifests.files);
-
-    let first = plan_engine(desired, &observed, &plan_settings);
-    let ids: Vec<String> = first
-        .users_needing_lockout_check()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    if ids.is_empty() {
-        return Ok(first);
+    if settings.only_users.is_empty() {
+        return Ok(
+            plan_users(graph, &manifests.users, &plan_settings, progress)
+                .await
+                .0,
+        );
     }
-    drop(first);
-    read_method_lists(graph, &ids, &mut observed, progress).await;
-    Ok(plan_engine(desired, &observed, &plan_settings))
+    let filtered = filter_users(graph, &manifests.users, &settings.only_users).await?;
+    Ok(plan_users(graph, &filtered, &plan_settings, progress)
+        .await
+        .0)
 }
 
 #[cfg(test)]
