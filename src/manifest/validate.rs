@@ -80,8 +80,50 @@ pub fn check_file(file: &str, text: &str, out: &mut Vec<Declaration>, diags: &mu
         w.diags.push(d);
         return;
     }
+    tags(&mut w);
     for doc in &docs {
         w.document(doc, out);
+    }
+}
+
+/// Reports every YAML tag (`!!binary`, `!!str`, `!!map`, `!local`, …) in the file: a tag changes what a value means
+/// without a reviewer seeing it (`!!binary` decodes base64), so only untagged scalars, sequences and mappings are
+/// read. The file has parsed already, so this pass over its events is bounded by its size.
+fn tags(w: &mut Walker<'_>) {
+    use serde_saphyr::granit_parser::{Event, Parser};
+    for event in Parser::new_from_str(w.text) {
+        let Ok((event, span)) = event else {
+            return;
+        };
+        let tag = match &event {
+            Event::Scalar(_, _, _, tag)
+            | Event::SequenceStart(_, _, tag)
+            | Event::MappingStart(_, _, tag) => tag.as_ref(),
+            _ => None,
+        };
+        if let Some(tag) = tag {
+            let tag = tag.to_string();
+            let tag = tag
+                .strip_prefix("tag:yaml.org,2002:")
+                .map_or(tag.clone(), |t| format!("!!{t}"));
+            let at = SourceLocation {
+                file: w.file.to_string(),
+                line: span.start.line(),
+                column: span.start.col() + 1,
+            };
+            w.diags.push(
+                Diagnostic::error(
+                    "yaml-tag",
+                    &at,
+                    "",
+                    format!("the value is tagged `{}`; YAML tags are not allowed", crate::render::escape::visible_capped(&tag, 60)),
+                )
+                .with_help(
+                    "remove the tag: authctl reads plain strings, numbers, lists and mappings only, so the text a \
+                     reviewer reads is what is applied",
+                ),
+            );
+        }
     }
 }
 
@@ -454,7 +496,59 @@ impl Walker<'_> {
         Some(out)
     }
 
+    /// Checks every node of a document for a control or invisible/bidirectional character in a key or a string (a
+    /// UPN holding `ESC` or `U+202E` could drive a terminal or hide what a plan does).
+    fn hostile(&mut self, node: &SNode, path: &str) {
+        let control = |s: &str| s.chars().find(|&c| crate::render::escape::is_hostile(c));
+        match &node.value {
+            Node::Str(v) => {
+                if let Some(c) = control(v) {
+                    self.error(
+                        "control-character",
+                        &node.referenced,
+                        path,
+                        format!(
+                            "the value holds the control or invisible character U+{:04X}",
+                            c as u32
+                        ),
+                        "remove it: user names, numbers and settings are plain printable text"
+                            .into(),
+                    );
+                }
+            }
+            Node::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.hostile(item, &format!("{path}[{i}]"));
+                }
+            }
+            Node::Map(entries) => {
+                for (k, v) in entries {
+                    let key_path = if path.is_empty() {
+                        k.value.clone()
+                    } else {
+                        format!("{path}.{}", k.value)
+                    };
+                    if let Some(c) = control(&k.value) {
+                        self.error(
+                            "control-character",
+                            &k.referenced,
+                            &key_path,
+                            format!(
+                                "the key holds the control or invisible character U+{:04X}",
+                                c as u32
+                            ),
+                            "remove it: field names are plain printable text".into(),
+                        );
+                    }
+                    self.hostile(v, &key_path);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn document(&mut self, doc: &SNode, out: &mut Vec<Declaration>) {
+        self.hostile(doc, "");
         let Some(fields) = self.mapping(
             doc,
             "",
