@@ -339,3 +339,56 @@ fn a_directory_walk_reports_links_devices_fifos_and_unreadable_folders_by_their_
     // good.yaml was still read (its user is valid; the errors are all about the other entries).
     assert!(!found.iter().any(|(n, _)| n == "good.yaml"), "{found:?}");
 }
+
+#[test]
+fn names_from_graph_are_escaped_in_text_and_markdown_and_a_backtick_cannot_break_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = crate::support::SMALL_TENANT.to_string()
+        + "  - id: 00000000-0000-4000-8000-0000000000e1\n    userPrincipalName: \"ev\\e]0;PWN\\a\\e[2J\\u202E`il@contoso.com\"\n    displayName: Evil\n";
+    let tenant_file = write(dir.path(), "tenant.yaml", &tenant);
+    let manifest = format!(
+        "{HEADER}    - user: 00000000-0000-4000-8000-0000000000e1\n      phones: {{mobile: \"+1 2065550111\"}}\n    \
+         - user: \"a`b@contoso.com\"\n      phones: {{mobile: \"+1 2065550112\"}}\n"
+    );
+    let m = write(dir.path(), "m.yaml", &manifest);
+    for format in ["text", "markdown", "json"] {
+        let out = run(&[
+            "plan",
+            m.to_str().unwrap(),
+            "--emulate",
+            tenant_file.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        let all = [out.stdout.clone(), out.stderr.clone()].concat();
+        let shown = String::from_utf8_lossy(&all);
+        assert!(
+            out.status.code().is_some_and(|c| c <= 2),
+            "{format}: {shown}"
+        );
+        // The plan file (JSON) keeps the name as Graph gave it, with JSON's escapes for control characters.
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+            if format != "json" || bad != '\u{202e}' {
+                assert!(
+                    !shown.contains(bad),
+                    "{format}: raw U+{:04X} in {shown}",
+                    bad as u32
+                );
+            }
+        }
+        if format == "markdown" {
+            // The unknown user's error quotes the name: its backticks do not pair, so all are escaped.
+            assert!(
+                shown.contains("user \\`a\\`b@contoso.com\\` does not exist"),
+                "{shown}"
+            );
+            assert!(shown.contains("ev\\u{1b}\\]0;PWN"), "{shown}");
+        }
+        if format == "text" {
+            assert!(
+                shown.contains("ev\\u{1b}]0;PWN\\u{7}\\u{1b}[2J\\u{202e}`il@contoso.com"),
+                "{shown}"
+            );
+        }
+    }
+}
