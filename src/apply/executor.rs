@@ -93,7 +93,10 @@ pub async fn apply(plan: &Plan, graph: &Graph, options: &ApplyOptions) -> ApplyR
     };
     let users: Vec<&UserPlan> = plan.users.iter().collect();
     let users = runner.run(&users).await;
-    ApplyReport { error: None, users }
+    ApplyReport {
+        error: graph.unreachable(),
+        users,
+    }
 }
 
 /// Applies one user's part of a plan the same way [`apply`] does (re-resolve, freshness, ordered actions with the
@@ -266,7 +269,7 @@ impl<'a> Runner<'a> {
         let reader = async move {
             for chunk in chunks {
                 let plans: Vec<&UserPlan> = chunk.iter().map(|&i| users[i]).collect();
-                let read = if self.stop.load(Ordering::SeqCst) {
+                let read = if self.stopped() {
                     Vec::new()
                 } else {
                     self.reread_many(&plans).await
@@ -286,6 +289,11 @@ impl<'a> Runner<'a> {
             .map(|(i, observed)| async move {
                 let u = users[i];
                 let r = match observed {
+                    _ if self.graph.unreachable().is_some() => not_run(
+                        u,
+                        UserOutcome::NotAttempted,
+                        Some("the run stopped: Graph is unreachable".into()),
+                    ),
                     _ if self.stop.load(Ordering::SeqCst) => not_run(
                         u,
                         UserOutcome::NotAttempted,
@@ -312,8 +320,16 @@ impl<'a> Runner<'a> {
             .zip(users)
             .map(|(r, u)| r.unwrap_or_else(|| not_run(u, UserOutcome::NotAttempted, None)))
             .collect();
-        self.converge(users, &mut reports).await;
+        // Converging re-reads Graph; with Graph gone it could only wait out its timeout.
+        if self.graph.unreachable().is_none() {
+            self.converge(users, &mut reports).await;
+        }
         reports
+    }
+
+    /// No new user starts: the journal could not be written, or Graph is unreachable.
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.graph.unreachable().is_some()
     }
 
     /// Freshness, then the remaining actions in order.

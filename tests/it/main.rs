@@ -6,6 +6,7 @@ mod support;
 mod apply;
 mod client;
 mod emulator;
+mod goes_away;
 mod hostile;
 mod manifest;
 mod operations;

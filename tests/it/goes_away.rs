@@ -1,0 +1,83 @@
+//! Integration tests: a Graph that goes away (issue 12). The emulator is stopped after planning, so every request
+//! of the apply fails to connect; the client's virtual clock shows the run gives up within a minute of Graph time,
+//! without a real sleep.
+
+use std::time::Duration;
+
+use authctl::apply::{ApplyOptions, apply};
+use authctl::clock::Clock as _;
+use authctl::plan::UserOutcome;
+
+use crate::apply::{desired, graph_for, plan_now};
+use crate::support::Emu;
+
+const TENANT: &str = r#"
+tenantId: 00000000-0000-4000-8000-0000000000cc
+domains: [contoso.com]
+apps:
+  - name: rw
+    clientId: 00000000-0000-4000-8000-00000000c001
+    secret: s3cret
+    permissions: [UserAuthenticationMethod.ReadWrite.All, User.Read.All]
+users:
+  - { id: 00000000-0000-4000-8000-0000000000c1, userPrincipalName: u1@contoso.com }
+  - { id: 00000000-0000-4000-8000-0000000000c2, userPrincipalName: u2@contoso.com }
+  - { id: 00000000-0000-4000-8000-0000000000c3, userPrincipalName: u3@contoso.com }
+  - { id: 00000000-0000-4000-8000-0000000000c4, userPrincipalName: u4@contoso.com }
+"#;
+
+const MANIFEST: &str = r#"
+apiVersion: authctl/v1
+kind: PhoneMethods
+spec:
+  mode: merge
+  users:
+    - { user: u1@contoso.com, phones: { mobile: "+1 2065550101" } }
+    - { user: u2@contoso.com, phones: { mobile: "+1 2065550102" } }
+    - { user: u3@contoso.com, phones: { mobile: "+1 2065550103" } }
+    - { user: u4@contoso.com, phones: { mobile: "+1 2065550104" } }
+"#;
+
+#[tokio::test]
+async fn apply_stops_within_a_minute_of_graph_going_away_and_says_so() {
+    let emu = Emu::start(TENANT).await;
+    let graph = graph_for(&emu, 2);
+    let p = plan_now(&graph, &desired(MANIFEST), 10).await;
+    assert!(p.has_changes());
+    // Graph goes away: the emulator stops listening.
+    let clock = emu.clock.clone();
+    emu.handle.shutdown().await.unwrap();
+    let started = clock.now();
+    let options = ApplyOptions {
+        parallelism: 2,
+        converge_timeout: Duration::from_secs(60),
+        ..ApplyOptions::default()
+    };
+    let report = apply(&p, &graph, &options).await;
+    let spent = authctl::clock::since(clock.now(), started);
+    let text = authctl::render::apply_report_text(&report, false);
+    // Before: each request spent its own retry budget (10 attempts, up to 600 s) and convergence waited out its
+    // 60 s; now the run ends once every connection has failed for 30 s (Graph's time, the client's clock).
+    assert!(spent <= Duration::from_secs(60), "{spent:?}\n{text}");
+    let error = report.error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with("Graph is unreachable: every connection has failed for"),
+        "{text}"
+    );
+    assert!(report.has_failures());
+    // Every user is reported: not attempted (the run stopped), or failed with the unreachable error.
+    for u in &report.users {
+        match u.outcome {
+            UserOutcome::NotAttempted | UserOutcome::Skipped => {}
+            other => panic!("{}: {other:?}\n{text}", u.user),
+        }
+    }
+    assert!(
+        report
+            .users
+            .iter()
+            .any(|u| u.reason.as_deref() == Some("the run stopped: Graph is unreachable")),
+        "{text}"
+    );
+    assert!(text.starts_with("Error: Graph is unreachable"), "{text}");
+}
