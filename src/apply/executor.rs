@@ -226,13 +226,18 @@ impl<'a> Runner<'a> {
         let Some(journal) = &self.options.journal else {
             return fut.await;
         };
-        let (out, records) = traced(fut).await;
         let subject = JournalSubject {
             user,
             users,
             op,
             target,
         };
+        // The intent is on disk before the first request goes out, so a kill in flight leaves it unanswered.
+        if let Err(e) = journal.intent(subject, self.graph.clock().now()) {
+            tracing::error!(journal = %journal.path().display(), error = %e, "cannot write the journal; no further user is started");
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        let (out, records) = traced(fut).await;
         if let Err(e) = journal.write(subject, &records) {
             tracing::error!(journal = %journal.path().display(), error = %e, "cannot write the journal; no further user is started");
             self.stop.store(true, Ordering::SeqCst);

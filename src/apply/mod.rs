@@ -9,4 +9,4 @@ pub mod journal;
 pub mod reread;
 
 pub use executor::{ApplyOptions, apply, apply_user};
-pub use journal::{Journal, JournalEntry};
+pub use journal::{Journal, JournalEntry, JournalPhase};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use authctl::apply::{ApplyOptions, apply};
+use authctl::apply::{ApplyOptions, JournalEntry, apply};
 use authctl::clock::Clock as _;
 use authctl::plan::UserOutcome;
 
@@ -80,4 +80,33 @@ async fn apply_stops_within_a_minute_of_graph_going_away_and_says_so() {
         "{text}"
     );
     assert!(text.starts_with("Error: Graph is unreachable"), "{text}");
+}
+
+/// Checks a journal's shape: every `call` line follows an `intent` of the same operation that has no `outcome` yet,
+/// and every `outcome` closes one. Returns how many intents were left open (operations in flight when the run
+/// ended); with `complete`, there must be none.
+pub fn assert_intents_precede_calls(entries: &[JournalEntry], complete: bool) -> usize {
+    use authctl::apply::JournalPhase;
+    let key = |e: &JournalEntry| (e.user.clone(), e.users, e.op.clone(), e.target.clone());
+    let mut open: Vec<_> = Vec::new();
+    for e in entries {
+        match e.phase {
+            JournalPhase::Intent => open.push(key(e)),
+            JournalPhase::Call => {
+                assert!(open.contains(&key(e)), "a call without its intent: {e:?}")
+            }
+            JournalPhase::Outcome => {
+                let at = open
+                    .iter()
+                    .position(|k| *k == key(e))
+                    .unwrap_or_else(|| panic!("an outcome without its intent: {e:?}"));
+                open.remove(at);
+                assert!(e.outcome.is_some(), "{e:?}");
+            }
+        }
+    }
+    if complete {
+        assert!(open.is_empty(), "intents without outcome: {open:?}");
+    }
+    open.len()
 }
