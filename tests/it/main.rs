@@ -10,6 +10,7 @@ mod goes_away;
 mod hostile;
 mod manifest;
 mod operations;
+mod persistence;
 mod plan;
 mod proof;
 mod reconcile;
