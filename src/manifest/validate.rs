@@ -30,6 +30,9 @@ pub struct Declaration {
     pub mobile: Option<(PhoneNumber, SourceLocation, usize)>,
 }
 
+/// The deepest nesting of YAML collections a manifest may have (a manifest needs 5).
+pub const MAX_DEPTH: usize = 32;
+
 /// Size and alias budgets. Generous for real manifests (tens of thousands of users in one file), tight on aliases:
 /// a manifest never needs to expand an alias into more than a few thousand nodes, and a billion-laughs document
 /// must fail fast with a clear message instead of eating memory.
@@ -38,7 +41,7 @@ pub fn yaml_options() -> serde_saphyr::Options {
     budget.max_nodes = 5_000_000;
     budget.max_events = 20_000_000;
     budget.max_aliases = 10_000;
-    budget.max_depth = 32;
+    budget.max_depth = MAX_DEPTH;
     let mut alias_limits = serde_saphyr::options::AliasLimits::default();
     alias_limits.max_total_replayed_events = 100_000;
     alias_limits.max_replay_stack_depth = 16;
@@ -336,6 +339,35 @@ impl Walker<'_> {
         self.diags.push(d);
     }
 
+    /// The first tab after `loc` that stands in a line's indentation (or, failing that, any tab after it).
+    fn next_tab(&self, loc: &SourceLocation) -> Option<SourceLocation> {
+        let mut any = None;
+        for (i, line) in super::diagnostic::yaml_lines(self.text)
+            .enumerate()
+            .skip(loc.line.saturating_sub(1))
+        {
+            let number = i + 1;
+            for (col, c) in line.chars().enumerate() {
+                if number == loc.line && col + 1 < loc.column {
+                    continue;
+                }
+                if c == '\t' {
+                    let at = SourceLocation {
+                        file: self.file.to_string(),
+                        line: number,
+                        column: col + 1,
+                    };
+                    let indent = line.chars().take(col).all(|c| c == ' ' || c == '\t');
+                    if indent {
+                        return Some(at);
+                    }
+                    any.get_or_insert(at);
+                }
+            }
+        }
+        any
+    }
+
     fn yaml_error(&self, e: &serde_saphyr::Error) -> Diagnostic {
         use serde_saphyr::Error as E;
         let loc = e
@@ -402,6 +434,13 @@ impl Walker<'_> {
             .with_help(budget_help()),
             other => {
                 let message = serde_saphyr::DefaultMessageFormatter.format_message(other);
+                // The scanner places "found a tab" at the start of the plain scalar it was reading, which may be
+                // lines before the tab: point at the tab itself.
+                let loc = if message.contains("found a tab") {
+                    self.next_tab(&loc).unwrap_or(loc)
+                } else {
+                    loc
+                };
                 Diagnostic::error("yaml-syntax", &loc, "", format!("invalid YAML: {message}")).with_help(
                     "fix the YAML syntax at this position (indentation, a missing `:`, an unclosed quote or bracket)",
                 )
@@ -1104,7 +1143,8 @@ fn describe_breach(b: &serde_saphyr::budget::BudgetBreach) -> String {
         B::Events { events } => format!("more than {events} YAML events"),
         B::Aliases { aliases } => format!("more than {aliases} aliases"),
         B::Anchors { anchors } => format!("more than {anchors} anchors"),
-        B::Depth { depth } => format!("nesting deeper than {depth}"),
+        // The breach reports the depth reached (one past the limit); the limit is what the README names.
+        B::Depth { .. } => format!("nesting deeper than {MAX_DEPTH}"),
         B::Documents { documents } => format!("more than {documents} documents"),
         B::Nodes { nodes } => format!("more than {nodes} nodes"),
         B::ScalarBytes { total_scalar_bytes } => {

@@ -392,3 +392,73 @@ fn names_from_graph_are_escaped_in_text_and_markdown_and_a_backtick_cannot_break
         }
     }
 }
+
+/// The diagnostics of `text` as (line, column, code suffix, message), through `validate --format json`.
+fn diagnostics_of(text: &str) -> Vec<(u64, u64, String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "m.yaml", text);
+    let out = run(&["validate", f.to_str().unwrap(), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+                d["code"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("authctl::manifest::")
+                    .to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_tab_is_reported_on_its_own_line() {
+    // The scanner placed this at the start of the scalar on line 6; the tab is on line 7.
+    let d = diagnostics_of(&format!(
+        "{HEADER}    - user: a@contoso.com\n\tphones: {{}}\n"
+    ));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (d[0].0, d[0].1, d[0].2.as_str()),
+        (7, 1, "yaml-syntax"),
+        "{d:?}"
+    );
+    assert!(d[0].3.contains("found a tab"), "{d:?}");
+}
+
+#[test]
+fn the_nesting_budget_names_its_limit_of_32() {
+    let d = diagnostics_of(&format!(
+        "{HEADER}    - x: {}{}\n",
+        "[".repeat(40),
+        "]".repeat(40)
+    ));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        d[0].3,
+        "the document exceeds authctl's YAML limits (nesting deeper than 32)"
+    );
+}
+
+#[test]
+fn a_leading_zero_country_code_and_an_unbalanced_bracket_are_refused_as_such() {
+    let d = diagnostics_of(&format!(
+        "{HEADER}    - user: a@contoso.com\n      phones: {{mobile: \"+020 1001234567\", office: \"+1 (206 555-0100\"}}\n    \
+         - user: b@contoso.com\n      phones: {{mobile: \"+0\"}}\n"
+    ));
+    let messages: Vec<&str> = d.iter().map(|x| x.3.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "`+020 1001234567`: no country calling code starts with 0; write the code without it (Egypt is `+20`)",
+            "`+1 (206 555-0100`: unbalanced brackets; write `(` and `)` in pairs, or leave them out",
+            "`+0`: no country calling code starts with 0; write the code without it (Egypt is `+20`)",
+        ]
+    );
+}
