@@ -347,6 +347,10 @@ async fn change_with(
         read_method_lists(graph, &ids, &mut observed, &NoProgress).await;
         the_plan = plan(&desired, &observed, &settings);
     }
+    // A run error (Graph masked the numbers) is said as plan, drift and import say it.
+    if let Some(e) = &the_plan.error {
+        return Err(miette!("{e}"));
+    }
     let Some(up) = the_plan.users.first() else {
         return Err(miette!("nothing was planned for `{user}`"));
     };

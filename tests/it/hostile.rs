@@ -462,3 +462,30 @@ fn a_leading_zero_country_code_and_an_unbalanced_bracket_are_refused_as_such() {
         ]
     );
 }
+
+#[test]
+fn phone_remove_on_masked_reads_gives_the_masked_number_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = dir.path().join("tenant.yaml");
+    std::fs::copy(repo_path("examples/tenant.yaml"), &tenant).unwrap();
+    // An Authentication Administrator reads other users' numbers masked.
+    let out = run(&[
+        "phone",
+        "remove",
+        "AdeleV@contoso.com",
+        "--type",
+        "mobile",
+        "--emulate",
+        tenant.to_str().unwrap(),
+        "--emulate-as",
+        "helpdesk@contoso.com",
+        "--virtual-clock",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("nothing was planned"), "{err}");
+    assert!(
+        err.contains("Graph returned masked phone numbers for 1 user(s) (AdeleV@contoso.com)"),
+        "{err}"
+    );
+}
