@@ -2,6 +2,7 @@
 //! actions in order, idempotency, convergence, and the apply report and journal.
 
 pub mod observe;
+pub mod progress;
 
 pub mod converge;
 pub mod executor;

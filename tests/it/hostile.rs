@@ -500,11 +500,24 @@ fn the_fuzz_seeds_load_and_render_without_panic_within_bounds() {
         let data = std::fs::read(&path).unwrap();
         let m = authctl::manifest::load_from(&["-".to_string()], &mut data.as_slice());
         assert!(m.has_errors(), "{}", path.display());
-        for format in [DiagnosticFormat::Text, DiagnosticFormat::Json, DiagnosticFormat::Github] {
+        for format in [
+            DiagnosticFormat::Text,
+            DiagnosticFormat::Json,
+            DiagnosticFormat::Github,
+        ] {
             let shown = authctl::manifest::render_diagnostics(&m, format, false);
             let bound = 64 * 1024 + m.diagnostics.len() * 16 * 1024;
-            assert!(shown.len() <= bound, "{}: {} bytes", path.display(), shown.len());
-            assert!(!shown.contains(['\u{1b}', '\u{7}', '\0', '\u{202e}']), "{}", path.display());
+            assert!(
+                shown.len() <= bound,
+                "{}: {} bytes",
+                path.display(),
+                shown.len()
+            );
+            assert!(
+                !shown.contains(['\u{1b}', '\u{7}', '\0', '\u{202e}']),
+                "{}",
+                path.display()
+            );
         }
         n += 1;
     }
