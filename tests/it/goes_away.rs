@@ -110,3 +110,38 @@ pub fn assert_intents_precede_calls(entries: &[JournalEntry], complete: bool) ->
     }
     open.len()
 }
+
+#[test]
+fn the_binary_exits_1_saying_graph_is_unreachable() {
+    // A port nothing listens on; `--unreachable-after 0s` trips at the first refused connection, so nothing waits.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.yaml");
+    std::fs::write(
+        &m,
+        "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: merge\n  users:\n    - user: a@contoso.com\n      phones: {mobile: \"+1 2065550100\"}\n",
+    )
+    .unwrap();
+    let out = crate::support::authctl_cmd()
+        .arg("apply")
+        .arg(&m)
+        .args(["--graph-url", &format!("http://127.0.0.1:{port}")])
+        .args(["--unreachable-after", "0s", "--auto-approve"])
+        .env("AUTHCTL_ACCESS_TOKEN", "not-a-real-token")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("Error: Graph is unreachable: every connection has failed for 0s"),
+        "{all}"
+    );
+}
