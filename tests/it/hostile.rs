@@ -391,6 +391,35 @@ fn names_from_graph_are_escaped_in_text_and_markdown_and_a_backtick_cannot_break
             );
         }
     }
+    // The apply report and the methods listing print Graph's names escaped too.
+    let t = tenant_file.to_str().unwrap();
+    for args in [
+        vec![
+            "apply",
+            m.to_str().unwrap(),
+            "--emulate",
+            t,
+            "--auto-approve",
+        ],
+        vec![
+            "methods",
+            "00000000-0000-4000-8000-0000000000e1",
+            "--emulate",
+            t,
+        ],
+    ] {
+        let out = run(&args);
+        let all = [out.stdout.clone(), out.stderr.clone()].concat();
+        let shown = String::from_utf8_lossy(&all);
+        assert!(shown.contains("ev\\u{1b}]0;PWN"), "{args:?}: {shown}");
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+            assert!(
+                !shown.contains(bad),
+                "{args:?}: raw U+{:04X} in {shown}",
+                bad as u32
+            );
+        }
+    }
 }
 
 /// The diagnostics of `text` as (line, column, code suffix, message), through `validate --format json`.
