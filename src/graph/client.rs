@@ -84,13 +84,15 @@ impl Reachability {
         }
     }
 
-    /// A connection failed at `now` with `message`; true when Graph is now (or already was) taken to be gone.
-    fn failed(&self, now: Timestamp, window: Duration, message: &str) -> bool {
+    /// A request sent at `sent` failed at `now` with `message` (no answer of any kind); true when Graph is now (or
+    /// already was) taken to be gone. The failing time counts from the failed request's sending, so a host that
+    /// hangs each attempt until a timeout is counted from the start of its first attempt.
+    fn failed(&self, sent: Timestamp, now: Timestamp, window: Duration, message: &str) -> bool {
         let mut s = self.lock();
         if s.gone.is_some() {
             return true;
         }
-        let since = *s.failing_since.get_or_insert(now);
+        let since = *s.failing_since.get_or_insert(sent.min(now));
         let failing = clock::since(now, since);
         if failing >= window {
             s.gone = Some(format!(
@@ -441,6 +443,7 @@ impl Graph {
             }
             Counters::add(&i.counters.requests, 1);
             tracing::trace!(method = %req.method, path = req.url.path(), %client_request_id, "graph request");
+            let sent_at = i.clock.now();
             let sent = rb.send().await;
             let outcome = match sent {
                 Ok(resp) => {
@@ -469,9 +472,12 @@ impl Graph {
             match &outcome {
                 Ok(_) => i.reach.answered(),
                 Err((never_connected, message)) => {
-                    if i.reach
-                        .failed(i.clock.now(), i.settings.unreachable_after, message)
-                    {
+                    if i.reach.failed(
+                        sent_at,
+                        i.clock.now(),
+                        i.settings.unreachable_after,
+                        message,
+                    ) {
                         let gone = i.reach.gone().unwrap_or_default();
                         // A request that was sent and got no answer may have been applied.
                         let unknown = !never_connected && req.safety == Safety::Once;
