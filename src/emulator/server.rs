@@ -106,6 +106,10 @@ async fn graph_http(
         path,
         query: uri.query().unwrap_or("").to_string(),
         body: body.to_vec(),
+        content_type: headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         authorization: headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())

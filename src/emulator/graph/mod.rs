@@ -42,6 +42,8 @@ pub(crate) struct Req {
     pub query: String,
     /// The body text (empty = none).
     pub body: Vec<u8>,
+    /// The `Content-Type` header, when sent.
+    pub content_type: Option<String>,
     pub authorization: Option<String>,
     pub client_request_id: String,
     pub request_id: String,
@@ -279,6 +281,7 @@ fn dispatch(
     ep: Endpoint,
     user_id: &mut Option<String>,
 ) -> Result<Resp, Fault> {
+    body::content_type(req)?;
     if let Endpoint::ListUsers = ep {
         return paging::list_users(state, req, caller);
     }
@@ -331,7 +334,7 @@ fn run(
         Endpoint::PhoneCreate => phones::create(state, req, data, index),
         Endpoint::PhoneUpdate(id) => phones::update(state, req, data, index, &id),
         Endpoint::PhoneDelete(id) => phones::delete(state, data, index, &id),
-        Endpoint::Sms(id, enable) => phones::sms_action(state, data, index, &id, enable),
+        Endpoint::Sms(id, enable) => phones::sms_action(state, req, data, index, &id, enable),
         Endpoint::MethodsList => Ok(methods::list(state, req, data, index, masked)),
         Endpoint::MethodGet(id) => methods::get(state, req, data, index, &id, masked),
         Endpoint::PasswordMethodsList => Ok(methods::password_list(req, data, index)),

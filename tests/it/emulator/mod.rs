@@ -8,6 +8,7 @@ mod faults;
 mod password;
 mod permissions;
 mod phone_rules;
+mod refusals;
 mod tokens;
 mod users;
 
