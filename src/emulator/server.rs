@@ -44,6 +44,7 @@ pub fn app(state: EmulatorState) -> Router {
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(openid),
         )
+        .route("/devicelogin", get(devicelogin).post(devicelogin_form))
         .route("/_emulator/stats", get(stats))
         .route("/_emulator/clock", post(clock))
         .route("/_emulator/device/approve", post(approve))
@@ -168,6 +169,14 @@ async fn openid(
     headers: HeaderMap,
 ) -> Response {
     tokens::openid_configuration(&state, &base_of(&headers), &tenant)
+}
+
+async fn devicelogin() -> Response {
+    tokens::devicelogin_page()
+}
+
+async fn devicelogin_form(State(state): State<EmulatorState>, body: Bytes) -> Response {
+    tokens::devicelogin_submit(&state, &body)
 }
 
 fn count(state: &EmulatorState, route: &str, status: StatusCode) {

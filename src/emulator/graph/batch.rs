@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::super::ids::new_guid;
 use super::super::store::EmulatorState;
 use super::super::tokens::verify;
-use super::{Fault, Req, Resp, body, process, seed};
+use super::{Fault, Req, Resp, body, process, seed, unauthenticated};
 
 /// `POST /v1.0/$batch`: up to 20 requests with unique ids (case-insensitive), `dependsOn` sequencing (a failed
 /// dependency answers 424), each item throttled and counted on its own.
@@ -27,7 +27,7 @@ pub(crate) fn batch(state: &EmulatorState, req: &Req) -> Resp {
 
 fn batch_inner(state: &EmulatorState, req: &Req) -> Result<Resp, Fault> {
     if let Err(msg) = verify(state, req.authorization.as_deref()) {
-        return Err(Fault::new(401, "InvalidAuthenticationToken", msg));
+        return Err(unauthenticated(msg));
     }
     body::content_type(req)?;
     let invalid = |msg: String| Fault::new(400, "BadRequest", msg);

@@ -141,9 +141,13 @@ impl Fault {
     }
 }
 
-/// The `WWW-Authenticate` header of a 401.
-fn www_authenticate() -> &'static str {
-    "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\""
+/// A 401 `InvalidAuthenticationToken` with Graph's `WWW-Authenticate` header, which names the authorization
+/// endpoint and Graph's own application id as `client_id`.
+fn unauthenticated(message: impl Into<String>) -> Fault {
+    Fault::new(401, "InvalidAuthenticationToken", message).header(
+        "WWW-Authenticate",
+        "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
+    )
 }
 
 /// The template of a request's route, for statistics of requests refused before routing.
@@ -187,9 +191,7 @@ fn process_inner(state: &EmulatorState, req: &Req) -> Resp {
     let caller = match verify(state, req.authorization.as_deref()) {
         Ok(c) => c,
         Err(msg) => {
-            return Fault::new(401, "InvalidAuthenticationToken", msg)
-                .header("WWW-Authenticate", www_authenticate())
-                .answer(state, req);
+            return unauthenticated(msg).answer(state, req);
         }
     };
     let (target, ep, route_t) = match routing::route(&req.method, &req.path) {

@@ -296,3 +296,52 @@ pub fn approve(state: &EmulatorState, a: Approval) -> Response {
     dc.approved_user = Some(user.id);
     StatusCode::NO_CONTENT.into_response()
 }
+
+/// `GET /devicelogin`: the page `verification_uri` points at. Entra's page asks for the code and then signs the user
+/// in; the emulator's asks for the code, the user and the password in one form (posted back to the same URL).
+pub fn devicelogin_page() -> Response {
+    let html = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>authctl emulator: device sign-in</title></head>
+<body>
+<h1>Sign in to the authctl emulator</h1>
+<p>Enter the code shown by the application, and the user's name and password from the tenant file.</p>
+<form method="post" action="devicelogin">
+<p><label>Code <input name="user_code" autocomplete="off" required></label></p>
+<p><label>User (UPN) <input name="upn" required></label></p>
+<p><label>Password <input name="password" type="password" required></label></p>
+<p><button type="submit">Sign in</button></p>
+</form>
+<p>Scripts can post the same fields as JSON to <code>/_emulator/device/approve</code>.</p>
+</body></html>
+"#;
+    (
+        StatusCode::OK,
+        [("content-type", "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response()
+}
+
+/// `POST /devicelogin` (the page's form, `application/x-www-form-urlencoded`): approves the pending device code
+/// like `/_emulator/device/approve`, answering a page on success and the identity platform's error otherwise.
+pub fn devicelogin_submit(state: &EmulatorState, body: &[u8]) -> Response {
+    let form = parse_form(body);
+    let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let r = approve(
+        state,
+        Approval {
+            user_code: field("user_code"),
+            upn: field("upn"),
+            password: field("password"),
+        },
+    );
+    if r.status() != StatusCode::NO_CONTENT {
+        return r;
+    }
+    (
+        StatusCode::OK,
+        [("content-type", "text/html; charset=utf-8")],
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title></head>\n<body><p>You have signed in to the application on your device. You may now close this window.</p></body></html>\n",
+    )
+        .into_response()
+}

@@ -166,7 +166,9 @@ fn client_credentials(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
+                &format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                ),
             );
         }
     } else if let Some(assertion) = form.get("client_assertion") {

@@ -9,7 +9,7 @@ mod assertion;
 mod device;
 mod endpoint;
 
-pub use device::{Approval, approve, devicecode_endpoint};
+pub use device::{Approval, approve, devicecode_endpoint, devicelogin_page, devicelogin_submit};
 pub use endpoint::{openid_configuration, token_endpoint};
 
 use std::collections::{BTreeSet, HashMap};

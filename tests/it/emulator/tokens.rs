@@ -78,6 +78,12 @@ async fn token_wrong_secret_gives_an_aadsts_error_body() {
         "{body}"
     );
     assert_eq!(body["error_codes"], json!([7000215]));
+    let text = body["error_description"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("for a secret added to app '{RW_CLIENT_ID}'"))
+            && !text.contains("{client_id}"),
+        "names the app: {text}"
+    );
     for k in ["timestamp", "trace_id", "correlation_id"] {
         assert!(body[k].is_string(), "{k}");
     }
@@ -568,4 +574,80 @@ async fn example_tenant_loads_and_serves_every_method_type() {
             "{t}: {types:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn graph_401_www_authenticate_names_graphs_client_id_also_on_batch() {
+    let emu = Emu::example().await;
+    let want = r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000""#;
+    let r = emu
+        .get("/users/AdeleV@contoso.com/authentication/phoneMethods", "")
+        .await;
+    r.assert_error(401, "InvalidAuthenticationToken");
+    assert_eq!(r.header("www-authenticate").as_deref(), Some(want));
+    let b = emu
+        .post("/$batch", "not.a.jwt", json!({"requests": []}))
+        .await;
+    b.assert_error(401, "InvalidAuthenticationToken");
+    assert_eq!(b.header("www-authenticate").as_deref(), Some(want));
+}
+
+#[tokio::test]
+async fn device_code_verification_uri_serves_a_sign_in_page_that_approves() {
+    let emu = Emu::example().await;
+    let dc: Value = emu
+        .http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/devicecode",
+            emu.url(),
+            emu.tenant_id()
+        ))
+        .form(&[
+            ("client_id", RW_CLIENT_ID),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uri = dc["verification_uri"].as_str().unwrap().to_string();
+    assert_eq!(uri, format!("{}/devicelogin", emu.url()));
+    let page = emu.http.get(&uri).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text().await.unwrap().contains("name=\"user_code\""));
+    let submit = |password: &'static str| {
+        emu.http
+            .post(&uri)
+            .form(&[
+                ("user_code", dc["user_code"].as_str().unwrap()),
+                ("upn", "admin@contoso.com"),
+                ("password", password),
+            ])
+            .send()
+    };
+    let wrong = submit("nope").await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 400);
+    let wrong: Value = wrong.json().await.unwrap();
+    assert_eq!(wrong["error_codes"], json!([50126]));
+    assert_eq!(
+        submit("Admin-Passw0rd!").await.unwrap().status().as_u16(),
+        200
+    );
+    let (s, b) = emu
+        .token_request(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", RW_CLIENT_ID),
+            ("device_code", dc["device_code"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["access_token"].is_string());
 }
