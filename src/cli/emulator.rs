@@ -38,6 +38,10 @@ pub struct Args {
     /// Write token bucket (e.g. `3000/150s`).
     #[arg(long)]
     pub write_throttle: Option<Rate>,
+    /// Graph's documented identity-and-access limits for a tenant size: `small` (<50 users), `medium` (50-500) or
+    /// `large` (>500): resource units and writes per app, writes per tenant, each `$batch` item charged on its own.
+    #[arg(long, value_name = "SIZE")]
+    pub throttle_profile: Option<emulator::ThrottleProfile>,
     /// Probability of answering a request 503 without applying it.
     #[arg(long, value_parser = parse_probability, default_value = "0")]
     pub fail_prob: f64,
@@ -62,6 +66,7 @@ pub async fn run(args: Args, _ctx: &Context) -> miette::Result<ExitCode> {
         latency: args.latency,
         throttle: args.throttle,
         write_throttle: args.write_throttle,
+        throttle_profile: args.throttle_profile,
         fail_prob: args.fail_prob,
         drop_prob: args.drop_prob,
         lag: args.lag,

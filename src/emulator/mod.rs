@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{SharedClock, SystemClock};
 use crate::units::Rate;
 
+pub use faults::ThrottleProfile;
 pub use server::{EmulatorHandle, app, spawn};
 pub use store::EmulatorState;
 pub use tenant::{Tenant, load_tenant};
@@ -58,6 +59,9 @@ pub struct Options {
     pub throttle: Option<Rate>,
     /// Write token bucket (`3000/150s`), charged per POST/PATCH/DELETE (and per write item of a batch).
     pub write_throttle: Option<Rate>,
+    /// Graph's identity-and-access limits for a tenant size: per app resource units and writes, per tenant writes
+    /// (each `$batch` item charged on its own). Applies beside `throttle`/`write_throttle`.
+    pub throttle_profile: Option<ThrottleProfile>,
     /// Probability that a request (or batch item) is answered `503 serviceNotAvailable` without being applied.
     pub fail_prob: f64,
     /// Probability that the connection of an HTTP request is dropped without an answer, *after* the request was
@@ -85,6 +89,7 @@ impl Default for Options {
             latency: Duration::ZERO,
             throttle: None,
             write_throttle: None,
+            throttle_profile: None,
             fail_prob: 0.0,
             drop_prob: 0.0,
             lag: Duration::ZERO,

@@ -22,7 +22,7 @@ mod select;
 
 use serde_json::{Value, json};
 
-use super::faults::{Verdict, retry_after};
+use super::faults::{Charge, Verdict, retry_after};
 use super::ids::iso;
 use super::store::{Data, EmulatorState};
 use super::tenant::User;
@@ -199,12 +199,29 @@ fn process_inner(state: &EmulatorState, req: &Req) -> Resp {
         Err(f) => return f.answer(state, req),
     };
     let is_write = matches!(req.method.as_str(), "POST" | "PATCH" | "DELETE" | "PUT");
-    let verdict = state.faults().admit(state.now(), is_write);
+    let charge = Charge {
+        app: &caller.client_id,
+        resource_units: resource_units(&ep, &req.query),
+        write: is_write,
+    };
+    let tenant_id = state.tenant_id();
+    let (verdict, profiled) = {
+        let mut faults = state.faults();
+        (
+            faults.admit(state.now(), charge, &tenant_id),
+            faults.has_profile(),
+        )
+    };
     let mut resp = match verdict {
-        Verdict::Throttled(wait) => {
-            let mut r = Fault::new(429, "TooManyRequests", "Please retry again later.")
-                .header("Retry-After", retry_after(wait))
-                .answer(state, req);
+        Verdict::Throttled(wait, limit) => {
+            let mut f = Fault::new(429, "TooManyRequests", "Please retry again later.")
+                .header("Retry-After", retry_after(wait));
+            if let Some(l) = limit {
+                f = f
+                    .header("x-ms-throttle-scope", l.scope)
+                    .header("x-ms-throttle-information", l.information);
+            }
+            let mut r = f.answer(state, req);
             if let Some(inner) = r
                 .body
                 .as_mut()
@@ -236,8 +253,26 @@ fn process_inner(state: &EmulatorState, req: &Req) -> Resp {
             }
         }
     };
+    if profiled {
+        resp = resp.header("x-ms-resource-unit", charge.resource_units.to_string());
+    }
     resp.route = route_t;
     resp
+}
+
+/// Resource units a request costs under a throttling profile: Graph's identity-and-access table charges 2 for a
+/// `user` read (1 with `$select`) and 1 for a path it doesn't list (the authentication-method routes).
+fn resource_units(ep: &Endpoint, query: &str) -> u32 {
+    match ep {
+        Endpoint::GetUser | Endpoint::ListUsers => {
+            if query_param(query, "$select").is_some() {
+                1
+            } else {
+                2
+            }
+        }
+        _ => 1,
+    }
 }
 
 /// The seed of behaviours the documentation leaves uncertain (see ASSUMPTIONS.md).

@@ -81,6 +81,8 @@ pub struct Caller {
     pub scopes: BTreeSet<String>,
     /// Directory role template ids.
     pub wids: BTreeSet<String>,
+    /// The calling app (client id).
+    pub client_id: String,
 }
 
 fn unix(t: jiff::Timestamp) -> i64 {
@@ -234,6 +236,7 @@ pub fn verify(state: &EmulatorState, authorization: Option<&str>) -> Result<Call
             .map(str::to_string)
             .collect(),
         wids: c.wids.into_iter().collect(),
+        client_id: c.appid,
     })
 }
 
