@@ -349,10 +349,13 @@ fn dispatch(
         ));
     }
     *user_id = Some(current.id);
-    run(state, req, &mut data, index, ep, masked)
+    let full = authz::reads_full_profile(caller, own);
+    run(state, req, &mut data, index, ep, masked, full)
 }
 
-/// Runs the handler of an endpoint on one resolved, authorized user.
+/// Runs the handler of an endpoint on one resolved, authorized user (`masked`: phone numbers masked for this
+/// caller; `full_profile`: user properties beyond the basic profile readable).
+#[allow(clippy::too_many_arguments)]
 fn run(
     state: &EmulatorState,
     req: &Req,
@@ -360,11 +363,12 @@ fn run(
     index: usize,
     ep: Endpoint,
     masked: bool,
+    full_profile: bool,
 ) -> Result<Resp, Fault> {
     match ep {
         Endpoint::GetUser => {
             let seen = state.read_user(data, index);
-            select::user_entity(req, &seen)
+            select::user_entity(req, &seen, full_profile)
         }
         Endpoint::PhoneList => Ok(phones::list(state, req, data, index, masked)),
         Endpoint::PhoneGet(id) => phones::get(state, req, data, index, &id, masked),

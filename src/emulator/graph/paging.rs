@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::super::store::EmulatorState;
 use super::super::tenant::User;
 use super::super::tokens::Caller;
-use super::authz::{Need, authorize};
+use super::authz::{Need, authorize, reads_full_profile};
 use super::filter::parse_filter;
 use super::select::{select_list, user_object};
 use super::{Fault, Req, Resp, query_param};
@@ -19,6 +19,7 @@ const MAX_IN_VALUES: usize = 15;
 pub(super) fn list_users(state: &EmulatorState, req: &Req, caller: &Caller) -> Result<Resp, Fault> {
     // Permission: reading users needs no particular target; check against a placeholder user (not own).
     authorize(caller, Need::UserRead, &User::default())?;
+    let full = reads_full_profile(caller, false);
     let select = select_list(req)?;
     let filter = match query_param(&req.query, "$filter") {
         Some(f) => match parse_filter(&f) {
@@ -78,7 +79,7 @@ pub(super) fn list_users(state: &EmulatorState, req: &Req, caller: &Caller) -> R
         .iter()
         .skip(skip)
         .take(page)
-        .map(|u| user_object(u, &select))
+        .map(|u| user_object(u, &select, full))
         .collect();
     let mut body = json!({
         "@odata.context": match query_param(&req.query, "$select") {
