@@ -5,7 +5,7 @@
 //! authctl's own number code), `roles` (the one table of directory role ids), `ids` (GUIDs, dates, well-known ids; a
 //! leaf), `store` (state, read lag, journal), `tokens/` (JWTs, the token endpoint, client assertions, device code),
 //! `graph/` (the Graph routes, one file per job, also run for each `$batch` item), `faults` (latency, token
-//! buckets, seeded 5xx and dropped connections), `server` (the listener, [`spawn`], [`EmulatorHandle`]).
+//! buckets, seeded 5xx and dropped connections), `server` (the listener, [`spawn`], [`EmulatorHandle`]), `tls` (the HTTPS identity and acceptor).
 //!
 //! A new Graph endpoint: a variant and its path in `graph/routing.rs`, its permission in `graph/mod.rs`
 //! (`need`), its handler in the `graph/` file of its job, and its tests in `tests/it/emulator/`.
@@ -18,6 +18,7 @@ pub mod rules;
 mod server;
 mod store;
 pub mod tenant;
+mod tls;
 mod tokens;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,7 @@ pub use faults::ThrottleProfile;
 pub use server::{EmulatorHandle, app, spawn};
 pub use store::EmulatorState;
 pub use tenant::{Tenant, load_tenant};
+pub use tls::TlsIdentity;
 
 /// What can go wrong starting, running or stopping the emulator.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +83,8 @@ pub struct Options {
     pub listen: SocketAddr,
     /// Page size of `GET /users` (with or without `$filter`); `None` = Graph's default of 100.
     pub page_size: Option<usize>,
+    /// Serve HTTPS with this identity (`None` = plain HTTP); discovery, `Location` and `nextLink` then say `https`.
+    pub tls: Option<TlsIdentity>,
 }
 
 impl Default for Options {
@@ -99,6 +103,7 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             page_size: None,
+            tls: None,
         }
     }
 }

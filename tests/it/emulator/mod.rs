@@ -9,6 +9,7 @@ mod password;
 mod permissions;
 mod phone_rules;
 mod refusals;
+mod tls;
 mod tokens;
 mod users;
 
