@@ -85,9 +85,9 @@ pub fn token_endpoint(
     match grant {
         "client_credentials" => client_credentials(state, base, tenant, headers, &form),
         "urn:ietf:params:oauth:grant-type:device_code" | "device_code" => {
-            device_code_grant(state, &form)
+            device_code_grant(state, base, &form)
         }
-        "refresh_token" => refresh_grant(state, &form),
+        "refresh_token" => refresh_grant(state, base, &form),
         "" => aad_error(
             state,
             StatusCode::BAD_REQUEST,

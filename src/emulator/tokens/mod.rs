@@ -89,6 +89,18 @@ fn unix(t: jiff::Timestamp) -> i64 {
     t.as_second()
 }
 
+/// Signs any claims (an ID token) with the process key.
+fn sign_value(state: &EmulatorState, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("authctl-emulator".into());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(&state.shared.key),
+    )
+    .unwrap_or_default()
+}
+
 /// Signs claims with the process key.
 fn sign(state: &EmulatorState, claims: &Claims) -> String {
     let mut header = Header::new(Algorithm::HS256);
@@ -279,6 +291,17 @@ fn token_response(
     refresh: Option<String>,
     scope: Option<String>,
 ) -> Response {
+    token_response_with(access, life, refresh, scope, &[])
+}
+
+/// A token response with extra string fields (`id_token`, `client_info`).
+fn token_response_with(
+    access: String,
+    life: Duration,
+    refresh: Option<String>,
+    scope: Option<String>,
+    extra: &[(&str, String)],
+) -> Response {
     let mut body = json!({
         "token_type": "Bearer",
         "expires_in": life.as_secs(),
@@ -290,6 +313,9 @@ fn token_response(
     }
     if let Some(s) = scope {
         body["scope"] = Value::String(s);
+    }
+    for (k, v) in extra {
+        body[*k] = Value::String(v.clone());
     }
     (StatusCode::OK, axum::Json(body)).into_response()
 }

@@ -773,3 +773,55 @@ async fn token_certificate_assertions_as_msal_and_azure_identity_write_them() {
     let (s, b) = post_form(&emu, &assertion_form("a.b")).await;
     assert_eq!(code(&b), Some(50027), "{s} {b}");
 }
+
+/// Delegated grants return what MSAL and azure-identity read besides the access token: an `id_token` (v2.0 claims:
+/// `aud` = the app, `iss` = the discovery issuer, `tid`, `oid`, `preferred_username`) and `client_info`.
+#[tokio::test]
+async fn device_code_grant_returns_an_id_token_and_client_info() {
+    use base64::Engine;
+    let emu = Emu::start_with(EXAMPLE_TENANT, |o| o.auto_approve_device_code = true).await;
+    let dc: Value = emu
+        .http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/devicecode",
+            emu.url(),
+            emu.tenant_id()
+        ))
+        .form(&[
+            ("client_id", RW_CLIENT_ID),
+            (
+                "scope",
+                "https://graph.microsoft.com/.default openid profile offline_access",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (s, b) = emu
+        .token_request(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", RW_CLIENT_ID),
+            ("device_code", dc["device_code"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let id = claims(b["id_token"].as_str().unwrap());
+    assert_eq!(id["aud"], json!(RW_CLIENT_ID));
+    assert_eq!(
+        id["iss"],
+        json!(format!("{}/{}/v2.0", emu.url(), emu.tenant_id()))
+    );
+    assert_eq!(id["tid"], json!(emu.tenant_id()));
+    assert_eq!(id["preferred_username"], json!("admin@contoso.com"));
+    let info: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(b["client_info"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(info["uid"], id["oid"]);
+    assert_eq!(info["utid"], json!(emu.tenant_id()));
+}
