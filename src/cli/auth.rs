@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::exit::ExitCode;
+use crate::graph::credentials::{Considered, Verdict};
 use crate::graph::permissions::{CommandAccess, Grants, evaluate};
 
 /// Arguments of `authctl auth`.
@@ -45,6 +46,8 @@ enum Format {
 pub struct Report {
     /// The credential used (never its secret).
     pub credential: String,
+    /// Every credential source considered, in order, and why it was chosen or not.
+    pub sources: Vec<Considered>,
     /// `application` or `delegated`.
     pub kind: &'static str,
     /// What the token carries.
@@ -70,6 +73,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let grants = Grants::from_claims(&claims);
     let report = Report {
         credential: graph.credential_description(),
+        sources: session.sources.clone(),
         kind: if grants.is_delegated() {
             "delegated"
         } else {
@@ -121,6 +125,15 @@ pub fn render_text(r: &Report, color: bool) -> String {
         }
     }
     let _ = writeln!(s, "expires:         {}", r.expires_at);
+    let _ = writeln!(s, "sources:");
+    for c in &r.sources {
+        let mark = match c.verdict {
+            Verdict::Chosen => "→",
+            Verdict::Skipped => "·",
+            Verdict::NotConfigured => " ",
+        };
+        let _ = writeln!(s, "  {mark} {:<22} {}", c.source, c.reason);
+    }
     let _ = writeln!(s, "commands:");
     for c in &r.commands {
         let (mark, paint) = if c.allowed {

@@ -17,6 +17,7 @@ use crate::emulator::{self, EmulatorHandle};
 use crate::graph::credentials::client_secret::ClientSecret;
 use crate::graph::credentials::device_code::{self, DeviceCode, DeviceCodePrompt, PromptHandler};
 use crate::graph::credentials::select::{Selection, imds_url};
+use crate::graph::credentials::{Considered, Verdict, select_explained};
 use crate::graph::settings::parse_root;
 use crate::graph::{AuthMethod, Cloud, Credential, Env, Graph, GraphSettings};
 use crate::units::Rate;
@@ -93,6 +94,8 @@ pub struct GraphSession {
     /// The client.
     pub graph: Graph,
     emulator: Option<EmulatorHandle>,
+    /// Every credential source considered, and why it was or was not chosen (for `auth check`).
+    pub sources: Vec<Considered>,
     print_stats: bool,
     finished: bool,
 }
@@ -163,9 +166,8 @@ impl GraphArgs {
                     imds_url: imds_url(),
                     default_public_client: DEFAULT_PUBLIC_CLIENT.to_string(),
                 };
-                let credential =
-                    crate::graph::credentials::select(&selection, &Env::from_process())
-                        .map_err(|e| miette!("{e}"))?;
+                let (credential, sources) = select_explained(&selection, &Env::from_process());
+                let credential = credential.map_err(|e| miette!("{e}"))?;
                 let graph = Graph::builder(settings, credential)
                     .clock(clock)
                     .build()
@@ -173,6 +175,7 @@ impl GraphArgs {
                 Ok(GraphSession {
                     graph,
                     emulator: None,
+                    sources,
                     print_stats: self.stats,
                     finished: false,
                 })
@@ -271,6 +274,11 @@ impl GraphArgs {
         Ok(GraphSession {
             graph,
             emulator: Some(handle),
+            sources: vec![Considered {
+                source: "emulator",
+                verdict: Verdict::Chosen,
+                reason: "--emulate: the environment's credentials are ignored".into(),
+            }],
             print_stats: self.stats,
             finished: false,
         })
