@@ -20,3 +20,9 @@ pub mod units;
 
 pub use cli::run;
 pub use exit::ExitCode;
+
+/// build.rs's version stamping, unit-tested with the library.
+#[cfg(test)]
+#[path = "../build.rs"]
+#[allow(dead_code)]
+mod build_script;

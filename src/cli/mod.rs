@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod auth;
+pub mod completions;
 pub mod drift;
 pub mod emulator;
 pub mod graph_args;
@@ -23,7 +24,7 @@ use crate::exit::ExitCode;
 
 /// authctl: declare Entra ID users' phone authentication methods in YAML, review a plan, apply exactly that.
 #[derive(Debug, Parser)]
-#[command(name = "authctl", version, about, long_about = None, propagate_version = true)]
+#[command(name = "authctl", version = LONG_VERSION, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -31,8 +32,13 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command takes.
+/// The version with the git commit and the build date (`0.1.0 (commit 1a2b3c4d5e6f, built 2026-12-02)`; the
+/// commit is left out of builds made outside a git checkout). Written by build.rs.
+pub const LONG_VERSION: &str = env!("AUTHCTL_LONG_VERSION");
+
+/// Flags every command takes (shown under their own heading in every `--help`).
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// More log output on stderr (-v info, -vv debug, -vvv trace). `AUTHCTL_LOG` (an env-filter) overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -128,6 +134,10 @@ pub enum Command {
     SmsSignIn(sms_sign_in::Args),
     /// Reset a user's password and follow the operation to its end.
     Password(password::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
+    /// Print the man page, or write every command's man page into a directory.
+    Man(completions::ManArgs),
 }
 
 /// Parses the process's arguments, sets up logging, runs the command, and returns the process exit code.
@@ -181,6 +191,8 @@ async fn dispatch(command: Command, ctx: &Context) -> miette::Result<ExitCode> {
         Command::Phone(args) => phone::run(args, ctx).await,
         Command::SmsSignIn(args) => sms_sign_in::run(args, ctx).await,
         Command::Password(args) => password::run(args, ctx).await,
+        Command::Completions(args) => completions::run(args, ctx).await,
+        Command::Man(args) => completions::run_man(args, ctx).await,
     }
 }
 

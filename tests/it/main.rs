@@ -6,6 +6,7 @@ mod support;
 mod apply;
 mod client;
 mod emulator;
+mod habits;
 mod manifest;
 mod operations;
 mod plan;
