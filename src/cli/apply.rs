@@ -64,7 +64,10 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
+pub async fn run(mut args: Args, ctx: &Context) -> miette::Result<ExitCode> {
+    if args.plan_file.is_none() {
+        args.plan = args.plan.with_config(ctx);
+    }
     let saved = match &args.plan_file {
         Some(path) => {
             if !args.plan.users.is_empty()
@@ -130,6 +133,7 @@ async fn run_connected(
                 .map_err(|e| miette!("{e}"))?;
             bar.finish();
             show_plan_diagnostics(&plan, &m, ctx);
+            ctx.check_protected(&plan)?;
             let shown = render::plan_text(
                 &plan,
                 TextOptions {
@@ -153,6 +157,7 @@ async fn run_connected(
         }
         (None, None) => unreachable!("run() requires manifests or a saved plan"),
     };
+    ctx.check_protected(&plan)?;
 
     let progress = Arc::new(progress_for(
         ctx,

@@ -48,6 +48,8 @@ pub struct Report {
     pub credential: String,
     /// Every credential source considered, in order, and why it was chosen or not.
     pub sources: Vec<Considered>,
+    /// Where each connection setting came from: flag, environment variable, config file or default.
+    pub settings: Vec<crate::cli::config::SettingSource>,
     /// `application` or `delegated`.
     pub kind: &'static str,
     /// What the token carries.
@@ -74,6 +76,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let report = Report {
         credential: graph.credential_description(),
         sources: session.sources.clone(),
+        settings: session.settings_sources.clone(),
         kind: if grants.is_delegated() {
             "delegated"
         } else {
@@ -125,6 +128,12 @@ pub fn render_text(r: &Report, color: bool) -> String {
         }
     }
     let _ = writeln!(s, "expires:         {}", r.expires_at);
+    if !r.settings.is_empty() {
+        let _ = writeln!(s, "settings:");
+        for x in &r.settings {
+            let _ = writeln!(s, "    {:<22} {} (from {})", x.setting, x.value, x.from);
+        }
+    }
     let _ = writeln!(s, "sources:");
     for c in &r.sources {
         let mark = match c.verdict {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use miette::{IntoDiagnostic as _, WrapErr as _, miette};
 
 use crate::cli::Context;
+use crate::cli::config::SettingSource;
 use crate::clock::{SharedClock, SystemClock, VirtualClock};
 use crate::emulator::{self, EmulatorHandle};
 use crate::graph::credentials::client_secret::ClientSecret;
@@ -77,6 +78,13 @@ pub struct GraphArgs {
     pub virtual_clock: bool,
 }
 
+fn cloud_name(c: Cloud) -> String {
+    use clap::ValueEnum as _;
+    c.to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
+}
+
 /// `--max-rate`: a rate or `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaxRate(pub Option<Rate>);
@@ -96,6 +104,8 @@ pub struct GraphSession {
     emulator: Option<EmulatorHandle>,
     /// Every credential source considered, and why it was or was not chosen (for `auth check`).
     pub sources: Vec<Considered>,
+    /// Where each connection setting came from (flag, environment, config file, default).
+    pub settings_sources: Vec<SettingSource>,
     print_stats: bool,
     finished: bool,
 }
@@ -145,9 +155,137 @@ impl Drop for GraphSession {
 }
 
 impl GraphArgs {
+    /// These flags with the config file's values filled in where no flag or environment variable gave one, and
+    /// where each setting came from.
+    pub fn resolve(&self, ctx: &Context) -> miette::Result<(GraphArgs, Vec<SettingSource>)> {
+        let mut g = self.clone();
+        let cfg_path = ctx
+            .config
+            .as_ref()
+            .map(|c| c.path.display().to_string())
+            .unwrap_or_default();
+        let explicit = ctx.explicit.clone().unwrap_or_default();
+        let env = Env::from_process();
+        let mut sources = Vec::new();
+        let mut note = |setting: &'static str, value: String, from: String| {
+            sources.push(SettingSource {
+                setting,
+                value,
+                from,
+            })
+        };
+        // tenant and client id: flag, AZURE_*, ARM_*, config file.
+        for (setting, id, flag, var, arm) in [
+            (
+                "tenant",
+                "tenant",
+                "--tenant",
+                "AZURE_TENANT_ID",
+                "ARM_TENANT_ID",
+            ),
+            (
+                "client id",
+                "client_id",
+                "--client-id",
+                "AZURE_CLIENT_ID",
+                "ARM_CLIENT_ID",
+            ),
+        ] {
+            let slot = if id == "tenant" {
+                &mut g.tenant
+            } else {
+                &mut g.client_id
+            };
+            let from = if explicit.flags.contains(id) {
+                Some(flag.to_string())
+            } else if explicit.env.contains(id) || (ctx.explicit.is_none() && slot.is_some()) {
+                Some(var.to_string())
+            } else if let Some(v) = env.get(arm) {
+                *slot = Some(v.to_string());
+                Some(arm.to_string())
+            } else if let Some(v) = ctx.from_config(id, |c| {
+                if id == "tenant" {
+                    c.tenant.clone()
+                } else {
+                    c.client_id.clone()
+                }
+            }) {
+                *slot = Some(v);
+                Some(cfg_path.clone())
+            } else {
+                None
+            };
+            match (slot.as_ref(), from) {
+                (Some(v), Some(from)) => note(setting, v.clone(), from),
+                _ => note(setting, "(not set)".into(), "nowhere".into()),
+            }
+        }
+        // cloud, parallelism, max rate: flag (or AUTHCTL_CLOUD), config file, default.
+        let from = |id: &str, flag: &str, var: Option<&str>| -> Option<String> {
+            if explicit.flags.contains(id) {
+                Some(flag.to_string())
+            } else if explicit.env.contains(id) {
+                var.map(str::to_string)
+            } else {
+                None
+            }
+        };
+        let cloud_from = match from("cloud", "--cloud", Some("AUTHCTL_CLOUD")) {
+            Some(f) => f,
+            None => match ctx.config.as_ref().filter(|_| ctx.explicit.is_some()) {
+                Some(c) => match c.cloud().map_err(|e| miette!("{e}"))? {
+                    Some(cloud) => {
+                        g.cloud = cloud;
+                        cfg_path.clone()
+                    }
+                    None => "default".into(),
+                },
+                None => "default".into(),
+            },
+        };
+        note("cloud", cloud_name(g.cloud), cloud_from);
+        let par_from = match from("parallelism", "--parallelism", None) {
+            Some(f) => f,
+            None => match ctx.from_config("parallelism", |c| c.limits.parallelism) {
+                Some(p) => {
+                    g.parallelism = p;
+                    cfg_path.clone()
+                }
+                None => "default".into(),
+            },
+        };
+        note("parallelism", g.parallelism.to_string(), par_from);
+        let rate_from = match from("max_rate", "--max-rate", None) {
+            Some(f) => f,
+            None => match ctx.from_config("max_rate", |c| c.limits.max_rate.clone()) {
+                Some(r) => {
+                    g.max_rate = parse_max_rate(&r)
+                        .map_err(|e| miette!("{cfg_path}: limits.maxRate `{r}`: {e}"))?;
+                    cfg_path.clone()
+                }
+                None => "default".into(),
+            },
+        };
+        note(
+            "max rate",
+            match g.max_rate.0 {
+                Some(r) => r.to_string(),
+                None => "off".into(),
+            },
+            rate_from,
+        );
+        Ok((g, sources))
+    }
+
     /// Resolves the settings and the credential and builds the client (starting the emulator under `--emulate`).
     pub async fn connect(&self, ctx: &Context) -> miette::Result<GraphSession> {
-        let _ = ctx;
+        let (resolved, settings_sources) = self.resolve(ctx)?;
+        let mut session = resolved.connect_resolved().await?;
+        session.settings_sources = settings_sources;
+        Ok(session)
+    }
+
+    async fn connect_resolved(&self) -> miette::Result<GraphSession> {
         let clock: SharedClock = if self.virtual_clock {
             VirtualClock::fixed()
         } else {
@@ -176,6 +314,7 @@ impl GraphArgs {
                     graph,
                     emulator: None,
                     sources,
+                    settings_sources: Vec::new(),
                     print_stats: self.stats,
                     finished: false,
                 })
@@ -279,6 +418,7 @@ impl GraphArgs {
                 verdict: Verdict::Chosen,
                 reason: "--emulate: the environment's credentials are ignored".into(),
             }],
+            settings_sources: Vec::new(),
             print_stats: self.stats,
             finished: false,
         })

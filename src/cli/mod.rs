@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod auth;
 pub mod completions;
+pub mod config;
 pub mod drift;
 pub mod emulator;
 pub mod graph_args;
@@ -87,6 +88,24 @@ pub struct Context {
     pub stdin_is_terminal: bool,
     /// Stderr is a terminal (progress bars are possible).
     pub stderr_is_terminal: bool,
+    /// The repository config file, when one was found.
+    pub config: Option<std::sync::Arc<config::Loaded>>,
+    /// Which settings were given by flag or environment (they win over the config file). `None` through the
+    /// [`run_cli`] seam, where no config file is read.
+    pub explicit: Option<config::Explicit>,
+}
+
+impl Command {
+    /// The manifest paths of commands that take them (where the config file is looked for).
+    fn manifest_paths(&self) -> Option<&[String]> {
+        match self {
+            Command::Validate(a) => Some(&a.paths),
+            Command::Plan(a) => Some(&a.paths),
+            Command::Apply(a) => Some(&a.paths),
+            Command::Drift(a) => Some(&a.paths),
+            _ => None,
+        }
+    }
 }
 
 impl Context {
@@ -103,7 +122,50 @@ impl Context {
             quiet: g.quiet,
             stdin_is_terminal: std::io::stdin().is_terminal(),
             stderr_is_terminal: std::io::stderr().is_terminal(),
+            config: None,
+            explicit: None,
         }
+    }
+
+    /// The config file's value for a setting not given by flag or environment (arg id `id`).
+    pub fn from_config<T>(
+        &self,
+        id: &str,
+        pick: impl FnOnce(&config::RepoConfig) -> Option<T>,
+    ) -> Option<T> {
+        let explicit = self.explicit.as_ref()?;
+        if explicit.given(id) {
+            return None;
+        }
+        pick(&self.config.as_ref()?.config)
+    }
+
+    /// Fails when the plan changes an account the config file protects.
+    pub fn check_protected(&self, plan: &crate::plan::Plan) -> miette::Result<()> {
+        let Some(cfg) = &self.config else {
+            return Ok(());
+        };
+        let hit: Vec<&str> = plan
+            .users
+            .iter()
+            .filter(|u| u.has_changes())
+            .filter(|u| {
+                [Some(u.user.as_str()), u.upn.as_deref(), u.id.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .any(|w| cfg.is_protected(w))
+            })
+            .map(|u| u.upn.as_deref().unwrap_or(&u.user))
+            .collect();
+        if hit.is_empty() {
+            return Ok(());
+        }
+        Err(miette::miette!(
+            "the plan changes protected account(s) {} (protectedAccounts in {}); nothing was applied. Remove them \
+             from the manifests, or from protectedAccounts after review",
+            hit.join(", "),
+            cfg.path.display()
+        ))
     }
 }
 
@@ -142,20 +204,49 @@ pub enum Command {
 
 /// Parses the process's arguments, sets up logging, runs the command, and returns the process exit code.
 pub fn run() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(p) => p,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
             let _ = e.print();
             return code;
         }
     };
-    run_cli(cli).code()
+    let start = cli
+        .command
+        .manifest_paths()
+        .and_then(config::manifest_root)
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let loaded = match config::discover(&start) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: config file: {e}");
+            return ExitCode::Error.code();
+        }
+    };
+    if let Some(c) = &loaded {
+        tracing::debug!(path = %c.path.display(), "config file");
+    }
+    run_with(cli, loaded, Some(config::Explicit::from_matches(&matches))).code()
 }
 
-/// Runs parsed arguments (the seam tests use).
+/// Runs parsed arguments (the seam tests use; no config file is read).
 pub fn run_cli(cli: Cli) -> ExitCode {
-    let ctx = Context::from_args(&cli.global);
+    run_with(cli, None, None)
+}
+
+fn run_with(
+    cli: Cli,
+    config: Option<config::Loaded>,
+    explicit: Option<config::Explicit>,
+) -> ExitCode {
+    let mut ctx = Context::from_args(&cli.global);
+    ctx.config = config.map(std::sync::Arc::new);
+    ctx.explicit = explicit;
     init_logging(&cli.global, ctx.color_stderr);
     install_miette(ctx.color_stderr);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

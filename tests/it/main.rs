@@ -5,6 +5,7 @@ mod support;
 
 mod apply;
 mod client;
+mod config;
 mod emulator;
 mod habits;
 mod manifest;
