@@ -8,6 +8,8 @@
 pub mod apply;
 pub mod cli;
 pub mod clock;
+/// The built-in Graph emulator (cargo feature `emulator`, on by default; a build without it has no server code).
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod exit;
 pub mod graph;

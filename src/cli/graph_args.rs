@@ -9,19 +9,28 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use miette::{IntoDiagnostic as _, WrapErr as _, miette};
+use miette::miette;
+#[cfg(feature = "emulator")]
+use miette::{IntoDiagnostic as _, WrapErr as _};
 
 use crate::cli::Context;
 use crate::cli::config::SettingSource;
-use crate::clock::{SharedClock, SystemClock, VirtualClock};
-use crate::emulator::{self, EmulatorHandle};
-use crate::graph::credentials::client_secret::ClientSecret;
-use crate::graph::credentials::device_code::{self, DeviceCode, DeviceCodePrompt, PromptHandler};
+use crate::clock::{SharedClock, SystemClock};
+use crate::graph::credentials::device_code;
 use crate::graph::credentials::select::{Selection, imds_url};
-use crate::graph::credentials::{Considered, Verdict, select_explained};
+use crate::graph::credentials::{Considered, select_explained};
 use crate::graph::settings::parse_root;
-use crate::graph::{AuthMethod, Cloud, Credential, Env, Graph, GraphSettings};
+use crate::graph::{AuthMethod, Cloud, Env, Graph, GraphSettings};
 use crate::units::Rate;
+#[cfg(feature = "emulator")]
+use {
+    crate::clock::VirtualClock,
+    crate::emulator::{self, EmulatorHandle},
+    crate::graph::Credential,
+    crate::graph::credentials::Verdict,
+    crate::graph::credentials::client_secret::ClientSecret,
+    crate::graph::credentials::device_code::{DeviceCode, DeviceCodePrompt, PromptHandler},
+};
 
 /// The public client used for device-code sign-in when no `--client-id` is given: Microsoft Graph Command Line
 /// Tools, which every tenant can consent to for the delegated scopes authctl needs.
@@ -64,15 +73,19 @@ pub struct GraphArgs {
     /// Print request counts, batch items, retries, 429s, bytes and elapsed time to stderr at exit.
     #[arg(long)]
     pub stats: bool,
+    #[cfg(feature = "emulator")]
     /// Run against the built-in emulator loaded from this tenant file, in-process (ignores AZURE_* variables).
     #[arg(long, value_name = "TENANT_FILE")]
     pub emulate: Option<PathBuf>,
+    #[cfg(feature = "emulator")]
     /// With --emulate: sign in as this user (device code approved through the emulator) instead of the first app.
     #[arg(long, value_name = "UPN", requires = "emulate")]
     pub emulate_as: Option<String>,
+    #[cfg(feature = "emulator")]
     /// With --emulate: write changes back to the tenant file (journal beside it).
     #[arg(long, requires = "emulate")]
     pub emulate_persist: bool,
+    #[cfg(feature = "emulator")]
     /// Tests: the embedded emulator and the client share a virtual clock (no real waiting).
     #[arg(long, hide = true, requires = "emulate")]
     pub virtual_clock: bool,
@@ -101,6 +114,7 @@ fn parse_max_rate(s: &str) -> Result<MaxRate, String> {
 pub struct GraphSession {
     /// The client.
     pub graph: Graph,
+    #[cfg(feature = "emulator")]
     emulator: Option<EmulatorHandle>,
     /// Every credential source considered, and why it was or was not chosen (for `auth check`).
     pub sources: Vec<Considered>,
@@ -114,13 +128,22 @@ impl std::fmt::Debug for GraphSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GraphSession")
             .field("graph", &self.graph)
-            .field("emulated", &self.emulator.is_some())
+            .field("emulated", &self.is_emulated())
             .finish_non_exhaustive()
     }
 }
 
 impl GraphSession {
+    /// True when `--emulate` started an embedded emulator.
+    pub fn is_emulated(&self) -> bool {
+        #[cfg(feature = "emulator")]
+        return self.emulator.is_some();
+        #[cfg(not(feature = "emulator"))]
+        false
+    }
+
     /// The embedded emulator, when `--emulate` started one.
+    #[cfg(feature = "emulator")]
     pub fn emulator(&self) -> Option<&EmulatorHandle> {
         self.emulator.as_ref()
     }
@@ -129,6 +152,7 @@ impl GraphSession {
     pub async fn finish(mut self) -> miette::Result<()> {
         self.finished = true;
         self.report_stats();
+        #[cfg(feature = "emulator")]
         if let Some(h) = self.emulator.take() {
             h.shutdown()
                 .await
@@ -286,40 +310,41 @@ impl GraphArgs {
     }
 
     async fn connect_resolved(&self) -> miette::Result<GraphSession> {
-        let clock: SharedClock = if self.virtual_clock {
-            VirtualClock::fixed()
-        } else {
-            Arc::new(SystemClock)
-        };
-        match &self.emulate {
-            Some(path) => self.connect_emulated(path, clock).await,
-            None => {
-                let settings = self.settings()?;
-                let selection = Selection {
-                    method: self.auth,
-                    tenant: self.tenant.clone(),
-                    client_id: self.client_id.clone(),
-                    token_cache: self.token_cache.clone().or_else(default_token_cache),
-                    prompt: device_code::stderr_prompt(),
-                    imds_url: imds_url(),
-                    default_public_client: DEFAULT_PUBLIC_CLIENT.to_string(),
-                };
-                let (credential, sources) = select_explained(&selection, &Env::from_process());
-                let credential = credential.map_err(|e| miette!("{e}"))?;
-                let graph = Graph::builder(settings, credential)
-                    .clock(clock)
-                    .build()
-                    .map_err(|e| miette!("{e}"))?;
-                Ok(GraphSession {
-                    graph,
-                    emulator: None,
-                    sources,
-                    settings_sources: Vec::new(),
-                    print_stats: self.stats,
-                    finished: false,
-                })
-            }
+        #[cfg(feature = "emulator")]
+        if let Some(path) = &self.emulate {
+            let clock: SharedClock = if self.virtual_clock {
+                VirtualClock::fixed()
+            } else {
+                Arc::new(SystemClock)
+            };
+            return self.connect_emulated(path, clock).await;
         }
+        let clock: SharedClock = Arc::new(SystemClock);
+        let settings = self.settings()?;
+        let selection = Selection {
+            method: self.auth,
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone(),
+            token_cache: self.token_cache.clone().or_else(default_token_cache),
+            prompt: device_code::stderr_prompt(),
+            imds_url: imds_url(),
+            default_public_client: DEFAULT_PUBLIC_CLIENT.to_string(),
+        };
+        let (credential, sources) = select_explained(&selection, &Env::from_process());
+        let credential = credential.map_err(|e| miette!("{e}"))?;
+        let graph = Graph::builder(settings, credential)
+            .clock(clock)
+            .build()
+            .map_err(|e| miette!("{e}"))?;
+        Ok(GraphSession {
+            graph,
+            #[cfg(feature = "emulator")]
+            emulator: None,
+            sources,
+            settings_sources: Vec::new(),
+            print_stats: self.stats,
+            finished: false,
+        })
     }
 
     /// Settings from `--cloud`, overridden by `--graph-url`/`--authority-host`, plus the limits.
@@ -342,6 +367,7 @@ impl GraphArgs {
         s.batching = !self.no_batch;
     }
 
+    #[cfg(feature = "emulator")]
     async fn connect_emulated(
         &self,
         path: &std::path::Path,
@@ -425,6 +451,7 @@ impl GraphArgs {
     }
 }
 
+#[cfg(feature = "emulator")]
 /// A device-code prompt handler that approves the code through the emulator as `upn` with `password` (the same
 /// request a tester would make), so `--emulate-as` runs the real device-code flow.
 pub fn emulator_approval(base: &str, upn: &str, password: &str) -> PromptHandler {
@@ -516,6 +543,7 @@ mod tests {
         assert!(e.to_string().contains("loopback"), "{e}");
     }
 
+    #[cfg(feature = "emulator")]
     #[test]
     fn emulate_only_flags_need_emulate() {
         assert!(T::try_parse_from(["t", "--emulate-as", "a@b"]).is_err());

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod completions;
 pub mod config;
 pub mod drift;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod graph_args;
 pub mod import;
@@ -177,6 +178,7 @@ pub enum Command {
     /// Print the JSON Schema (draft-07) of manifests or saved plans.
     Schema(schema::Args),
     /// Run the built-in Microsoft Graph emulator on loopback.
+    #[cfg(feature = "emulator")]
     Emulator(emulator::Args),
     /// Credentials: show what the configured token allows.
     Auth(auth::Args),
@@ -272,6 +274,7 @@ async fn dispatch(command: Command, ctx: &Context) -> miette::Result<ExitCode> {
     match command {
         Command::Validate(args) => validate::run(args, ctx).await,
         Command::Schema(args) => schema::run(args, ctx).await,
+        #[cfg(feature = "emulator")]
         Command::Emulator(args) => emulator::run(args, ctx).await,
         Command::Auth(args) => auth::run(args, ctx).await,
         Command::Plan(args) => plan::run(args, ctx).await,
