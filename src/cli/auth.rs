@@ -145,15 +145,10 @@ pub fn render_text(r: &Report, color: bool) -> String {
     }
     let _ = writeln!(s, "commands:");
     for c in &r.commands {
-        let (mark, paint) = if c.allowed {
-            ("✓", "\x1b[32m")
+        let mark = if c.allowed {
+            crate::render::paint("✓", crate::render::Color::Green, color)
         } else {
-            ("✗", "\x1b[31m")
-        };
-        let mark = if color {
-            format!("{paint}{mark}\x1b[0m")
-        } else {
-            mark.to_string()
+            crate::render::paint("✗", crate::render::Color::Red, color)
         };
         match &c.note {
             Some(n) => {

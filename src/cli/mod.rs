@@ -15,6 +15,7 @@ pub mod password;
 pub mod phone;
 pub mod plan;
 pub mod schema;
+pub mod show;
 pub mod sms_sign_in;
 pub mod validate;
 
@@ -186,6 +187,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Apply a saved plan, or plan and apply manifests.
     Apply(apply::Args),
+    /// Render a saved plan (text, JSON or Markdown) without Graph, as `terraform show`.
+    Show(show::Args),
     /// Report users whose Graph state differs from the manifests (exit 2 on drift).
     Drift(drift::Args),
     /// Write a manifest of users' current phone methods.
@@ -279,6 +282,7 @@ async fn dispatch(command: Command, ctx: &Context) -> miette::Result<ExitCode> {
         Command::Auth(args) => auth::run(args, ctx).await,
         Command::Plan(args) => plan::run(args, ctx).await,
         Command::Apply(args) => apply::run(args, ctx).await,
+        Command::Show(args) => show::run(args, ctx).await,
         Command::Drift(args) => drift::run(args, ctx).await,
         Command::Import(args) => import::run(args, ctx).await,
         Command::Methods(args) => methods::run(args, ctx).await,

@@ -118,3 +118,71 @@ fn global_flags_are_grouped_apart_from_each_commands_own_in_help() {
         assert!(own < global, "{cmd}: the command's own options come first");
     }
 }
+
+/// `authctl plan --out FILE` then `authctl show FILE`: the saved plan rendered without Graph, by the same renderers.
+#[test]
+fn show_renders_a_saved_plan_without_graph_in_each_format() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.json");
+    let f = file.to_str().unwrap();
+    let tenant = format!("{root}/examples/tenant.yaml");
+    let manifests = format!("{root}/examples/manifests");
+    let out = authctl_cmd()
+        .args(["plan", &manifests, "--emulate", &tenant, "--virtual-clock"])
+        .args(["--format", "markdown", "--out", f])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let planned_markdown = String::from_utf8(out.stdout).unwrap();
+    // No Graph: no --emulate, no credentials, an unreachable Graph URL.
+    let show = |format: &str| {
+        let out = authctl_cmd()
+            .env("AUTHCTL_GRAPH_URL", "http://127.0.0.1:9")
+            .args(["show", f, "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(show("markdown"), planned_markdown);
+    let json: serde_json::Value = serde_json::from_str(&show("json")).unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(json, saved, "the JSON is the saved plan");
+    let text = show("text");
+    assert!(
+        text.contains("AlexW@contoso.com") && text.contains("+ alternateMobile"),
+        "{text}"
+    );
+    // Stdin too.
+    let out = authctl_cmd()
+        .args(["show", "-"])
+        .write_stdin(std::fs::read(&file).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), text);
+
+    // Not a plan, or another format version: refused, naming the file.
+    std::fs::write(&file, r#"{"formatVersion": 99}"#).unwrap();
+    let out = authctl_cmd().args(["show", f]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("plan.json") && err.contains("format version"),
+        "{err}"
+    );
+    std::fs::write(&file, "not json").unwrap();
+    let out = authctl_cmd().args(["show", f]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
