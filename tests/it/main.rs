@@ -5,8 +5,10 @@ mod support;
 
 mod apply;
 mod client;
+mod config;
 mod emulator;
 mod goes_away;
+mod habits;
 mod hostile;
 mod manifest;
 mod operations;
