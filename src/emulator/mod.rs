@@ -13,6 +13,7 @@
 mod faults;
 mod graph;
 mod ids;
+mod kinds;
 mod roles;
 pub mod rules;
 mod server;

@@ -117,6 +117,10 @@ pub struct User {
     /// The default MFA method, which can't be deleted: a phone type (`mobile`, `alternateMobile`, `office`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_method: Option<PhoneType>,
+    /// The default method when it is not a phone: the id of one of `methods` (e.g. a Microsoft Authenticator).
+    /// Deleting it is refused as deleting a default phone is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_method_id: Option<String>,
     /// Directory roles by name (`Privileged Authentication Administrator`) or role template id; tokens carry the
     /// template ids as `wids`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -124,6 +128,10 @@ pub struct User {
     /// The password (device-code sign-in checks it; a successful reset replaces it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// When the user's sign-in sessions were last revoked (`signInSessionsValidFromDateTime`, set by
+    /// `revokeSignInSessions`): refresh tokens issued before it no longer work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_sessions_valid_from: Option<String>,
     /// Phone methods, at most one per type.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub phones: BTreeMap<PhoneType, Phone>,
@@ -277,6 +285,7 @@ impl Tenant {
                     )));
                 }
             }
+            check_methods(u)?;
             for (t, p) in &u.phones {
                 if let Err(e) = super::rules::check_number(*t, &p.number) {
                     return Err(EmulatorError::Tenant(format!(
@@ -297,6 +306,63 @@ impl Tenant {
         }
         Ok(())
     }
+}
+
+/// The per-user rules of `methods`: ids unique within the user; one email method, with Graph's fixed id and an
+/// `emailAddress`; at most one Temporary Access Pass, never holding the pass itself (Graph shows it only in the
+/// create answer); a `defaultMethodId` naming one of the user's methods.
+fn check_methods(u: &User) -> Result<(), EmulatorError> {
+    let err = |m: String| EmulatorError::Tenant(format!("user `{}`: {m}", u.user_principal_name));
+    let mut ids = std::collections::HashSet::new();
+    for m in &u.methods {
+        if m.id.is_empty() {
+            return Err(err(format!("a `{}` method has no id", m.kind)));
+        }
+        if !ids.insert(m.id.to_lowercase()) {
+            return Err(err(format!("method id `{}` appears twice", m.id)));
+        }
+        match m.kind.as_str() {
+            "email" => {
+                if !m.id.eq_ignore_ascii_case(super::kinds::EMAIL_METHOD_ID) {
+                    return Err(err(format!(
+                        "the email method's id is always `{}`, not `{}`",
+                        super::kinds::EMAIL_METHOD_ID,
+                        m.id
+                    )));
+                }
+                if !m
+                    .properties
+                    .get("emailAddress")
+                    .is_some_and(serde_json::Value::is_string)
+                {
+                    return Err(err("the email method needs an `emailAddress`".into()));
+                }
+            }
+            "temporaryAccessPass"
+                if m.properties
+                    .get("temporaryAccessPass")
+                    .is_some_and(|v| !v.is_null()) =>
+            {
+                return Err(err(
+                    "a seeded Temporary Access Pass can't hold the pass (Graph shows it only when created)".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    for one in ["email", "temporaryAccessPass"] {
+        if u.methods.iter().filter(|m| m.kind == one).count() > 1 {
+            return Err(err(format!("a user has at most one `{one}` method")));
+        }
+    }
+    if let Some(d) = &u.default_method_id
+        && !u.methods.iter().any(|m| m.id.eq_ignore_ascii_case(d))
+    {
+        return Err(err(format!(
+            "`defaultMethodId` `{d}` is not one of the user's methods"
+        )));
+    }
+    Ok(())
 }
 
 impl User {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::super::kinds::Kind;
 use super::super::roles::{
     AUTHENTICATION_ADMINISTRATOR as AA, GLOBAL_ADMINISTRATOR as GA, GLOBAL_READER as GR,
     HELPDESK_ADMINISTRATOR as HA, PASSWORD_ADMINISTRATOR as PWA,
@@ -21,6 +22,47 @@ pub(super) enum Need {
     UserRead,
     ResetPassword,
     OperationRead,
+    /// Read a per-type method collection or item.
+    KindRead(&'static Kind),
+    /// Write (create, update, delete) a method of this type.
+    KindWrite(&'static Kind),
+    /// `revokeSignInSessions`.
+    RevokeSessions,
+}
+
+/// The granular and classic permission names that allow `need` on a method type: `UserAuthMethod-<M>.…` beside
+/// `UserAuthenticationMethod.…`; `own` adds the self-service (non-`.All`) forms.
+fn kind_permissions(kind: &Kind, write: bool, own: bool) -> Vec<String> {
+    let m = kind.permission;
+    let mut names = vec![
+        format!("UserAuthMethod-{m}.ReadWrite.All"),
+        "UserAuthenticationMethod.ReadWrite.All".to_string(),
+    ];
+    if !write {
+        names.push(format!("UserAuthMethod-{m}.Read.All"));
+        names.push("UserAuthenticationMethod.Read.All".into());
+    }
+    if own {
+        names.push(format!("UserAuthMethod-{m}.ReadWrite"));
+        names.push("UserAuthenticationMethod.ReadWrite".into());
+        if !write {
+            names.push(format!("UserAuthMethod-{m}.Read"));
+            names.push("UserAuthenticationMethod.Read".into());
+        }
+    }
+    names
+}
+
+const REVOKE: &[&str] = &[
+    "User.RevokeSessions.All",
+    "User.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+
+fn any_owned(set: &BTreeSet<String>, names: &[String]) -> bool {
+    names
+        .iter()
+        .any(|n| set.iter().any(|s| s.eq_ignore_ascii_case(n)))
 }
 
 /// Graph's answer when reading users is not allowed.
@@ -80,13 +122,16 @@ pub(super) fn authorize(caller: &Caller, need: Need, target: &User) -> Result<bo
                     "Directory.ReadWrite.All",
                 ],
             ),
+            Need::KindRead(k) => any_owned(&caller.roles, &kind_permissions(k, false, false)),
+            Need::KindWrite(k) => any_owned(&caller.roles, &kind_permissions(k, true, false)),
+            Need::RevokeSessions => any(&caller.roles, REVOKE),
             Need::ResetPassword | Need::OperationRead => {
                 return Err(denied(
                     "Request Authorization failed: this operation does not support application permissions.",
                 ));
             }
         };
-        if need == Need::UserRead && !ok {
+        if matches!(need, Need::UserRead | Need::RevokeSessions) && !ok {
             return Err(insufficient());
         }
         return if ok {
@@ -174,6 +219,9 @@ pub(super) fn authorize(caller: &Caller, need: Need, target: &User) -> Result<bo
                 "Directory.ReadWrite.All",
             ],
         ),
+        (Need::KindRead(k), own) => any_owned(scopes, &kind_permissions(k, false, own)),
+        (Need::KindWrite(k), own) => any_owned(scopes, &kind_permissions(k, true, own)),
+        (Need::RevokeSessions, _) => any(scopes, REVOKE),
         (Need::ResetPassword, _) => any(scopes, &["UserAuthenticationMethod.ReadWrite.All"]),
         (Need::OperationRead, _) => any(
             scopes,
@@ -186,7 +234,7 @@ pub(super) fn authorize(caller: &Caller, need: Need, target: &User) -> Result<bo
         ),
     };
     if !scope_ok {
-        return Err(if need == Need::UserRead {
+        return Err(if matches!(need, Need::UserRead | Need::RevokeSessions) {
             insufficient()
         } else {
             denied("Request Authorization failed")
@@ -204,8 +252,15 @@ pub(super) fn authorize(caller: &Caller, need: Need, target: &User) -> Result<bo
     let target_is_admin = !target.roles.is_empty();
     let has = |r: &str| w.contains(r);
     let allowed = match need {
-        Need::PhoneRead | Need::MethodsRead => has(GA) || has(GR) || has(PAA) || has(AA),
-        Need::PhoneWrite => has(GA) || has(PAA) || (has(AA) && !target_is_admin),
+        Need::PhoneRead | Need::MethodsRead | Need::KindRead(_) => {
+            has(GA) || has(GR) || has(PAA) || has(AA)
+        }
+        Need::PhoneWrite | Need::KindWrite(_) => {
+            has(GA) || has(PAA) || (has(AA) && !target_is_admin)
+        }
+        Need::RevokeSessions => {
+            has(GA) || has(PAA) || ((has(UA) || has(HA) || has(AA)) && !target_is_admin)
+        }
         Need::ResetPassword => {
             has(GA) || has(PAA) || ((has(AA) || has(UA) || has(HA) || has(PWA)) && !target_is_admin)
         }
@@ -214,6 +269,9 @@ pub(super) fn authorize(caller: &Caller, need: Need, target: &User) -> Result<bo
         }
         Need::UserRead => true,
     };
+    if !allowed && need == Need::RevokeSessions {
+        return Err(insufficient());
+    }
     if !allowed {
         return Err(denied(
             "Request Authorization failed: the signed-in user's directory roles do not allow this operation on this user.",

@@ -17,8 +17,12 @@ mod methods;
 mod paging;
 mod password;
 mod phones;
+mod policy;
+mod registered;
 mod routing;
 mod select;
+mod sessions;
+mod tap;
 
 use serde_json::{Value, json};
 
@@ -305,6 +309,11 @@ fn need(ep: &Endpoint) -> Need {
         | Endpoint::PasswordMethodGet(_) => Need::MethodsRead,
         Endpoint::ResetPassword(_) => Need::ResetPassword,
         Endpoint::OperationGet(_) => Need::OperationRead,
+        Endpoint::KindList(k) | Endpoint::KindGet(k, _) => Need::KindRead(k),
+        Endpoint::KindCreate(k) | Endpoint::KindUpdate(k, _) | Endpoint::KindDelete(k, _) => {
+            Need::KindWrite(k)
+        }
+        Endpoint::RevokeSessions => Need::RevokeSessions,
     }
 }
 
@@ -348,9 +357,29 @@ fn dispatch(
             "Users can't add or update phone methods on their own account through this API.",
         ));
     }
+    if own {
+        own_refusal(&ep)?;
+    }
     *user_id = Some(current.id);
     let full = authz::reads_full_profile(caller, own);
     run(state, req, &mut data, index, ep, masked, full)
+}
+
+/// What nobody may do on their own account: update their own email method ("Users cannot update their own email
+/// authentication method"; the create is documented only for `/users/{id}`), or issue themselves a Temporary
+/// Access Pass (no role can, the Global Administrator included).
+fn own_refusal(ep: &Endpoint) -> Result<(), Fault> {
+    match ep {
+        Endpoint::KindCreate(k) if k.short == "temporaryAccessPass" => Err(Fault::access_denied(
+            "Nobody can create a Temporary Access Pass for their own account.",
+        )),
+        Endpoint::KindCreate(k) | Endpoint::KindUpdate(k, _) if k.short == "email" => {
+            Err(Fault::access_denied(
+                "Users can't add or update their own email authentication method.",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Runs the handler of an endpoint on one resolved, authorized user (`masked`: phone numbers masked for this
@@ -382,6 +411,15 @@ fn run(
         Endpoint::PasswordMethodGet(id) => methods::password_get(req, data, index, &id),
         Endpoint::ResetPassword(id) => password::reset(state, req, data, index, &id),
         Endpoint::OperationGet(id) => password::get_operation(state, req, data, index, &id),
+        Endpoint::KindList(k) => Ok(registered::list(state, req, data, index, k)),
+        Endpoint::KindGet(k, id) => registered::get(state, req, data, index, k, &id),
+        Endpoint::KindDelete(k, id) => registered::delete(state, data, index, k, &id),
+        Endpoint::KindCreate(k) if k.short == "email" => {
+            registered::email_create(state, req, data, index)
+        }
+        Endpoint::KindCreate(_) => tap::create(state, req, data, index),
+        Endpoint::KindUpdate(_, id) => registered::email_update(state, req, data, index, &id),
+        Endpoint::RevokeSessions => sessions::revoke(state, req, data, index),
         Endpoint::ListUsers => Err(Fault::new(400, "BadRequest", "Unexpected route.")),
     }
 }

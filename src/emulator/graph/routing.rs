@@ -1,6 +1,7 @@
 //! Routing: a method and a path under `/v1.0` to the addressed user, the endpoint and its route template (the
 //! key of the statistics), or Graph's 400 for an unknown segment and 405 for a method the target does not allow.
 
+use super::super::kinds::{self, Kind};
 use super::Fault;
 
 /// Which user a path addresses.
@@ -26,6 +27,12 @@ pub(super) enum Endpoint {
     PasswordMethodGet(String),
     ResetPassword(String),
     OperationGet(String),
+    KindList(&'static Kind),
+    KindGet(&'static Kind, String),
+    KindCreate(&'static Kind),
+    KindUpdate(&'static Kind, String),
+    KindDelete(&'static Kind, String),
+    RevokeSessions,
 }
 
 fn decode(seg: &str) -> String {
@@ -83,6 +90,28 @@ pub(super) fn route(method: &str, path: &str) -> Result<Routed, Fault> {
                 Err(not_allowed())
             };
         }
+        ["users", u, a] if action(a) == "revokeSignInSessions" => {
+            return if method == "POST" {
+                Ok((
+                    Some(Target::User((*u).to_string())),
+                    Endpoint::RevokeSessions,
+                    "POST /users/{id}/revokeSignInSessions".into(),
+                ))
+            } else {
+                Err(not_allowed())
+            };
+        }
+        ["me", a] if action(a) == "revokeSignInSessions" => {
+            return if method == "POST" {
+                Ok((
+                    Some(Target::Me),
+                    Endpoint::RevokeSessions,
+                    "POST /me/revokeSignInSessions".into(),
+                ))
+            } else {
+                Err(not_allowed())
+            };
+        }
         ["me"] => {
             return if method == "GET" {
                 Ok((Some(Target::Me), Endpoint::GetUser, "GET /me".into()))
@@ -123,6 +152,26 @@ pub(super) fn route(method: &str, path: &str) -> Result<Routed, Fault> {
             Endpoint::Sms((*id).into(), false),
             "/phoneMethods/{id}/disableSmsSignIn".into(),
         ),
+        ([seg], _) if kinds::by_segment(seg).is_some() => {
+            let k = kinds::by_segment(seg).unwrap_or(kinds::email());
+            let ep = match m {
+                "GET" => Endpoint::KindList(k),
+                "POST" if k.creatable => Endpoint::KindCreate(k),
+                _ => return Err(not_allowed()),
+            };
+            (ep, format!("/{}", k.segment))
+        }
+        ([seg, id], _) if kinds::by_segment(seg).is_some() => {
+            let k = kinds::by_segment(seg).unwrap_or(kinds::email());
+            let id = (*id).to_string();
+            let ep = match m {
+                "GET" => Endpoint::KindGet(k, id),
+                "DELETE" => Endpoint::KindDelete(k, id),
+                "PATCH" if k.updatable => Endpoint::KindUpdate(k, id),
+                _ => return Err(not_allowed()),
+            };
+            (ep, format!("/{}/{{id}}", k.segment))
+        }
         (["methods"], "GET") => (Endpoint::MethodsList, "/methods".into()),
         (["methods", id], "GET") => (Endpoint::MethodGet((*id).into()), "/methods/{id}".into()),
         (["methods", id, a], "POST") | (["passwordMethods", id, a], "POST")
