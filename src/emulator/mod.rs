@@ -14,6 +14,7 @@ mod faults;
 mod graph;
 mod ids;
 mod kinds;
+mod policy;
 mod roles;
 pub mod rules;
 mod server;

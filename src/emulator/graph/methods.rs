@@ -19,7 +19,7 @@ fn all_methods(state: &EmulatorState, data: &Data, u: &User, masked: bool) -> Ve
     pw["@odata.type"] = json!("#microsoft.graph.passwordAuthenticationMethod");
     out.push(pw);
     for (t, p) in &u.phones {
-        let mut v = phone_json(state, u, *t, p, masked);
+        let mut v = phone_json(state, super::policy::sms_scope(data, u), *t, p, masked);
         v["@odata.type"] = json!("#microsoft.graph.phoneAuthenticationMethod");
         out.push(v);
     }

@@ -13,6 +13,7 @@ mod authz;
 mod batch;
 mod body;
 mod filter;
+mod groups;
 mod methods;
 mod paging;
 mod password;
@@ -314,6 +315,11 @@ fn need(ep: &Endpoint) -> Need {
             Need::KindWrite(k)
         }
         Endpoint::RevokeSessions => Need::RevokeSessions,
+        Endpoint::MemberOf(_) | Endpoint::ListGroups | Endpoint::GetGroup(_) => Need::GroupRead,
+        Endpoint::GetPolicy | Endpoint::GetConfig(_) => Need::PolicyRead,
+        Endpoint::PatchPolicy | Endpoint::PatchConfig(_) | Endpoint::DeleteConfig(_) => {
+            Need::PolicyWrite
+        }
     }
 }
 
@@ -330,6 +336,9 @@ fn dispatch(
     body::content_type(req)?;
     if let Endpoint::ListUsers = ep {
         return paging::list_users(state, req, caller);
+    }
+    if target.is_none() {
+        return tenant_level(state, req, caller, ep);
     }
     let key = match target {
         Some(Target::User(k)) => k,
@@ -363,6 +372,32 @@ fn dispatch(
     *user_id = Some(current.id);
     let full = authz::reads_full_profile(caller, own);
     run(state, req, &mut data, index, ep, masked, full)
+}
+
+/// The endpoints that address no user: groups and the authentication methods policy.
+fn tenant_level(
+    state: &EmulatorState,
+    req: &Req,
+    caller: &Caller,
+    ep: Endpoint,
+) -> Result<Resp, Fault> {
+    let need = need(&ep);
+    if matches!(ep, Endpoint::ListGroups | Endpoint::GetGroup(_)) {
+        authz::authorize_groups(caller)?;
+    } else {
+        authz::authorize(caller, need, &User::default())?;
+    }
+    let mut data = state.data();
+    match ep {
+        Endpoint::ListGroups => groups::list(req, &data.tenant.groups),
+        Endpoint::GetGroup(id) => groups::get(req, &data.tenant.groups, &id),
+        Endpoint::GetPolicy => Ok(policy::get_policy(req, &data)),
+        Endpoint::PatchPolicy => policy::patch_policy(state, req, &mut data),
+        Endpoint::GetConfig(id) => policy::get_config(req, &data, id.as_deref()),
+        Endpoint::PatchConfig(id) => policy::patch_config(state, req, &mut data, &id),
+        Endpoint::DeleteConfig(id) => policy::delete_config(state, &mut data, &id),
+        _ => Err(Fault::new(400, "BadRequest", "Missing user.")),
+    }
 }
 
 /// What nobody may do on their own account: update their own email method ("Users cannot update their own email
@@ -420,6 +455,22 @@ fn run(
         Endpoint::KindCreate(_) => tap::create(state, req, data, index),
         Endpoint::KindUpdate(_, id) => registered::email_update(state, req, data, index, &id),
         Endpoint::RevokeSessions => sessions::revoke(state, req, data, index),
+        Endpoint::MemberOf(transitive) => {
+            let seen = state.read_user(data, index);
+            let groups = if transitive {
+                data.tenant.transitive_groups_of(&seen)
+            } else {
+                data.tenant.groups_of(&seen)
+            };
+            groups::member_of(req, &groups)
+        }
+        Endpoint::ListGroups
+        | Endpoint::GetGroup(_)
+        | Endpoint::GetPolicy
+        | Endpoint::PatchPolicy
+        | Endpoint::GetConfig(_)
+        | Endpoint::PatchConfig(_)
+        | Endpoint::DeleteConfig(_) => Err(Fault::new(400, "BadRequest", "Unexpected route.")),
         Endpoint::ListUsers => Err(Fault::new(400, "BadRequest", "Unexpected route.")),
     }
 }

@@ -33,6 +33,16 @@ pub(super) enum Endpoint {
     KindUpdate(&'static Kind, String),
     KindDelete(&'static Kind, String),
     RevokeSessions,
+    /// `memberOf` (false) or `transitiveMemberOf` (true).
+    MemberOf(bool),
+    ListGroups,
+    GetGroup(String),
+    GetPolicy,
+    PatchPolicy,
+    /// `None`: the configurations collection.
+    GetConfig(Option<String>),
+    PatchConfig(String),
+    DeleteConfig(String),
 }
 
 fn decode(seg: &str) -> String {
@@ -48,6 +58,81 @@ fn action(seg: &str) -> &str {
 
 /// A routed request: the addressed user, the endpoint, the route template.
 pub(super) type Routed = (Option<Target>, Endpoint, String);
+
+/// The tenant-level routes: groups and the authentication methods policy.
+fn tenant_route(method: &str, s: &[&str]) -> Result<Routed, Fault> {
+    let not_allowed = || {
+        Fault::new(
+            405,
+            "Request_BadRequest",
+            "Specified HTTP method is not allowed for the request target.",
+        )
+    };
+    let bad = |seg: &str| {
+        Fault::new(
+            400,
+            "BadRequest",
+            format!("Resource not found for the segment '{seg}'."),
+        )
+    };
+    const POLICY: &str = "/policies/authenticationMethodsPolicy";
+    const CONFIGS: &str =
+        "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations";
+    let (ep, route) = match (s, method) {
+        (["groups"], "GET") => (Endpoint::ListGroups, "/groups".to_string()),
+        (["groups", id], "GET") => (Endpoint::GetGroup((*id).into()), "/groups/{id}".into()),
+        (["policies", "authenticationMethodsPolicy"], "GET") => {
+            (Endpoint::GetPolicy, POLICY.into())
+        }
+        (["policies", "authenticationMethodsPolicy"], "PATCH") => {
+            (Endpoint::PatchPolicy, POLICY.into())
+        }
+        (
+            [
+                "policies",
+                "authenticationMethodsPolicy",
+                "authenticationMethodConfigurations",
+            ],
+            "GET",
+        ) => (Endpoint::GetConfig(None), CONFIGS.into()),
+        (
+            [
+                "policies",
+                "authenticationMethodsPolicy",
+                "authenticationMethodConfigurations",
+                id,
+            ],
+            m,
+        ) => {
+            let id = (*id).to_string();
+            let ep = match m {
+                "GET" => Endpoint::GetConfig(Some(id)),
+                "PATCH" => Endpoint::PatchConfig(id),
+                "DELETE" => Endpoint::DeleteConfig(id),
+                _ => return Err(not_allowed()),
+            };
+            (ep, format!("{CONFIGS}/{{id}}"))
+        }
+        (["groups"] | ["groups", _], _)
+        | (["policies", "authenticationMethodsPolicy"], _)
+        | (
+            [
+                "policies",
+                "authenticationMethodsPolicy",
+                "authenticationMethodConfigurations",
+            ],
+            _,
+        ) => {
+            return Err(not_allowed());
+        }
+        ([_, second, ..], _) if *second != "authenticationMethodsPolicy" => {
+            return Err(bad(second));
+        }
+        ([.., last], _) => return Err(bad(last)),
+        ([], _) => return Err(bad("")),
+    };
+    Ok((None, ep, format!("{method} {route}")))
+}
 
 /// Maps a method and path to an endpoint and its route template; errors are 400 (unknown segment) or 405.
 pub(super) fn route(method: &str, path: &str) -> Result<Routed, Fault> {
@@ -85,6 +170,29 @@ pub(super) fn route(method: &str, path: &str) -> Result<Routed, Fault> {
                     Some(Target::User((*u).to_string())),
                     Endpoint::GetUser,
                     "GET /users/{id}".into(),
+                ))
+            } else {
+                Err(not_allowed())
+            };
+        }
+        ["groups"] | ["groups", _] | ["policies", ..] => return tenant_route(method, &s),
+        ["users", u, m @ ("memberOf" | "transitiveMemberOf")] => {
+            return if method == "GET" {
+                Ok((
+                    Some(Target::User((*u).to_string())),
+                    Endpoint::MemberOf(*m == "transitiveMemberOf"),
+                    format!("GET /users/{{id}}/{m}"),
+                ))
+            } else {
+                Err(not_allowed())
+            };
+        }
+        ["me", m @ ("memberOf" | "transitiveMemberOf")] => {
+            return if method == "GET" {
+                Ok((
+                    Some(Target::Me),
+                    Endpoint::MemberOf(*m == "transitiveMemberOf"),
+                    format!("GET /me/{m}"),
                 ))
             } else {
                 Err(not_allowed())
@@ -242,7 +350,17 @@ mod tests {
         assert!(
             route("PUT", "/users/u/authentication/phoneMethods").is_err_and(|e| e.status == 405)
         );
-        assert!(route("GET", "/groups").is_err_and(|e| e.status == 400));
+        assert!(route("GET", "/teams").is_err_and(|e| e.status == 400));
+        assert!(route("POST", "/groups").is_err_and(|e| e.status == 405));
+        let (_, _, r) = route(
+            "PATCH",
+            "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/fido2",
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            "PATCH /policies/authenticationMethodsPolicy/authenticationMethodConfigurations/{id}"
+        );
         let (_, _, r) = route(
             "GET",
             "/users/jordan.guest_fabrikam.com%23EXT%23%40contoso.onmicrosoft.com",
