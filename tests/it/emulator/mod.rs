@@ -14,6 +14,7 @@ mod phone_rules;
 mod policy;
 mod refusals;
 mod sessions;
+mod sms_policy;
 mod tls;
 mod tokens;
 mod users;
