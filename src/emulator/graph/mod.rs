@@ -6,7 +6,9 @@
 //! [`body`] (write bodies), [`phones`] (phone methods and SMS sign-in), [`methods`] (the polymorphic and password
 //! method lists), [`password`] (`resetPassword` and its operation), [`select`] (user objects and `$select`),
 //! [`filter`] (the `$filter` parser), [`paging`] (`GET /users` with `$filter`, `$top`, `$skiptoken`), [`batch`]
-//! (`$batch`). To add an endpoint: a variant in `routing::Endpoint`, its permission in [`dispatch`], its handler in
+//! (`$batch`), [`registered`] (every other method type at its own path, the email create/update), [`tap`] (the TAP
+//! create and a pass's usability), [`sessions`] (`revokeSignInSessions`), [`groups`] (groups and memberships),
+//! [`policy`] (the authentication methods policy endpoints and what other handlers read of it). To add an endpoint: a variant in `routing::Endpoint`, its permission in [`dispatch`], its handler in
 //! the file of its job.
 
 mod authz;
