@@ -141,3 +141,30 @@ fn tenant_file_group_rules() {
         .to_string();
     assert!(e.contains("ghost@contoso.com"), "{e}");
 }
+
+#[tokio::test]
+async fn batch_reaches_groups_memberships_and_the_policy() {
+    let emu = Emu::start(&tenant_with_groups()).await;
+    let t = emu.token(TokenSpec::app(&[
+        "GroupMember.Read.All",
+        "Policy.Read.AuthenticationMethod",
+    ]));
+    let r = emu
+        .post(
+            "/$batch",
+            &t,
+            json!({"requests": [
+                {"id": "g", "method": "GET", "url": "/groups?$filter=displayName eq 'SMS-Pilot'"},
+                {"id": "m", "method": "GET", "url": "/users/kim@contoso.com/transitiveMemberOf"},
+                {"id": "p", "method": "GET", "url": "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/Sms"},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let items = r.body["responses"].as_array().unwrap();
+    let by = |id: &str| items.iter().find(|i| i["id"] == id).unwrap().clone();
+    assert_eq!(by("g")["status"], 200);
+    assert_eq!(by("g")["body"]["value"][0]["id"], PILOT);
+    assert_eq!(by("m")["body"]["value"].as_array().unwrap().len(), 2);
+    assert_eq!(by("p")["body"]["id"], "Sms");
+}

@@ -120,3 +120,51 @@ async fn revoke_sign_in_sessions_roles() {
     .await
     .assert_error(403, "Authorization_RequestDenied");
 }
+
+#[tokio::test]
+async fn revoked_sessions_refresh_tokens_no_longer_work() {
+    let emu = Emu::start_with(EXAMPLE_TENANT, |o| o.auto_approve_device_code = true).await;
+    let dc: Value = emu
+        .http
+        .post(format!("{}/contoso.com/oauth2/v2.0/devicecode", emu.url()))
+        .form(&[
+            ("client_id", RW_CLIENT_ID),
+            (
+                "scope",
+                "https://graph.microsoft.com/UserAuthenticationMethod.ReadWrite.All offline_access",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (s, b) = emu
+        .token_request(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", RW_CLIENT_ID),
+            ("device_code", dc["device_code"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let refresh = b["refresh_token"].as_str().unwrap().to_string();
+    let app = emu.token(TokenSpec::app(&["User.RevokeSessions.All"]));
+    let r = emu
+        .post(
+            "/users/admin@contoso.com/revokeSignInSessions",
+            &app,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (s, b) = emu
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", RW_CLIENT_ID),
+            ("refresh_token", &refresh),
+        ])
+        .await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(b["error"], "invalid_grant");
+}
