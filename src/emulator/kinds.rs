@@ -1,6 +1,7 @@
 //! The table of non-phone authentication method types the emulator serves per type: each type's short name (as
 //! the tenant file's `methods[].type`), its path segment under `/users/{id}/authentication/`, its `@odata.type`,
-//! the properties Graph declares on it, the `<M>` of its granular permissions (`UserAuthMethod-<M>.Read.All`) and
+//! the properties Graph declares on it (external authentication methods are listed and deleted here; their create
+//! is not served), the `<M>` of its granular permissions (`UserAuthMethod-<M>.Read.All`) and
 //! which writes Graph allows on it. A leaf module.
 
 /// The email method's id, the same for every user ("always `3ddfcfc8-…`" in Graph's reference).
@@ -89,6 +90,14 @@ pub const KINDS: &[Kind] = &[
         segment: "platformCredentialMethods",
         permission: "PlatformCred",
         properties: &["displayName", "createdDateTime", "keyStrength", "platform"],
+        creatable: false,
+        updatable: false,
+    },
+    Kind {
+        short: "externalAuthentication",
+        segment: "externalAuthenticationMethods",
+        permission: "External",
+        properties: &["configurationId", "displayName", "createdDateTime"],
         creatable: false,
         updatable: false,
     },

@@ -50,6 +50,7 @@ users:
         createdDateTime: "2025-06-04T12:00:00Z"
         keyStrength: normal
         platform: macOS
+      - { type: externalAuthentication, id: ext-1, configurationId: 5d7e-cfg, displayName: Contoso MFA, createdDateTime: "2026-01-02T00:00:00Z" }
       - type: temporaryAccessPass
         id: tap-1
         createdDateTime: "2025-07-05T00:00:00Z"
@@ -93,6 +94,11 @@ const SEGMENTS: &[(&str, &str, &str)] = &[
     ),
     ("softwareOathMethods", "oath-1", "softwareOath"),
     ("platformCredentialMethods", "psso-1", "platformCredential"),
+    (
+        "externalAuthenticationMethods",
+        "ext-1",
+        "externalAuthentication",
+    ),
     ("temporaryAccessPassMethods", "tap-1", "temporaryAccessPass"),
 ];
 
@@ -428,6 +434,7 @@ async fn permission_matrix_per_method_and_classic() {
             "windowsHelloForBusinessMethods" => "WindowsHello",
             "softwareOathMethods" => "SoftwareOATH",
             "platformCredentialMethods" => "PlatformCred",
+            "externalAuthenticationMethods" => "External",
             _ => "TAP",
         };
         let rw = emu.token(TokenSpec::app(&[&format!(
