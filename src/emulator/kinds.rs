@@ -22,6 +22,8 @@ pub struct Kind {
     pub creatable: bool,
     /// `PATCH` on an item updates it (email).
     pub updatable: bool,
+    /// One per user at a singular path without an id (`qrCodePinMethod`: GET and DELETE on the segment itself).
+    pub singular: bool,
 }
 
 impl Kind {
@@ -40,6 +42,7 @@ pub const KINDS: &[Kind] = &[
         properties: &["emailAddress"],
         creatable: true,
         updatable: true,
+        singular: false,
     },
     Kind {
         short: "microsoftAuthenticator",
@@ -53,6 +56,7 @@ pub const KINDS: &[Kind] = &[
         ],
         creatable: false,
         updatable: false,
+        singular: false,
     },
     Kind {
         short: "fido2",
@@ -68,6 +72,7 @@ pub const KINDS: &[Kind] = &[
         ],
         creatable: false,
         updatable: false,
+        singular: false,
     },
     Kind {
         short: "windowsHelloForBusiness",
@@ -76,6 +81,7 @@ pub const KINDS: &[Kind] = &[
         properties: &["displayName", "createdDateTime", "keyStrength"],
         creatable: false,
         updatable: false,
+        singular: false,
     },
     Kind {
         short: "softwareOath",
@@ -84,6 +90,7 @@ pub const KINDS: &[Kind] = &[
         properties: &["secretKey"],
         creatable: false,
         updatable: false,
+        singular: false,
     },
     Kind {
         short: "platformCredential",
@@ -92,6 +99,7 @@ pub const KINDS: &[Kind] = &[
         properties: &["displayName", "createdDateTime", "keyStrength", "platform"],
         creatable: false,
         updatable: false,
+        singular: false,
     },
     Kind {
         short: "externalAuthentication",
@@ -100,6 +108,21 @@ pub const KINDS: &[Kind] = &[
         properties: &["configurationId", "displayName", "createdDateTime"],
         creatable: false,
         updatable: false,
+        singular: false,
+    },
+    Kind {
+        short: "qrCodePin",
+        segment: "qrCodePinMethod",
+        permission: "QR",
+        properties: &[
+            "createdDateTime",
+            "standardQRCode",
+            "temporaryQRCode",
+            "pin",
+        ],
+        creatable: false,
+        updatable: false,
+        singular: true,
     },
     Kind {
         short: "temporaryAccessPass",
@@ -116,6 +139,7 @@ pub const KINDS: &[Kind] = &[
         ],
         creatable: true,
         updatable: false,
+        singular: false,
     },
 ];
 

@@ -443,7 +443,7 @@ fn check_methods(u: &User) -> Result<(), EmulatorError> {
             _ => {}
         }
     }
-    for one in ["email", "temporaryAccessPass"] {
+    for one in ["email", "temporaryAccessPass", "qrCodePin"] {
         if u.methods.iter().filter(|m| m.kind == one).count() > 1 {
             return Err(err(format!("a user has at most one `{one}` method")));
         }

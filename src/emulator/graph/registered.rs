@@ -29,15 +29,30 @@ fn context(req: &Req, user: &User, kind: &Kind, entity: bool) -> String {
         req.base,
         user.id,
         kind.segment,
-        if entity { "/$entity" } else { "" }
+        if entity && !kind.singular {
+            "/$entity"
+        } else {
+            ""
+        }
     )
 }
 
 fn not_found(kind: &Kind, id: &str) -> Fault {
+    if kind.singular {
+        return Fault::item_not_found(format!(
+            "The user has no {} authentication method.",
+            kind.short
+        ));
+    }
     Fault::item_not_found(format!(
         "The {} authentication method '{id}' was not found for the user.",
         kind.short
     ))
+}
+
+/// Whether `m` is the method addressed as `id` at `kind`'s path (a singular path addresses the user's one).
+fn is(m: &Method, kind: &Kind, id: &str) -> bool {
+    m.kind == kind.short && (kind.singular || m.id.eq_ignore_ascii_case(id))
 }
 
 /// `GET …/{kind}Methods`.
@@ -74,7 +89,7 @@ pub(super) fn get(
     let m = seen
         .methods
         .iter()
-        .find(|m| m.kind == kind.short && m.id.eq_ignore_ascii_case(id))
+        .find(|m| is(m, kind, id))
         .ok_or_else(|| not_found(kind, id))?;
     let mut v = super::tap::shown(state, data, &seen, m);
     v["@odata.context"] = json!(context(req, &seen, kind, true));
@@ -101,12 +116,12 @@ pub(super) fn delete(
     let pos = user
         .methods
         .iter()
-        .position(|m| m.kind == kind.short && m.id.eq_ignore_ascii_case(id))
+        .position(|m| is(m, kind, id))
         .ok_or_else(|| not_found(kind, id))?;
     if user
         .default_method_id
         .as_deref()
-        .is_some_and(|d| d.eq_ignore_ascii_case(id))
+        .is_some_and(|d| d.eq_ignore_ascii_case(&user.methods[pos].id))
     {
         return Err(default_method_refused(&user.methods[pos].id));
     }

@@ -263,13 +263,15 @@ pub(super) fn route(method: &str, path: &str) -> Result<Routed, Fault> {
         ([seg], _) if kinds::by_segment(seg).is_some() => {
             let k = kinds::by_segment(seg).unwrap_or(kinds::email());
             let ep = match m {
+                "GET" if k.singular => Endpoint::KindGet(k, String::new()),
+                "DELETE" if k.singular => Endpoint::KindDelete(k, String::new()),
                 "GET" => Endpoint::KindList(k),
                 "POST" if k.creatable => Endpoint::KindCreate(k),
                 _ => return Err(not_allowed()),
             };
             (ep, format!("/{}", k.segment))
         }
-        ([seg, id], _) if kinds::by_segment(seg).is_some() => {
+        ([seg, id], _) if kinds::by_segment(seg).is_some_and(|k| !k.singular) => {
             let k = kinds::by_segment(seg).unwrap_or(kinds::email());
             let id = (*id).to_string();
             let ep = match m {

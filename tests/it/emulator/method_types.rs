@@ -58,8 +58,9 @@ users:
         isUsableOnce: true
         isUsable: false
         methodUsabilityReason: Expired
+      - { type: qrCodePin, id: qr-1, createdDateTime: "2026-02-01T00:00:00Z", pin: { code: null, forceChangePinNextSignIn: true } }
     rawMethods:
-      - { "@odata.type": "#microsoft.graph.qrCodePinAuthenticationMethod", id: qr-1 }
+      - { "@odata.type": "#microsoft.graph.futureAuthenticationMethod", id: future-1 }
   - id: 00000000-0000-4000-8000-0000000000e2
     userPrincipalName: noor@contoso.com
     displayName: Noor
@@ -158,6 +159,7 @@ async fn every_type_is_seeded_listed_and_got_with_its_human_fields() {
         assert!(types.contains(&want.as_str()), "{want}: {types:?}");
     }
     assert!(types.contains(&"#microsoft.graph.qrCodePinAuthenticationMethod"));
+    assert!(types.contains(&"#microsoft.graph.futureAuthenticationMethod"));
     assert!(types.contains(&"#microsoft.graph.phoneAuthenticationMethod"));
     assert!(types.contains(&"#microsoft.graph.passwordAuthenticationMethod"));
     // 404 for an id the user has no method of that type under (even one of another type), 400 for a segment
@@ -178,6 +180,31 @@ async fn every_type_is_seeded_listed_and_got_with_its_human_fields() {
     )
     .await
     .assert_error(405, "Request_BadRequest");
+}
+
+#[tokio::test]
+async fn qr_code_pin_is_one_per_user_at_a_singular_path() {
+    let emu = Emu::start(METHODS_TENANT).await;
+    let t = emu.app_token().await;
+    let qr = at("pat@contoso.com", "qrCodePinMethod");
+    let r = emu.get(&qr, &t).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["id"], "qr-1");
+    assert_eq!(r.body["createdDateTime"], "2026-02-01T00:00:00Z");
+    let granular = emu.token(TokenSpec::app(&["UserAuthMethod-QR.ReadWrite.All"]));
+    let other = emu.token(TokenSpec::app(&["UserAuthMethod-Passkey.ReadWrite.All"]));
+    emu.delete(&qr, &other)
+        .await
+        .assert_error(403, "accessDenied");
+    assert_eq!(emu.delete(&qr, &granular).await.status, 204);
+    emu.get(&qr, &t).await.assert_error(404, "itemNotFound");
+    emu.delete(&qr, &t).await.assert_error(404, "itemNotFound");
+    emu.get(&format!("{qr}/qr-1"), &t)
+        .await
+        .assert_error(400, "BadRequest");
+    emu.post(&qr, &t, json!({}))
+        .await
+        .assert_error(405, "Request_BadRequest");
 }
 
 #[test]
@@ -241,13 +268,13 @@ async fn deletes_answer_204_then_404_and_the_default_method_is_refused() {
             .unwrap()
             .contains("default authentication method")
     );
-    // The stored state lost exactly the deleted ones.
+    // The stored state lost exactly the deleted ones (QR code + PIN, at its singular path, is not in SEGMENTS).
     let left: Vec<String> = emu.snapshot().users[0]
         .methods
         .iter()
         .map(|m| m.kind.clone())
         .collect();
-    assert_eq!(left, ["microsoftAuthenticator"]);
+    assert_eq!(left, ["microsoftAuthenticator", "qrCodePin"]);
 }
 
 #[tokio::test]
