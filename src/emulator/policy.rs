@@ -720,6 +720,17 @@ mod tests {
     }
 
     #[test]
+    fn a_seeded_policy_survives_the_state_files_round_trip() {
+        let yaml = "tenantId: t\ngroups:\n  - { id: 11111111-1111-4111-8111-111111111111, displayName: Pilot }\nauthenticationMethodsPolicy:\n  authenticationMethodConfigurations:\n    - { id: sms, state: enabled, includeTargets: [{ id: 11111111-1111-4111-8111-111111111111, targetType: group, isUsableForSignIn: true }] }\nusers: []\n";
+        let t = Tenant::from_yaml(yaml).unwrap();
+        let again = Tenant::from_yaml(&t.to_yaml().unwrap()).unwrap();
+        assert_eq!(again, t);
+        let p = t.authentication_methods_policy.as_ref().unwrap();
+        assert_eq!(config(p, "Sms").unwrap()["state"], "enabled");
+        assert_eq!(config(p, "Fido2").unwrap(), &default_config("Fido2"));
+    }
+
+    #[test]
     fn ids_match_in_any_casing() {
         assert_eq!(canonical_id("fido2"), Some("Fido2"));
         assert_eq!(canonical_id("qrCodePin"), Some("QRCodePin"));

@@ -614,6 +614,26 @@ mod tests {
     }
 
     #[test]
+    fn replay_applies_policy_records_beside_user_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.yaml.journal");
+        let mut t = tenant();
+        let mut u1 = t.users[0].clone();
+        u1.display_name = "changed".into();
+        let text = format!(
+            "{{\"journalOf\":\"abc\"}}\n{{\"authenticationMethodsPolicy\":{{\"id\":\"authenticationMethodsPolicy\"}}}}\n{}\n",
+            serde_json::to_string(&u1).unwrap()
+        );
+        std::fs::write(&path, text).unwrap();
+        assert!(replay(&path, "abc", &mut t).unwrap());
+        assert_eq!(
+            t.authentication_methods_policy,
+            Some(serde_json::json!({"id": "authenticationMethodsPolicy"}))
+        );
+        assert_eq!(t.users[0].display_name, "changed");
+    }
+
+    #[test]
     fn a_torn_line_in_the_middle_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.yaml.journal");
