@@ -3,7 +3,8 @@
 //!
 //! Layout, one job per file: [`tenant`] (the YAML state file), [`rules`] (number format, masking — independent of
 //! authctl's own number code), `roles` (the one table of directory role ids), `ids` (GUIDs, dates, well-known ids; a
-//! leaf), `store` (state, read lag, journal), `tokens/` (JWTs, the token endpoint, client assertions, device code),
+//! leaf), `kinds` (the table of method types served per type; a leaf), `policy` (the authentication methods policy
+//! as data: defaults, PATCH validation, who a configuration reaches), `store` (state, read lag, journal), `tokens/` (JWTs, the token endpoint, client assertions, device code),
 //! `graph/` (the Graph routes, one file per job, also run for each `$batch` item), `faults` (latency, token
 //! buckets, seeded 5xx and dropped connections), `server` (the listener, [`spawn`], [`EmulatorHandle`]), `tls` (the HTTPS identity and acceptor).
 //!
@@ -13,6 +14,8 @@
 mod faults;
 mod graph;
 mod ids;
+mod kinds;
+mod policy;
 mod roles;
 pub mod rules;
 mod server;

@@ -16,6 +16,9 @@ pub const HELPDESK_ADMINISTRATOR: &str = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
 /// Password Administrator.
 pub const PASSWORD_ADMINISTRATOR: &str = "966707d0-3269-4727-9be2-8c3a10f19b9d";
 
+/// Authentication Policy Administrator.
+pub const AUTHENTICATION_POLICY_ADMINISTRATOR: &str = "0526716b-113d-4c15-b2c8-68e3c22b9f80";
+
 /// Well-known directory role template ids, by display name.
 pub const ROLES: &[(&str, &str)] = &[
     ("Global Administrator", GLOBAL_ADMINISTRATOR),
@@ -25,6 +28,10 @@ pub const ROLES: &[(&str, &str)] = &[
         PRIVILEGED_AUTHENTICATION_ADMINISTRATOR,
     ),
     ("Authentication Administrator", AUTHENTICATION_ADMINISTRATOR),
+    (
+        "Authentication Policy Administrator",
+        AUTHENTICATION_POLICY_ADMINISTRATOR,
+    ),
     ("User Administrator", USER_ADMINISTRATOR),
     ("Helpdesk Administrator", HELPDESK_ADMINISTRATOR),
     ("Password Administrator", PASSWORD_ADMINISTRATOR),

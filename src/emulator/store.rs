@@ -107,6 +107,13 @@ struct JournalHeader {
     journal_of: String,
 }
 
+/// A journal line recording the policy (every other line is a user record).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PolicyRecord {
+    authentication_methods_policy: Option<serde_json::Value>,
+}
+
 /// Which state file this is: `dev:inode:mtime-ns:length:sha256`. A copy put in its place (even of the same bytes)
 /// has another modification time; a fold's rename gives a new inode.
 fn state_identity(path: &Path, bytes: &[u8]) -> Result<String, EmulatorError> {
@@ -350,30 +357,56 @@ impl EmulatorState {
         self.data().tenant.tenant_id.clone()
     }
 
+    /// Records that the tenant's authentication methods policy changed from `before`: appends the whole policy to
+    /// the journal, fsynced, as one `{"authenticationMethodsPolicy": …}` line (replay replaces the policy). On a
+    /// journal failure the change is undone. Policy reads have no read lag.
+    pub(crate) fn commit_policy(
+        &self,
+        data: &mut Data,
+        before: Option<serde_json::Value>,
+    ) -> Result<(), String> {
+        self.shared.dirty.store(true, Ordering::SeqCst);
+        let record = PolicyRecord {
+            authentication_methods_policy: data.tenant.authentication_methods_policy.clone(),
+        };
+        let line = serde_json::to_string(&record).map_err(|e| e.to_string())?;
+        if let Err(e) = self.append(&line) {
+            data.tenant.authentication_methods_policy = before;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Appends one journal line (with the header first when the journal is empty), fsynced.
+    fn append(&self, line: &str) -> Result<(), String> {
+        let Some(j) = &self.shared.journal else {
+            return Ok(());
+        };
+        let mut j = lock(j);
+        let empty = j.file.metadata().map(|m| m.len() == 0).unwrap_or(false);
+        let header = if empty {
+            let h = JournalHeader {
+                journal_of: j.state_id.clone(),
+            };
+            serde_json::to_string(&h).map_err(|e| e.to_string())? + "\n"
+        } else {
+            String::new()
+        };
+        writeln!(j.file, "{header}{line}")
+            .and_then(|_| j.file.sync_data())
+            .map_err(|e| format!("journal {}: {e}", j.path.display()))
+    }
+
     /// Records that user `index` changed from `before`: keeps the read-lag history and appends the new record to
     /// the journal, fsynced. On a journal failure the change is undone and the error returned (the request then
     /// fails with 500, so no unjournalled change is ever acknowledged).
     pub(crate) fn commit(&self, data: &mut Data, index: usize, before: User) -> Result<(), String> {
         let after = data.tenant.users[index].clone();
         self.shared.dirty.store(true, Ordering::SeqCst);
-        if let Some(j) = &self.shared.journal {
-            let mut j = lock(j);
-            let line = serde_json::to_string(&after).map_err(|e| e.to_string())?;
-            // The first change of a journal writes the header tying it to the state file.
-            let empty = j.file.metadata().map(|m| m.len() == 0).unwrap_or(false);
-            let header = if empty {
-                let h = JournalHeader {
-                    journal_of: j.state_id.clone(),
-                };
-                serde_json::to_string(&h).map_err(|e| e.to_string())? + "\n"
-            } else {
-                String::new()
-            };
-            let res = writeln!(j.file, "{header}{line}").and_then(|_| j.file.sync_data());
-            if let Err(e) = res {
-                data.tenant.users[index] = before;
-                return Err(format!("journal {}: {e}", j.path.display()));
-            }
+        let line = serde_json::to_string(&after).map_err(|e| e.to_string())?;
+        if let Err(e) = self.append(&line) {
+            data.tenant.users[index] = before;
+            return Err(e);
         }
         let lag = self.shared.options.lag;
         if !lag.is_zero() {
@@ -471,6 +504,11 @@ fn replay(path: &Path, state_id: &str, tenant: &mut Tenant) -> Result<bool, Emul
     let mut any = false;
     for (i, line) in lines.into_iter().enumerate() {
         if line.trim().is_empty() {
+            continue;
+        }
+        if let Ok(p) = serde_json::from_str::<PolicyRecord>(&line) {
+            any = true;
+            tenant.authentication_methods_policy = p.authentication_methods_policy;
             continue;
         }
         let user: User = match serde_json::from_str(&line) {
@@ -573,6 +611,26 @@ mod tests {
         let once = t.clone();
         replay(&path, "abc", &mut t).unwrap();
         assert_eq!(t, once);
+    }
+
+    #[test]
+    fn replay_applies_policy_records_beside_user_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.yaml.journal");
+        let mut t = tenant();
+        let mut u1 = t.users[0].clone();
+        u1.display_name = "changed".into();
+        let text = format!(
+            "{{\"journalOf\":\"abc\"}}\n{{\"authenticationMethodsPolicy\":{{\"id\":\"authenticationMethodsPolicy\"}}}}\n{}\n",
+            serde_json::to_string(&u1).unwrap()
+        );
+        std::fs::write(&path, text).unwrap();
+        assert!(replay(&path, "abc", &mut t).unwrap());
+        assert_eq!(
+            t.authentication_methods_policy,
+            Some(serde_json::json!({"id": "authenticationMethodsPolicy"}))
+        );
+        assert_eq!(t.users[0].display_name, "changed");
     }
 
     #[test]

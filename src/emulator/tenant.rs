@@ -36,9 +36,34 @@ pub struct Tenant {
     /// of these fails the reset operation).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub banned_passwords: Vec<String>,
+    /// Groups (security groups as policy targets), with their members.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+    /// The authentication methods policy in Graph's JSON shape: any subset (`authenticationMethodConfigurations`
+    /// by `id`, `registrationEnforcement`) laid over Graph's defaults at load. Absent: Graph's defaults, and SMS
+    /// sign-in follows each user's `smsSignInPolicy`; present (seeded, or once written through Graph), SMS sign-in
+    /// follows the `Sms` configuration's targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_methods_policy: Option<serde_json::Value>,
     /// The user `--auto-approve-device-code` signs in as (UPN); default: the first user holding a directory role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_code_user: Option<String>,
+}
+
+/// A group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Group {
+    /// Object id (GUID).
+    pub id: String,
+    /// Display name (not unique in Entra ID).
+    pub display_name: String,
+    /// Description.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Members: user object ids or UPNs, or the object ids of nested groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
 }
 
 /// An app registration (its service principal in this tenant).
@@ -117,6 +142,10 @@ pub struct User {
     /// The default MFA method, which can't be deleted: a phone type (`mobile`, `alternateMobile`, `office`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_method: Option<PhoneType>,
+    /// The default method when it is not a phone: the id of one of `methods` (e.g. a Microsoft Authenticator).
+    /// Deleting it is refused as deleting a default phone is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_method_id: Option<String>,
     /// Directory roles by name (`Privileged Authentication Administrator`) or role template id; tokens carry the
     /// template ids as `wids`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -124,6 +153,10 @@ pub struct User {
     /// The password (device-code sign-in checks it; a successful reset replaces it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// When the user's sign-in sessions were last revoked (`signInSessionsValidFromDateTime`, set by
+    /// `revokeSignInSessions`): refresh tokens issued before it no longer work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_sessions_valid_from: Option<String>,
     /// Phone methods, at most one per type.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub phones: BTreeMap<PhoneType, Phone>,
@@ -251,15 +284,64 @@ impl Tenant {
         budget.max_nodes = 10_000_000;
         budget.max_events = 40_000_000;
         let options = serde_saphyr::options! { budget: Some(budget) };
-        let tenant: Tenant = serde_saphyr::from_str_with_options(text, options)
+        let mut tenant: Tenant = serde_saphyr::from_str_with_options(text, options)
             .map_err(|e| EmulatorError::Tenant(e.to_string()))?;
         tenant.check()?;
+        if let Some(seed) = &tenant.authentication_methods_policy {
+            let full = super::policy::from_seed(&tenant, seed)
+                .map_err(|e| EmulatorError::Tenant(format!("authenticationMethodsPolicy: {e}")))?;
+            tenant.authentication_methods_policy = Some(full);
+        }
         Ok(tenant)
     }
 
     /// The tenant as YAML.
     pub fn to_yaml(&self) -> Result<String, EmulatorError> {
         serde_saphyr::to_string(self).map_err(|e| EmulatorError::Tenant(e.to_string()))
+    }
+
+    /// The group with this object id (case-insensitive).
+    pub fn group(&self, id: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.id.eq_ignore_ascii_case(id))
+    }
+
+    /// Whether `user` is a member of group `group_id`, directly or through nested groups.
+    pub fn in_group(&self, user: &User, group_id: &str) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = vec![group_id.to_ascii_lowercase()];
+        while let Some(g) = todo.pop() {
+            if !seen.insert(g.clone()) {
+                continue;
+            }
+            let Some(group) = self.group(&g) else {
+                continue;
+            };
+            for m in &group.members {
+                if user.matches(m) {
+                    return true;
+                }
+                if self.group(m).is_some() {
+                    todo.push(m.to_ascii_lowercase());
+                }
+            }
+        }
+        false
+    }
+
+    /// The groups `user` is a direct member of.
+    pub fn groups_of(&self, user: &User) -> Vec<&Group> {
+        self.groups
+            .iter()
+            .filter(|g| g.members.iter().any(|m| user.matches(m)))
+            .collect()
+    }
+
+    /// The groups `user` is a member of, directly or through nested groups.
+    pub fn transitive_groups_of(&self, user: &User) -> Vec<&Group> {
+        self.groups
+            .iter()
+            .filter(|g| self.in_group(user, &g.id))
+            .collect()
     }
 
     /// The user with this object id or UPN (case-insensitive).
@@ -277,11 +359,31 @@ impl Tenant {
                     )));
                 }
             }
+            check_methods(u)?;
             for (t, p) in &u.phones {
                 if let Err(e) = super::rules::check_number(*t, &p.number) {
                     return Err(EmulatorError::Tenant(format!(
                         "user `{}`: {t} `{}`: {e}",
                         u.user_principal_name, p.number
+                    )));
+                }
+            }
+        }
+        let mut groups = std::collections::HashSet::new();
+        for g in &self.groups {
+            if !groups.insert(g.id.to_lowercase()) || seen.contains(&g.id.to_lowercase()) {
+                return Err(EmulatorError::Tenant(format!(
+                    "group `{}` appears twice in the tenant file",
+                    g.id
+                )));
+            }
+        }
+        for g in &self.groups {
+            for m in &g.members {
+                if self.user(m).is_none() && !groups.contains(&m.to_lowercase()) {
+                    return Err(EmulatorError::Tenant(format!(
+                        "group `{}`: member `{m}` is neither a user nor a group of the tenant file",
+                        g.display_name
                     )));
                 }
             }
@@ -297,6 +399,63 @@ impl Tenant {
         }
         Ok(())
     }
+}
+
+/// The per-user rules of `methods`: ids unique within the user; one email method, with Graph's fixed id and an
+/// `emailAddress`; at most one Temporary Access Pass, never holding the pass itself (Graph shows it only in the
+/// create answer); a `defaultMethodId` naming one of the user's methods.
+fn check_methods(u: &User) -> Result<(), EmulatorError> {
+    let err = |m: String| EmulatorError::Tenant(format!("user `{}`: {m}", u.user_principal_name));
+    let mut ids = std::collections::HashSet::new();
+    for m in &u.methods {
+        if m.id.is_empty() {
+            return Err(err(format!("a `{}` method has no id", m.kind)));
+        }
+        if !ids.insert(m.id.to_lowercase()) {
+            return Err(err(format!("method id `{}` appears twice", m.id)));
+        }
+        match m.kind.as_str() {
+            "email" => {
+                if !m.id.eq_ignore_ascii_case(super::kinds::EMAIL_METHOD_ID) {
+                    return Err(err(format!(
+                        "the email method's id is always `{}`, not `{}`",
+                        super::kinds::EMAIL_METHOD_ID,
+                        m.id
+                    )));
+                }
+                if !m
+                    .properties
+                    .get("emailAddress")
+                    .is_some_and(serde_json::Value::is_string)
+                {
+                    return Err(err("the email method needs an `emailAddress`".into()));
+                }
+            }
+            "temporaryAccessPass"
+                if m.properties
+                    .get("temporaryAccessPass")
+                    .is_some_and(|v| !v.is_null()) =>
+            {
+                return Err(err(
+                    "a seeded Temporary Access Pass can't hold the pass (Graph shows it only when created)".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    for one in ["email", "temporaryAccessPass", "qrCodePin"] {
+        if u.methods.iter().filter(|m| m.kind == one).count() > 1 {
+            return Err(err(format!("a user has at most one `{one}` method")));
+        }
+    }
+    if let Some(d) = &u.default_method_id
+        && !u.methods.iter().any(|m| m.id.eq_ignore_ascii_case(d))
+    {
+        return Err(err(format!(
+            "`defaultMethodId` `{d}` is not one of the user's methods"
+        )));
+    }
+    Ok(())
 }
 
 impl User {

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeSet;
 
+use super::super::kinds::Kind;
 use super::super::roles::{
-    AUTHENTICATION_ADMINISTRATOR as AA, GLOBAL_ADMINISTRATOR as GA, GLOBAL_READER as GR,
-    HELPDESK_ADMINISTRATOR as HA, PASSWORD_ADMINISTRATOR as PWA,
-    PRIVILEGED_AUTHENTICATION_ADMINISTRATOR as PAA, USER_ADMINISTRATOR as UA,
+    AUTHENTICATION_ADMINISTRATOR as AA, AUTHENTICATION_POLICY_ADMINISTRATOR as APA,
+    GLOBAL_ADMINISTRATOR as GA, GLOBAL_READER as GR, HELPDESK_ADMINISTRATOR as HA,
+    PASSWORD_ADMINISTRATOR as PWA, PRIVILEGED_AUTHENTICATION_ADMINISTRATOR as PAA,
+    USER_ADMINISTRATOR as UA,
 };
 use super::super::tenant::User;
 use super::super::tokens::Caller;
@@ -21,6 +23,75 @@ pub(super) enum Need {
     UserRead,
     ResetPassword,
     OperationRead,
+    /// Read a per-type method collection or item.
+    KindRead(&'static Kind),
+    /// Write (create, update, delete) a method of this type.
+    KindWrite(&'static Kind),
+    /// `revokeSignInSessions`.
+    RevokeSessions,
+    /// Groups (`/groups`) and a user's `memberOf`/`transitiveMemberOf`.
+    GroupRead,
+    /// The authentication methods policy and its configurations.
+    PolicyRead,
+    PolicyWrite,
+}
+
+const GROUP_READ: &[&str] = &[
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+const MEMBERSHIP_READ: &[&str] = &[
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+const POLICY_READ: &[&str] = &[
+    "Policy.Read.AuthenticationMethod",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "Policy.Read.All",
+];
+const POLICY_WRITE: &[&str] = &["Policy.ReadWrite.AuthenticationMethod"];
+
+/// The granular and classic permission names that allow `need` on a method type: `UserAuthMethod-<M>.…` beside
+/// `UserAuthenticationMethod.…`; `own` adds the self-service (non-`.All`) forms.
+fn kind_permissions(kind: &Kind, write: bool, own: bool) -> Vec<String> {
+    let m = kind.permission;
+    let mut names = vec![
+        format!("UserAuthMethod-{m}.ReadWrite.All"),
+        "UserAuthenticationMethod.ReadWrite.All".to_string(),
+    ];
+    if !write {
+        names.push(format!("UserAuthMethod-{m}.Read.All"));
+        names.push("UserAuthenticationMethod.Read.All".into());
+    }
+    if own {
+        names.push(format!("UserAuthMethod-{m}.ReadWrite"));
+        names.push("UserAuthenticationMethod.ReadWrite".into());
+        if !write {
+            names.push(format!("UserAuthMethod-{m}.Read"));
+            names.push("UserAuthenticationMethod.Read".into());
+        }
+    }
+    names
+}
+
+const REVOKE: &[&str] = &[
+    "User.RevokeSessions.All",
+    "User.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
+
+fn any_owned(set: &BTreeSet<String>, names: &[String]) -> bool {
+    names
+        .iter()
+        .any(|n| set.iter().any(|s| s.eq_ignore_ascii_case(n)))
 }
 
 /// Graph's answer when reading users is not allowed.
@@ -80,13 +151,23 @@ pub(super) fn authorize(caller: &Caller, need: Need, target: &User) -> Result<bo
                     "Directory.ReadWrite.All",
                 ],
             ),
+            Need::KindRead(k) => any_owned(&caller.roles, &kind_permissions(k, false, false)),
+            Need::KindWrite(k) => any_owned(&caller.roles, &kind_permissions(k, true, false)),
+            Need::RevokeSessions => any(&caller.roles, REVOKE),
+            Need::GroupRead => any(&caller.roles, MEMBERSHIP_READ),
+            Need::PolicyRead => any(&caller.roles, POLICY_READ),
+            Need::PolicyWrite => any(&caller.roles, POLICY_WRITE),
             Need::ResetPassword | Need::OperationRead => {
                 return Err(denied(
                     "Request Authorization failed: this operation does not support application permissions.",
                 ));
             }
         };
-        if need == Need::UserRead && !ok {
+        if matches!(
+            need,
+            Need::UserRead | Need::RevokeSessions | Need::GroupRead
+        ) && !ok
+        {
             return Err(insufficient());
         }
         return if ok {
@@ -174,6 +255,13 @@ pub(super) fn authorize(caller: &Caller, need: Need, target: &User) -> Result<bo
                 "Directory.ReadWrite.All",
             ],
         ),
+        (Need::KindRead(k), own) => any_owned(scopes, &kind_permissions(k, false, own)),
+        (Need::KindWrite(k), own) => any_owned(scopes, &kind_permissions(k, true, own)),
+        (Need::RevokeSessions, _) => any(scopes, REVOKE),
+        (Need::GroupRead, true) => any(scopes, MEMBERSHIP_READ) || any(scopes, &["User.Read"]),
+        (Need::GroupRead, false) => any(scopes, MEMBERSHIP_READ),
+        (Need::PolicyRead, _) => any(scopes, POLICY_READ),
+        (Need::PolicyWrite, _) => any(scopes, POLICY_WRITE),
         (Need::ResetPassword, _) => any(scopes, &["UserAuthenticationMethod.ReadWrite.All"]),
         (Need::OperationRead, _) => any(
             scopes,
@@ -186,41 +274,80 @@ pub(super) fn authorize(caller: &Caller, need: Need, target: &User) -> Result<bo
         ),
     };
     if !scope_ok {
-        return Err(if need == Need::UserRead {
-            insufficient()
-        } else {
-            denied("Request Authorization failed")
-        });
+        return Err(
+            if matches!(
+                need,
+                Need::UserRead | Need::RevokeSessions | Need::GroupRead
+            ) {
+                insufficient()
+            } else {
+                denied("Request Authorization failed")
+            },
+        );
     }
     if need == Need::ResetPassword && own {
         return Err(denied(
             "An administrator can't reset their own password with this API; use self-service password reset.",
         ));
     }
-    if own || need == Need::UserRead {
+    if own || matches!(need, Need::UserRead | Need::GroupRead) {
         return Ok(false);
     }
     let w = &caller.wids;
     let target_is_admin = !target.roles.is_empty();
     let has = |r: &str| w.contains(r);
     let allowed = match need {
-        Need::PhoneRead | Need::MethodsRead => has(GA) || has(GR) || has(PAA) || has(AA),
-        Need::PhoneWrite => has(GA) || has(PAA) || (has(AA) && !target_is_admin),
+        Need::PhoneRead | Need::MethodsRead | Need::KindRead(_) => {
+            has(GA) || has(GR) || has(PAA) || has(AA)
+        }
+        Need::PhoneWrite | Need::KindWrite(_) => {
+            has(GA) || has(PAA) || (has(AA) && !target_is_admin)
+        }
+        Need::RevokeSessions => {
+            has(GA) || has(PAA) || ((has(UA) || has(HA) || has(AA)) && !target_is_admin)
+        }
         Need::ResetPassword => {
             has(GA) || has(PAA) || ((has(AA) || has(UA) || has(HA) || has(PWA)) && !target_is_admin)
         }
         Need::OperationRead => {
             has(GA) || has(GR) || has(PAA) || has(AA) || has(UA) || has(HA) || has(PWA)
         }
-        Need::UserRead => true,
+        Need::UserRead | Need::GroupRead => true,
+        Need::PolicyRead => has(GA) || has(GR) || has(APA),
+        Need::PolicyWrite => has(GA) || has(APA),
     };
+    if !allowed && need == Need::RevokeSessions {
+        return Err(insufficient());
+    }
+    if !allowed && matches!(need, Need::PolicyRead | Need::PolicyWrite) {
+        return Err(denied(
+            "Request Authorization failed: the signed-in user's directory roles do not allow this operation on the authentication methods policy.",
+        ));
+    }
     if !allowed {
         return Err(denied(
             "Request Authorization failed: the signed-in user's directory roles do not allow this operation on this user.",
         ));
     }
+    if matches!(need, Need::PolicyRead | Need::PolicyWrite) {
+        return Ok(false);
+    }
     // Only Global Administrators and Privileged Authentication Administrators read full numbers of others.
     Ok(!(has(GA) || has(PAA)))
+}
+
+/// The permission of `GET /groups`, which (unlike a user's `memberOf`) user permissions don't give.
+pub(super) fn authorize_groups(caller: &Caller) -> Result<(), Fault> {
+    let set = if caller.user_id.is_some() {
+        &caller.scopes
+    } else {
+        &caller.roles
+    };
+    if any(set, GROUP_READ) {
+        Ok(())
+    } else {
+        Err(insufficient())
+    }
 }
 
 /// Whether the caller reads users' full profiles, or only the basic one: `User.ReadBasic.All` alone gives

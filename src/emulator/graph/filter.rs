@@ -11,6 +11,12 @@ pub(crate) struct Filter {
 /// Parses the filters authctl sends: `prop eq 'v'`, `prop in ('a','b')`, and `or`-joined `eq`s on one property,
 /// with OData string literals (`''` is a quote).
 pub(crate) fn parse_filter(s: &str) -> Result<Filter, String> {
+    parse_filter_on(s, &["userPrincipalName", "id"])
+}
+
+/// [`parse_filter`] on other properties (names compared case-insensitively, as Graph's are): `GET /groups`
+/// filters on `displayName` or `id`.
+pub(crate) fn parse_filter_on(s: &str, properties: &[&'static str]) -> Result<Filter, String> {
     let mut p = Parser {
         s: s.as_bytes(),
         i: 0,
@@ -20,15 +26,18 @@ pub(crate) fn parse_filter(s: &str) -> Result<Filter, String> {
     loop {
         p.ws();
         let name = p.ident();
-        let prop = match name.to_ascii_lowercase().as_str() {
-            "userprincipalname" => "userPrincipalName",
-            "id" => "id",
-            "" => return Err("expected a property name".into()),
-            other => {
-                return Err(format!(
-                    "filtering on '{other}' is not supported by the emulator"
-                ));
-            }
+        if name.is_empty() {
+            return Err("expected a property name".into());
+        }
+        let Some(prop) = properties
+            .iter()
+            .copied()
+            .find(|q| q.eq_ignore_ascii_case(&name))
+        else {
+            return Err(format!(
+                "filtering on '{}' is not supported by the emulator",
+                name.to_ascii_lowercase()
+            ));
         };
         if property.is_some_and(|q| q != prop) {
             return Err("all clauses must filter the same property".into());

@@ -13,13 +13,13 @@ fn password_method() -> Value {
     json!({ "id": PASSWORD_METHOD_ID, "password": null, "createdDateTime": null })
 }
 
-fn all_methods(state: &EmulatorState, u: &User, masked: bool) -> Vec<Value> {
+fn all_methods(state: &EmulatorState, data: &Data, u: &User, masked: bool) -> Vec<Value> {
     let mut out = Vec::new();
     let mut pw = password_method();
     pw["@odata.type"] = json!("#microsoft.graph.passwordAuthenticationMethod");
     out.push(pw);
     for (t, p) in &u.phones {
-        let mut v = phone_json(state, u, *t, p, masked);
+        let mut v = phone_json(state, super::policy::sms_scope(data, u), *t, p, masked);
         v["@odata.type"] = json!("#microsoft.graph.phoneAuthenticationMethod");
         out.push(v);
     }
@@ -27,11 +27,11 @@ fn all_methods(state: &EmulatorState, u: &User, masked: bool) -> Vec<Value> {
         if m.kind == "password" {
             continue;
         }
+        // `@odata.type` first, then the method as its own path shows it (a TAP's pass `null`, its usability now).
         let mut v = Map::new();
         v.insert("@odata.type".into(), json!(m.odata_type()));
-        v.insert("id".into(), json!(m.id));
-        for (k, val) in &m.properties {
-            v.insert(k.clone(), val.clone());
+        if let Value::Object(o) = super::tap::shown(state, data, u, m) {
+            v.extend(o);
         }
         out.push(Value::Object(v));
     }
@@ -48,7 +48,7 @@ pub(super) fn list(
     masked: bool,
 ) -> Resp {
     let seen = state.read_user(data, index);
-    let value = all_methods(state, &seen, masked);
+    let value = all_methods(state, data, &seen, masked);
     Resp::new(
         200,
         Some(json!({
@@ -68,7 +68,7 @@ pub(super) fn get(
     masked: bool,
 ) -> Result<Resp, Fault> {
     let seen = state.read_user(data, index);
-    let mut m = all_methods(state, &seen, masked)
+    let mut m = all_methods(state, data, &seen, masked)
         .into_iter()
         .find(|m| m["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(id)))
         .ok_or_else(|| Fault::item_not_found(format!("Authentication method '{id}' not found.")))?;

@@ -6,19 +6,26 @@
 //! [`body`] (write bodies), [`phones`] (phone methods and SMS sign-in), [`methods`] (the polymorphic and password
 //! method lists), [`password`] (`resetPassword` and its operation), [`select`] (user objects and `$select`),
 //! [`filter`] (the `$filter` parser), [`paging`] (`GET /users` with `$filter`, `$top`, `$skiptoken`), [`batch`]
-//! (`$batch`). To add an endpoint: a variant in `routing::Endpoint`, its permission in [`dispatch`], its handler in
+//! (`$batch`), [`registered`] (every other method type at its own path, the email create/update), [`tap`] (the TAP
+//! create and a pass's usability), [`sessions`] (`revokeSignInSessions`), [`groups`] (groups and memberships),
+//! [`policy`] (the authentication methods policy endpoints and what other handlers read of it). To add an endpoint: a variant in `routing::Endpoint`, its permission in [`dispatch`], its handler in
 //! the file of its job.
 
 mod authz;
 mod batch;
 mod body;
 mod filter;
+mod groups;
 mod methods;
 mod paging;
 mod password;
 mod phones;
+mod policy;
+mod registered;
 mod routing;
 mod select;
+mod sessions;
+mod tap;
 
 use serde_json::{Value, json};
 
@@ -305,6 +312,16 @@ fn need(ep: &Endpoint) -> Need {
         | Endpoint::PasswordMethodGet(_) => Need::MethodsRead,
         Endpoint::ResetPassword(_) => Need::ResetPassword,
         Endpoint::OperationGet(_) => Need::OperationRead,
+        Endpoint::KindList(k) | Endpoint::KindGet(k, _) => Need::KindRead(k),
+        Endpoint::KindCreate(k) | Endpoint::KindUpdate(k, _) | Endpoint::KindDelete(k, _) => {
+            Need::KindWrite(k)
+        }
+        Endpoint::RevokeSessions => Need::RevokeSessions,
+        Endpoint::MemberOf(_) | Endpoint::ListGroups | Endpoint::GetGroup(_) => Need::GroupRead,
+        Endpoint::GetPolicy | Endpoint::GetConfig(_) => Need::PolicyRead,
+        Endpoint::PatchPolicy | Endpoint::PatchConfig(_) | Endpoint::DeleteConfig(_) => {
+            Need::PolicyWrite
+        }
     }
 }
 
@@ -321,6 +338,9 @@ fn dispatch(
     body::content_type(req)?;
     if let Endpoint::ListUsers = ep {
         return paging::list_users(state, req, caller);
+    }
+    if target.is_none() {
+        return tenant_level(state, req, caller, ep);
     }
     let key = match target {
         Some(Target::User(k)) => k,
@@ -348,9 +368,55 @@ fn dispatch(
             "Users can't add or update phone methods on their own account through this API.",
         ));
     }
+    if own {
+        own_refusal(&ep)?;
+    }
     *user_id = Some(current.id);
     let full = authz::reads_full_profile(caller, own);
     run(state, req, &mut data, index, ep, masked, full)
+}
+
+/// The endpoints that address no user: groups and the authentication methods policy.
+fn tenant_level(
+    state: &EmulatorState,
+    req: &Req,
+    caller: &Caller,
+    ep: Endpoint,
+) -> Result<Resp, Fault> {
+    let need = need(&ep);
+    if matches!(ep, Endpoint::ListGroups | Endpoint::GetGroup(_)) {
+        authz::authorize_groups(caller)?;
+    } else {
+        authz::authorize(caller, need, &User::default())?;
+    }
+    let mut data = state.data();
+    match ep {
+        Endpoint::ListGroups => groups::list(req, &data.tenant.groups),
+        Endpoint::GetGroup(id) => groups::get(req, &data.tenant.groups, &id),
+        Endpoint::GetPolicy => Ok(policy::get_policy(req, &data)),
+        Endpoint::PatchPolicy => policy::patch_policy(state, req, &mut data),
+        Endpoint::GetConfig(id) => policy::get_config(req, &data, id.as_deref()),
+        Endpoint::PatchConfig(id) => policy::patch_config(state, req, &mut data, &id),
+        Endpoint::DeleteConfig(id) => policy::delete_config(state, &mut data, &id),
+        _ => Err(Fault::new(400, "BadRequest", "Missing user.")),
+    }
+}
+
+/// What nobody may do on their own account: update their own email method ("Users cannot update their own email
+/// authentication method"; the create is documented only for `/users/{id}`), or issue themselves a Temporary
+/// Access Pass (no role can, the Global Administrator included).
+fn own_refusal(ep: &Endpoint) -> Result<(), Fault> {
+    match ep {
+        Endpoint::KindCreate(k) if k.short == "temporaryAccessPass" => Err(Fault::access_denied(
+            "Nobody can create a Temporary Access Pass for their own account.",
+        )),
+        Endpoint::KindCreate(k) | Endpoint::KindUpdate(k, _) if k.short == "email" => {
+            Err(Fault::access_denied(
+                "Users can't add or update their own email authentication method.",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Runs the handler of an endpoint on one resolved, authorized user (`masked`: phone numbers masked for this
@@ -382,6 +448,31 @@ fn run(
         Endpoint::PasswordMethodGet(id) => methods::password_get(req, data, index, &id),
         Endpoint::ResetPassword(id) => password::reset(state, req, data, index, &id),
         Endpoint::OperationGet(id) => password::get_operation(state, req, data, index, &id),
+        Endpoint::KindList(k) => Ok(registered::list(state, req, data, index, k)),
+        Endpoint::KindGet(k, id) => registered::get(state, req, data, index, k, &id),
+        Endpoint::KindDelete(k, id) => registered::delete(state, data, index, k, &id),
+        Endpoint::KindCreate(k) if k.short == "email" => {
+            registered::email_create(state, req, data, index)
+        }
+        Endpoint::KindCreate(_) => tap::create(state, req, data, index),
+        Endpoint::KindUpdate(_, id) => registered::email_update(state, req, data, index, &id),
+        Endpoint::RevokeSessions => sessions::revoke(state, req, data, index),
+        Endpoint::MemberOf(transitive) => {
+            let seen = state.read_user(data, index);
+            let groups = if transitive {
+                data.tenant.transitive_groups_of(&seen)
+            } else {
+                data.tenant.groups_of(&seen)
+            };
+            groups::member_of(req, &groups)
+        }
+        Endpoint::ListGroups
+        | Endpoint::GetGroup(_)
+        | Endpoint::GetPolicy
+        | Endpoint::PatchPolicy
+        | Endpoint::GetConfig(_)
+        | Endpoint::PatchConfig(_)
+        | Endpoint::DeleteConfig(_) => Err(Fault::new(400, "BadRequest", "Unexpected route.")),
         Endpoint::ListUsers => Err(Fault::new(400, "BadRequest", "Unexpected route.")),
     }
 }

@@ -8,7 +8,8 @@ use crate::model::PhoneType;
 
 use super::super::rules;
 use super::super::store::{Data, EmulatorState};
-use super::super::tenant::{Phone, User};
+use super::super::tenant::Phone;
+use super::policy::{SmsScope, sms_scope};
 use super::{Fault, Req, Resp, body, commit, seed};
 
 const PHONE_TYPE: &str = "microsoft.graph.phoneAuthenticationMethod";
@@ -21,14 +22,27 @@ fn mask_style(state: &EmulatorState) -> u8 {
     ((seed(state) >> 2) % 3) as u8
 }
 
-/// The effective SMS sign-in state of a stored phone.
-pub(super) fn sms_state(user: &User, t: PhoneType, p: &Phone) -> String {
+/// The effective SMS sign-in state of a stored phone. With the per-user flag, the stored state wins and an unset
+/// one follows the flag. Derived from the SMS configuration: out of its scope is always `notAllowedByPolicy`; in
+/// scope, an unset state is `ready` (registered automatically), one stored while out of scope is `notEnabled`
+/// (the number must be enabled now), any other stored state stands (ASSUMPTIONS.md).
+pub(super) fn sms_state(scope: SmsScope, t: PhoneType, p: &Phone) -> String {
     if t != PhoneType::Mobile {
         return "notSupported".into();
     }
-    match &p.sms_sign_in_state {
-        Some(s) => s.clone(),
-        None if user.sms_sign_in_policy => "ready".into(),
+    let stored = p.sms_sign_in_state.as_deref();
+    if scope.derived {
+        return match (scope.in_scope, stored) {
+            (false, _) => "notAllowedByPolicy",
+            (true, None) => "ready",
+            (true, Some("notAllowedByPolicy")) => "notEnabled",
+            (true, Some(s)) => s,
+        }
+        .into();
+    }
+    match stored {
+        Some(s) => s.into(),
+        None if scope.in_scope => "ready".into(),
         None => "notAllowedByPolicy".into(),
     }
 }
@@ -36,7 +50,7 @@ pub(super) fn sms_state(user: &User, t: PhoneType, p: &Phone) -> String {
 /// A phone method as Graph shows it.
 pub(super) fn phone_json(
     state: &EmulatorState,
-    user: &User,
+    scope: SmsScope,
     t: PhoneType,
     p: &Phone,
     masked: bool,
@@ -50,7 +64,7 @@ pub(super) fn phone_json(
         "id": t.method_id(),
         "phoneNumber": number,
         "phoneType": t.as_str(),
-        "smsSignInState": sms_state(user, t, p),
+        "smsSignInState": sms_state(scope, t, p),
     })
 }
 
@@ -74,7 +88,7 @@ pub(super) fn list(
     let value: Vec<Value> = seen
         .phones
         .iter()
-        .map(|(t, p)| phone_json(state, &seen, *t, p, masked))
+        .map(|(t, p)| phone_json(state, sms_scope(data, &seen), *t, p, masked))
         .collect();
     Resp::new(
         200,
@@ -98,7 +112,7 @@ pub(super) fn get(
     let (t, p) = PhoneType::from_method_id(id)
         .and_then(|t| seen.phones.get(&t).map(|p| (t, p)))
         .ok_or_else(|| no_such_id(id))?;
-    let mut v = phone_json(state, &seen, t, p, masked);
+    let mut v = phone_json(state, sms_scope(data, &seen), t, p, masked);
     v["@odata.context"] = json!(format!(
         "{}/v1.0/$metadata#users('{}')/authentication/phoneMethods/$entity",
         req.base, seen.id
@@ -112,7 +126,8 @@ fn number_taken(data: &Data, index: usize, number: &str) -> bool {
     data.tenant.users.iter().enumerate().any(|(i, u)| {
         i != index
             && u.phones.get(&PhoneType::Mobile).is_some_and(|p| {
-                rules::sms_key(&p.number) == key && sms_state(u, PhoneType::Mobile, p) == "ready"
+                rules::sms_key(&p.number) == key
+                    && sms_state(sms_scope(data, u), PhoneType::Mobile, p) == "ready"
             })
     })
 }
@@ -121,7 +136,7 @@ fn number_taken(data: &Data, index: usize, number: &str) -> bool {
 /// and the number is free, `phoneNumberNotUnique` when someone else holds it, `notAllowedByPolicy` out of scope.
 fn register(data: &Data, index: usize, number: &str) -> &'static str {
     let u = &data.tenant.users[index];
-    if !u.sms_sign_in_policy {
+    if !sms_scope(data, u).in_scope {
         "notAllowedByPolicy"
     } else if number_taken(data, index, number) {
         "phoneNumberNotUnique"
@@ -217,7 +232,7 @@ pub(super) fn create(
     let registered = (t == PhoneType::Mobile).then(|| register(data, index, number));
     save(state, data, index, t, number.to_string(), registered)?;
     let user = &data.tenant.users[index];
-    let mut v = phone_json(state, user, t, &user.phones[&t], false);
+    let mut v = phone_json(state, sms_scope(data, user), t, &user.phones[&t], false);
     v["@odata.context"] = json!(format!(
         "{}/v1.0/$metadata#users('{}')/authentication/phoneMethods/$entity",
         req.base, user.id
@@ -326,9 +341,10 @@ pub(super) fn sms_action(
         .get(&t)
         .cloned()
         .ok_or_else(|| Fault::item_not_found("The user has no mobile phone method."))?;
-    let current = sms_state(user, t, &phone);
+    let scope = sms_scope(data, user);
+    let current = sms_state(scope, t, &phone);
     let next = if enable {
-        if !user.sms_sign_in_policy {
+        if !scope.in_scope {
             return Err(Fault::bad_request(
                 "The user is not enabled for SMS sign-in in the authentication methods policy.",
             ));

@@ -22,7 +22,12 @@ const USER_DEFAULT: &[&str] = &[
     "userPrincipalName",
     "id",
 ];
-const USER_EXTRA: &[&str] = &["onPremisesSyncEnabled", "userType", "accountEnabled"];
+const USER_EXTRA: &[&str] = &[
+    "onPremisesSyncEnabled",
+    "userType",
+    "accountEnabled",
+    "signInSessionsValidFromDateTime",
+];
 
 fn user_props(u: &User) -> HashMap<&'static str, Value> {
     let mut m = HashMap::new();
@@ -61,6 +66,12 @@ fn user_props(u: &User) -> HashMap<&'static str, Value> {
         }),
     );
     m.insert("accountEnabled", json!(true));
+    m.insert(
+        "signInSessionsValidFromDateTime",
+        u.sign_in_sessions_valid_from
+            .as_ref()
+            .map_or(Value::Null, |t| json!(t)),
+    );
     m
 }
 

@@ -392,7 +392,7 @@ async fn errors_not_found_bad_route_and_method() {
     emu.delete(&phone("kim@contoso.com", OFFICE), &t)
         .await
         .assert_error(404, "itemNotFound");
-    emu.get("/groups", &t).await.assert_error(400, "BadRequest");
+    emu.get("/teams", &t).await.assert_error(400, "BadRequest");
     emu.get("/users/kim@contoso.com/authentication/fooMethods", &t)
         .await
         .assert_error(400, "BadRequest");
