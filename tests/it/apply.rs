@@ -758,7 +758,21 @@ fn crash_sigkill_then_apply_same_plan_resumes_and_converges() {
         };
         let journal = dir.path().join(format!("apply-{run}.journal"));
         let mut child = apply_cmd().arg("--journal").arg(&journal).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(0..300)));
+        if run % 2 == 0 {
+            // Anywhere in the run: before the first write, between calls, during convergence.
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..300)));
+        } else {
+            // While an operation is under way: its intent line is in the journal and its call takes at least the
+            // emulator's 5 ms, so a loaded machine that is slow to start the binary still kills mid-operation.
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(20)
+                && !std::fs::read_to_string(&journal)
+                    .unwrap_or_default()
+                    .contains("\"intent\"")
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         // Whatever was in flight at the kill is an intent without its outcome; every call has its intent.
