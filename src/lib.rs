@@ -16,6 +16,7 @@ pub mod model;
 pub mod observe;
 pub mod phone;
 pub mod plan;
+pub mod private_file;
 pub mod render;
 pub mod units;
 

@@ -12,8 +12,8 @@ use crate::graph::PhoneMethod;
 use crate::model::{DesiredPhone, DesiredUser, PhoneType};
 use crate::phone::PhoneNumber;
 use crate::plan::{
-    Convergence, ObservedSet, PlanSettings, Target, UserOutcome, UserPlan, UserReport, convergence,
-    is_masked, plan,
+    Convergence, ObservedSet, PlanSettings, Policy, Target, UserOutcome, UserPlan, UserReport,
+    convergence, is_masked, plan,
 };
 
 use super::executor::Runner;
@@ -69,8 +69,7 @@ impl Runner<'_> {
         set.insert_found(u.user.clone(), observed.clone());
         let mut settings = PlanSettings::new(self.graph.clock().now(), "");
         // Every remaining difference must show as an action, not be hidden as "blocked" by the guards.
-        settings.allow_lockout = true;
-        settings.max_deletes = usize::MAX;
+        settings.policy = Policy::unguarded();
         let replan = plan(&[desired], &set, &settings);
         if let Some(e) = &replan.error {
             return Check::Final(vec![e.to_string()]);

@@ -9,4 +9,4 @@ pub mod verify;
 
 pub use executor::{ApplyOptions, apply, apply_user};
 pub use journal::{Journal, JournalEntry};
-pub use verify::{ApplyGuards, Verdict, verify};
+pub use verify::{Verdict, verify};

@@ -24,20 +24,11 @@ use crate::graph::Graph;
 use crate::model::{DesiredUser, SmsSignIn};
 use crate::observe::{self, NoProgress, Progress};
 use crate::plan::{
-    Action, DesiredState, Freshness, Observed, ObservedSet, Op, Plan, PlanSettings, Registration,
-    Target, UserPlan, UserState, lockout_check, step,
+    Action, DesiredState, Freshness, Observed, ObservedSet, Op, Plan, PlanSettings, Policy,
+    Registration, Target, UserPlan, UserState, lockout_check, step,
 };
 
 use super::converge::desired_user;
-
-/// The apply side's guards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ApplyGuards {
-    /// `apply --max-deletes`.
-    pub max_deletes: usize,
-    /// `apply --allow-lockout`.
-    pub allow_lockout: bool,
-}
 
 /// What the gate decided.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,7 +120,7 @@ pub async fn verify(
     plan: &Plan,
     graph: &Graph,
     demand: Option<&[DesiredUser]>,
-    guards: ApplyGuards,
+    guards: &Policy,
     progress: &dyn Progress,
 ) -> Verdict {
     let mut verdict = Verdict::default();
@@ -150,8 +141,7 @@ pub async fn verify(
     // Re-derived through the same read side and engine as `authctl plan`. Guards off here: every difference must
     // show as an action (the lock-out and delete guards are the apply side's, checked below on what remains).
     let mut settings = PlanSettings::new(graph.clock().now(), observe::fresh_salt());
-    settings.allow_lockout = true;
-    settings.max_deletes = usize::MAX;
+    settings.policy = Policy::unguarded();
     let (demanded, mut observed) = observe::plan_users(graph, desired, &settings, progress).await;
     if let Some(e) = &demanded.error {
         verdict.refusal = Some(format!(
@@ -300,7 +290,7 @@ async fn lockout_pass(
     graph: &Graph,
     observed: &mut ObservedSet,
     to_check: &[Checked],
-    guards: ApplyGuards,
+    guards: &Policy,
     verdict: &mut Verdict,
 ) {
     if to_check.is_empty() {

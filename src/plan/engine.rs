@@ -91,13 +91,47 @@ impl ObservedSet {
     }
 }
 
+/// What the operator asked for, resolved once from the command line (`--max-deletes`, `--allow-lockout`, `--user`)
+/// and handed unchanged to the read side ([`crate::observe::build_plan`]), the engine (inside [`PlanSettings`]) and
+/// apply's gate. [`Policy::default`] is the command line's default (`--max-deletes 10`); there is no other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// `--max-deletes`: more phone deletes than this refuse the apply (the plan shows whether the guard holds).
+    pub max_deletes: usize,
+    /// `--allow-lockout`: lock-out is reported, not blocked.
+    pub allow_lockout: bool,
+    /// `--user`: plan only these users (UPN, case-insensitive, or object id); empty = every user. Applied by the
+    /// read side before planning; the engine plans whatever users it is given.
+    pub only_users: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            max_deletes: DEFAULT_MAX_DELETES,
+            allow_lockout: false,
+            only_users: Vec::new(),
+        }
+    }
+}
+
+impl Policy {
+    /// No guard at all: what re-planning uses (apply's verification, convergence) so that every remaining
+    /// difference shows as an action rather than as blocked.
+    pub fn unguarded() -> Policy {
+        Policy {
+            max_deletes: usize::MAX,
+            allow_lockout: true,
+            only_users: Vec::new(),
+        }
+    }
+}
+
 /// Settings a plan is made under. Everything impure (time, salt, git commit) is supplied by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanSettings {
-    /// `--max-deletes` (default 10).
-    pub max_deletes: usize,
-    /// `--allow-lockout`.
-    pub allow_lockout: bool,
+    /// The guards (default: [`Policy::default`]).
+    pub policy: Policy,
     /// The manifest loader's digest.
     pub manifest_digest: String,
     /// The manifests' git commit, if any.
@@ -111,11 +145,10 @@ pub struct PlanSettings {
 }
 
 impl PlanSettings {
-    /// Defaults (`max_deletes` 10, no `allow_lockout`, this build's version) with the caller's time and salt.
+    /// Defaults ([`Policy::default`], this build's version) with the caller's time and salt.
     pub fn new(created: jiff::Timestamp, redaction_salt: impl Into<String>) -> PlanSettings {
         PlanSettings {
-            max_deletes: DEFAULT_MAX_DELETES,
-            allow_lockout: false,
+            policy: Policy::default(),
             manifest_digest: String::new(),
             git_commit: None,
             created,
@@ -215,11 +248,11 @@ pub fn plan(desired: &[DesiredUser], observed: &ObservedSet, settings: &PlanSett
         created: settings.created,
         guards: Guards {
             max_deletes: DeleteGuard {
-                limit: settings.max_deletes,
+                limit: settings.policy.max_deletes,
                 deletes: summary.destroy,
-                holds: summary.destroy <= settings.max_deletes,
+                holds: summary.destroy <= settings.policy.max_deletes,
             },
-            allow_lockout: settings.allow_lockout,
+            allow_lockout: settings.policy.allow_lockout,
         },
         redaction,
         error,
@@ -453,7 +486,7 @@ fn plan_user(
     if actions.iter().any(Action::is_destructive) {
         let after_all = predict(&obs, &actions);
         let verdict = methods.map(|m| lockout::check(m, &obs, &after_all));
-        up.lockout = match (&verdict, settings.allow_lockout) {
+        up.lockout = match (&verdict, settings.policy.allow_lockout) {
             (Some(Ok(())), _) => LockoutCheck::Passed,
             (Some(Err(_)), true) => LockoutCheck::Allowed,
             (Some(Err(_)), false) => LockoutCheck::Blocked,
@@ -877,7 +910,7 @@ mod tests {
         let mut set = ObservedSet::new();
         set.insert(d.user.clone(), Observed::Found { user: o, methods });
         let mut s = settings();
-        s.allow_lockout = allow;
+        s.policy.allow_lockout = allow;
         plan(&[d], &set, &s)
     }
 
@@ -1056,14 +1089,14 @@ mod tests {
             },
         );
         let mut s = settings();
-        s.max_deletes = 1;
+        s.policy.max_deletes = 1;
         let p = plan(std::slice::from_ref(&d), &set, &s);
         assert_eq!(p.guards.max_deletes.deletes, 2);
         assert!(!p.guards_hold());
         // A plan apply would refuse fails the run, with or without --detailed-exitcode.
         assert_eq!(p.exit_code(false, false), crate::exit::ExitCode::Error);
         assert_eq!(p.exit_code(true, false), crate::exit::ExitCode::Error);
-        s.max_deletes = 2;
+        s.policy.max_deletes = 2;
         assert!(plan(&[d], &set, &s).guards_hold());
     }
 

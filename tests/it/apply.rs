@@ -10,8 +10,8 @@ use authctl::clock::{Clock as _, SharedClock};
 use authctl::graph::credentials::client_secret::ClientSecret;
 use authctl::graph::{Credential, Graph, GraphSettings, Secret};
 use authctl::manifest::Manifests;
-use authctl::observe::{BuildSettings, NoProgress, build_plan};
-use authctl::plan::{ActionOutcome, ApplyReport, Op, Plan, Target, UserOutcome};
+use authctl::observe::{NoProgress, build_plan};
+use authctl::plan::{ActionOutcome, ApplyReport, Op, Plan, Policy, Target, UserOutcome};
 
 use authctl::emulator::Tenant;
 
@@ -880,8 +880,10 @@ pub fn desired(yaml: &str) -> Manifests {
 
 /// Plans the way `authctl plan` does (resolve, read, lock-out preflight).
 pub async fn plan_now(graph: &Graph, manifests: &Manifests, max_deletes: usize) -> Plan {
-    let mut settings = BuildSettings::new();
-    settings.max_deletes = max_deletes;
+    let settings = Policy {
+        max_deletes,
+        ..Policy::default()
+    };
     build_plan(graph, manifests, &settings, &NoProgress)
         .await
         .expect("plans")
@@ -1061,9 +1063,11 @@ mod accepted {
                 let emu = Emu::start(&tenant_yaml(&cases)).await;
                 let graph = graph_for(&emu, 4);
                 let manifests = desired(&manifest(&cases));
-                let mut settings = BuildSettings::new();
-                settings.allow_lockout = allow_lockout;
-                settings.max_deletes = 100;
+                let settings = Policy {
+                    allow_lockout,
+                    max_deletes: 100,
+                    ..Policy::default()
+                };
                 let p = build_plan(&graph, &manifests, &settings, &NoProgress).await.expect("plans");
                 let report = apply(&p, &graph, &options()).await;
                 let shown = text(&report);

@@ -205,7 +205,7 @@ fn markdown_for_5000_users_stays_under_the_limit_with_summary_and_deletions() {
         );
     }
     let mut s = settings();
-    s.max_deletes = 100;
+    s.policy.max_deletes = 100;
     let p = plan(&desired, &set, &s);
     assert_eq!(p.summary.destroy, 50);
     let md = render::plan_markdown(&p, MarkdownOptions::default());
@@ -762,8 +762,8 @@ pub(crate) mod strategies {
             );
         }
         let mut s = settings();
-        s.allow_lockout = allow;
-        s.max_deletes = 100;
+        s.policy.allow_lockout = allow;
+        s.policy.max_deletes = 100;
         plan(&desired, &set, &s)
     }
 }
