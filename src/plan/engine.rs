@@ -180,51 +180,11 @@ pub fn plan(desired: &[DesiredUser], observed: &ObservedSet, settings: &PlanSett
     }
 
     for (i, d) in desired.iter().enumerate() {
-        let mut up = UserPlan {
-            user: d.user.clone(),
-            id: None,
-            upn: None,
-            source: d.source.clone(),
-            mode: d.mode,
-            desired: desired_state(d),
-            observed: None,
-            actions: Vec::new(),
-            blocked: Vec::new(),
-            pending: Vec::new(),
-            warnings: Vec::new(),
-            lockout: LockoutCheck::NotNeeded,
-            managed_state_digest: None,
-            prefix_digests: Vec::new(),
-            predicted: None,
-            error: None,
-        };
-        match observed.get(&d.user) {
-            None => up.error = Some(UserError::NotRead),
-            Some(Observed::Missing) => {
-                up.error = Some(UserError::NotFound {
-                    user: d.user.clone(),
-                })
-            }
-            Some(Observed::Error(e)) => up.error = Some(UserError::Graph { error: e.clone() }),
-            Some(Observed::Found { user, methods }) => {
-                up.id = Some(user.id.clone());
-                up.upn = Some(user.user_principal_name.clone());
-                if let Some(&j) = duplicate_of.get(&i) {
-                    up.error = Some(UserError::Duplicate {
-                        other_user: desired[j].user.clone(),
-                        other_source: desired[j].source.clone(),
-                    });
-                } else {
-                    match UserState::from_observed(user) {
-                        Err(_) => masked_users.push(user.user_principal_name.clone()),
-                        Ok(state) => {
-                            plan_user(&mut up, d, user, state, methods.as_deref(), settings)
-                        }
-                    }
-                }
-            }
+        let duplicate = duplicate_of.get(&i).map(|&j| &desired[j]);
+        match plan_entry(d, observed.get(&d.user), duplicate, &settings.policy) {
+            Entry::Planned(up) => users.push(*up),
+            Entry::Masked(upn) => masked_users.push(upn),
         }
-        users.push(up);
     }
 
     let error = (!masked_users.is_empty()).then_some(RunError::MaskedNumbers {
@@ -338,27 +298,164 @@ fn sms_action(op: Op, before: Option<String>, after: &str, after_reread: bool) -
     }
 }
 
+/// One desired user's entry in the plan, or the UPN of a user whose numbers Graph masked (the run then stops).
+enum Entry {
+    Planned(Box<UserPlan>),
+    Masked(String),
+}
+
+/// Plans one desired user from what Graph said about it (`duplicate`: another entry resolving to the same user).
+fn plan_entry(
+    d: &DesiredUser,
+    observed: Option<&Observed>,
+    duplicate: Option<&DesiredUser>,
+    policy: &Policy,
+) -> Entry {
+    let unplanned = |id: Option<&ObservedUser>, error: UserError| {
+        Entry::Planned(Box::new(UserPlan {
+            user: d.user.clone(),
+            id: id.map(|u| u.id.clone()),
+            upn: id.map(|u| u.user_principal_name.clone()),
+            source: d.source.clone(),
+            mode: d.mode,
+            desired: desired_state(d),
+            observed: None,
+            actions: Vec::new(),
+            blocked: Vec::new(),
+            pending: Vec::new(),
+            warnings: Vec::new(),
+            lockout: LockoutCheck::NotNeeded,
+            managed_state_digest: None,
+            prefix_digests: Vec::new(),
+            predicted: None,
+            error: Some(error),
+        }))
+    };
+    let (user, methods) = match observed {
+        None => return unplanned(None, UserError::NotRead),
+        Some(Observed::Missing) => {
+            return unplanned(
+                None,
+                UserError::NotFound {
+                    user: d.user.clone(),
+                },
+            );
+        }
+        Some(Observed::Error(e)) => {
+            return unplanned(None, UserError::Graph { error: e.clone() });
+        }
+        Some(Observed::Found { user, methods }) => (user, methods),
+    };
+    if let Some(other) = duplicate {
+        return unplanned(
+            Some(user),
+            UserError::Duplicate {
+                other_user: other.user.clone(),
+                other_source: other.source.clone(),
+            },
+        );
+    }
+    let Ok(obs) = UserState::from_observed(user) else {
+        return Entry::Masked(user.user_principal_name.clone());
+    };
+    let desired = desired_state(d);
+    let decided = plan_user(d, user, &obs, methods.as_deref(), policy);
+    Entry::Planned(Box::new(UserPlan {
+        user: d.user.clone(),
+        id: Some(user.id.clone()),
+        upn: Some(user.user_principal_name.clone()),
+        source: d.source.clone(),
+        mode: d.mode,
+        managed_state_digest: Some(managed_digest(&desired, &obs, SmsView::Exact)),
+        prefix_digests: prefix_digests(&desired, &obs, &decided.actions),
+        predicted: Some(predict(&obs, &decided.actions)),
+        desired,
+        observed: Some(obs),
+        actions: decided.actions,
+        blocked: decided.blocked,
+        pending: decided.pending,
+        warnings: decided.warnings,
+        lockout: decided.lockout,
+        error: None,
+    }))
+}
+
+/// What the rules decide for one readable user.
+#[derive(Debug, Default)]
+struct Decided {
+    actions: Vec<Action>,
+    blocked: Vec<Blocked>,
+    pending: Vec<Pending>,
+    warnings: Vec<String>,
+    lockout: LockoutCheck,
+}
+
+/// The rules for one user, as steps: phone decisions (with Graph's mobile/alternateMobile constraints), SMS
+/// sign-in, the order of calls, then the lock-out preflight.
 fn plan_user(
-    up: &mut UserPlan,
     d: &DesiredUser,
     user: &ObservedUser,
-    obs: UserState,
+    obs: &UserState,
     methods: Option<&[serde_json::Value]>,
-    settings: &PlanSettings,
-) {
-    for raw in &user.unknown_phones {
-        let t = raw
-            .get("phoneType")
-            .and_then(|v| v.as_str())
-            .unwrap_or("(none)");
-        up.warnings.push(format!(
-            "a phone method of a type authctl does not know (phoneType `{t}`) is kept: never deleted"
-        ));
+    policy: &Policy,
+) -> Decided {
+    let mut warnings = unknown_type_warnings(user);
+    let phones = phone_steps(d, obs);
+    let sms = sms_step(d, obs, &phones);
+    warnings.extend(sms.warnings);
+    let ordered = order(
+        &phones,
+        sms.action,
+        pre_delete_disable(obs, &phones, sms.planned),
+    );
+    let mut blocked = phones.blocked;
+    blocked.extend(sms.blocked);
+    let checked = lockout_step(ordered, obs, methods, policy.allow_lockout);
+    warnings.extend(checked.warnings);
+    blocked.extend(checked.blocked);
+    Decided {
+        actions: checked.kept,
+        blocked,
+        pending: sms.pending,
+        warnings,
+        lockout: checked.lockout,
     }
+}
 
-    let mut mobile = phone_action(PhoneType::Mobile, d, &obs);
-    let mut alternate = phone_action(PhoneType::AlternateMobile, d, &obs);
-    let office = phone_action(PhoneType::Office, d, &obs);
+/// A warning for each phone method of a type authctl does not know (kept, never deleted).
+fn unknown_type_warnings(user: &ObservedUser) -> Vec<String> {
+    user.unknown_phones
+        .iter()
+        .map(|raw| {
+            let t = raw
+                .get("phoneType")
+                .and_then(|v| v.as_str())
+                .unwrap_or("(none)");
+            format!(
+                "a phone method of a type authctl does not know (phoneType `{t}`) is kept: never deleted"
+            )
+        })
+        .collect()
+}
+
+/// The three phone decisions after Graph's constraints between the mobile and the alternateMobile.
+struct PhoneSteps {
+    mobile: Option<Action>,
+    alternate: Option<Action>,
+    office: Option<Action>,
+    blocked: Vec<Blocked>,
+    /// The mobile is created or updated.
+    mobile_written: bool,
+    /// The mobile is deleted.
+    mobile_deleted: bool,
+    /// A mobile exists after the phone actions.
+    mobile_after: bool,
+}
+
+fn phone_steps(d: &DesiredUser, obs: &UserState) -> PhoneSteps {
+    let mut mobile = phone_action(PhoneType::Mobile, d, obs);
+    let mut alternate = phone_action(PhoneType::AlternateMobile, d, obs);
+    let office = phone_action(PhoneType::Office, d, obs);
     let mut blocked = Vec::new();
 
     // Graph keeps no alternateMobile without a mobile: deleting the mobile while one stays is refused (the docs
@@ -397,139 +494,193 @@ fn plan_user(
         ));
         alternate = None;
     }
+    PhoneSteps {
+        mobile,
+        alternate,
+        office,
+        blocked,
+        mobile_written,
+        mobile_deleted,
+        mobile_after,
+    }
+}
 
-    // SMS sign-in.
-    let mut pending = Vec::new();
-    let mut sms: Option<Action> = None;
-    let observed_sms = obs.sms_sign_in_state.clone();
-    let observed_sms_str = observed_sms.as_ref().map(|s| s.as_str().to_string());
-    if let Some(want) = d.sms_sign_in {
-        let target_state = match want {
-            SmsSignIn::Enabled => "ready",
-            SmsSignIn::Disabled => "notEnabled",
-        };
-        let op = match want {
-            SmsSignIn::Enabled => Op::Enable,
-            SmsSignIn::Disabled => Op::Disable,
-        };
-        if mobile_written {
-            // The write may register the new number by itself: the executor re-reads, then decides.
-            let mut a = sms_action(op, observed_sms_str.clone(), target_state, true);
-            a.note = Some("after re-reading the mobile: the write may have registered it".into());
-            sms = Some(a);
-        } else if !mobile_after {
-            if want == SmsSignIn::Enabled {
-                blocked.push(Blocked {
-                    target: Target::SmsSignIn,
-                    op: Some(Op::Enable),
-                    before: None,
-                    after: Some("ready".into()),
-                    code: BlockCode::SmsSignInNeedsMobile,
-                    reason: "SMS sign-in needs a mobile, and the user has none in Graph; declare a mobile".into(),
-                });
+/// The SMS sign-in decision.
+#[derive(Default)]
+struct SmsStep {
+    action: Option<Action>,
+    /// An SMS action is planned (so no extra disable before a mobile delete).
+    planned: bool,
+    blocked: Vec<Blocked>,
+    pending: Vec<Pending>,
+    warnings: Vec<String>,
+}
+
+fn sms_step(d: &DesiredUser, obs: &UserState, phones: &PhoneSteps) -> SmsStep {
+    let mut step = SmsStep::default();
+    let Some(want) = d.sms_sign_in else {
+        return step;
+    };
+    let observed_sms = obs.sms_sign_in_state.as_ref();
+    let observed_sms_str = observed_sms.map(|s| s.as_str().to_string());
+    let target_state = match want {
+        SmsSignIn::Enabled => "ready",
+        SmsSignIn::Disabled => "notEnabled",
+    };
+    let op = match want {
+        SmsSignIn::Enabled => Op::Enable,
+        SmsSignIn::Disabled => Op::Disable,
+    };
+    if phones.mobile_written {
+        // The write may register the new number by itself: the executor re-reads, then decides.
+        let mut a = sms_action(op, observed_sms_str, target_state, true);
+        a.note = Some("after re-reading the mobile: the write may have registered it".into());
+        step.action = Some(a);
+    } else if !phones.mobile_after {
+        if want == SmsSignIn::Enabled {
+            step.blocked.push(Blocked {
+                target: Target::SmsSignIn,
+                op: Some(Op::Enable),
+                before: None,
+                after: Some("ready".into()),
+                code: BlockCode::SmsSignInNeedsMobile,
+                reason:
+                    "SMS sign-in needs a mobile, and the user has none in Graph; declare a mobile"
+                        .into(),
+            });
+        }
+    } else if let Some(state) = observed_sms {
+        match sms_decision(want, state) {
+            SmsDecision::InSync => {}
+            SmsDecision::InSyncWarning(w) => step.warnings.push(w),
+            SmsDecision::Enable | SmsDecision::Disable => {
+                step.action = Some(sms_action(op, observed_sms_str, target_state, false));
             }
-        } else if let Some(state) = &observed_sms {
-            match sms_decision(want, state) {
-                SmsDecision::InSync => {}
-                SmsDecision::InSyncWarning(w) => up.warnings.push(w),
-                SmsDecision::Enable | SmsDecision::Disable => {
-                    sms = Some(sms_action(
-                        op,
-                        observed_sms_str.clone(),
-                        target_state,
-                        false,
-                    ));
-                }
-                SmsDecision::PendingUserAction(r) => pending.push(Pending {
-                    target: Target::SmsSignIn,
-                    reason: r,
-                }),
-                SmsDecision::Blocked(r) => blocked.push(Blocked {
-                    target: Target::SmsSignIn,
-                    op: Some(Op::Enable),
-                    before: observed_sms_str.clone(),
-                    after: Some("ready".into()),
-                    code: BlockCode::SmsSignInState,
-                    reason: r,
-                }),
-            }
+            SmsDecision::PendingUserAction(r) => step.pending.push(Pending {
+                target: Target::SmsSignIn,
+                reason: r,
+            }),
+            SmsDecision::Blocked(r) => step.blocked.push(Blocked {
+                target: Target::SmsSignIn,
+                op: Some(Op::Enable),
+                before: observed_sms_str,
+                after: Some("ready".into()),
+                code: BlockCode::SmsSignInState,
+                reason: r,
+            }),
         }
     }
-    // Deleting a mobile registered for SMS sign-in: disable first (when the SMS action above does not already).
-    let mut pre_delete_disable = None;
-    if mobile_deleted && sms.is_none() && observed_sms == Some(crate::model::SmsSignInState::Ready)
-    {
-        let mut a = sms_action(Op::Disable, observed_sms_str.clone(), "notEnabled", false);
-        a.note = Some("before deleting the mobile".into());
-        pre_delete_disable = Some(a);
-    }
+    step.planned = step.action.is_some();
+    step
+}
 
-    // DESIGN's order: write mobile → write alternateMobile and office → SMS → delete alternateMobile → delete
-    // office → (disable SMS) delete mobile.
+/// Deleting a mobile registered for SMS sign-in: disable first (when the SMS step does not already).
+fn pre_delete_disable(obs: &UserState, phones: &PhoneSteps, sms_planned: bool) -> Option<Action> {
+    let ready = obs.sms_sign_in_state == Some(crate::model::SmsSignInState::Ready);
+    (phones.mobile_deleted && !sms_planned && ready).then(|| {
+        let before = obs
+            .sms_sign_in_state
+            .as_ref()
+            .map(|s| s.as_str().to_string());
+        let mut a = sms_action(Op::Disable, before, "notEnabled", false);
+        a.note = Some("before deleting the mobile".into());
+        a
+    })
+}
+
+/// The order Graph needs: write mobile → write alternateMobile and office → SMS → delete alternateMobile → delete
+/// office → (disable SMS) delete mobile.
+fn order(
+    phones: &PhoneSteps,
+    sms: Option<Action>,
+    pre_delete_disable: Option<Action>,
+) -> Vec<Action> {
     let writes = |a: &Option<Action>| a.clone().filter(|a| a.op != Op::Delete);
     let deletes = |a: &Option<Action>| a.clone().filter(|a| a.op == Op::Delete);
-    let mut actions: Vec<Action> = [
-        writes(&mobile),
-        writes(&alternate),
-        writes(&office),
+    [
+        writes(&phones.mobile),
+        writes(&phones.alternate),
+        writes(&phones.office),
         sms,
-        deletes(&alternate),
-        deletes(&office),
+        deletes(&phones.alternate),
+        deletes(&phones.office),
         pre_delete_disable,
-        deletes(&mobile),
+        deletes(&phones.mobile),
     ]
     .into_iter()
     .flatten()
-    .collect();
+    .collect()
+}
 
-    // Lock-out preflight.
-    if actions.iter().any(Action::is_destructive) {
-        let after_all = predict(&obs, &actions);
-        let verdict = methods.map(|m| lockout::check(m, &obs, &after_all));
-        up.lockout = match (&verdict, settings.policy.allow_lockout) {
-            (Some(Ok(())), _) => LockoutCheck::Passed,
-            (Some(Err(_)), true) => LockoutCheck::Allowed,
-            (Some(Err(_)), false) => LockoutCheck::Blocked,
-            (None, true) => LockoutCheck::Allowed,
-            (None, false) => LockoutCheck::NotChecked,
-        };
-        match (&verdict, up.lockout) {
-            (Some(Err(why)), LockoutCheck::Allowed) => up
-                .warnings
-                .push(format!("{why}; applied anyway because of --allow-lockout")),
-            (None, LockoutCheck::Allowed) => up.warnings.push(
-                "the lock-out preflight was not run (method list not read); --allow-lockout given"
-                    .into(),
-            ),
-            _ => {}
-        }
-        if matches!(up.lockout, LockoutCheck::Blocked | LockoutCheck::NotChecked) {
-            let (code, reason) = match verdict {
-                Some(Err(why)) => (
-                    BlockCode::LockOut,
-                    format!("{why}; give the user another method first, or pass --allow-lockout"),
-                ),
-                _ => (
-                    BlockCode::LockOutNotChecked,
-                    "the lock-out preflight needs the user's full method list, which was not read"
-                        .to_string(),
-                ),
-            };
-            let (gone, kept): (Vec<Action>, Vec<Action>) =
-                actions.into_iter().partition(Action::is_destructive);
-            blocked.extend(gone.iter().map(|a| block(a, code, reason.clone())));
-            actions = kept;
-        }
+/// The lock-out preflight's outcome: the actions kept, the destructive ones blocked, warnings.
+struct LockoutStep {
+    kept: Vec<Action>,
+    blocked: Vec<Blocked>,
+    warnings: Vec<String>,
+    lockout: LockoutCheck,
+}
+
+fn lockout_step(
+    actions: Vec<Action>,
+    obs: &UserState,
+    methods: Option<&[serde_json::Value]>,
+    allow_lockout: bool,
+) -> LockoutStep {
+    let mut out = LockoutStep {
+        kept: Vec::new(),
+        blocked: Vec::new(),
+        warnings: Vec::new(),
+        lockout: LockoutCheck::NotNeeded,
+    };
+    if !actions.iter().any(Action::is_destructive) {
+        out.kept = actions;
+        return out;
     }
-
-    let predicted = predict(&obs, &actions);
-    up.managed_state_digest = Some(managed_digest(&up.desired, &obs, SmsView::Exact));
-    up.prefix_digests = prefix_digests(&up.desired, &obs, &actions);
-    up.observed = Some(obs);
-    up.predicted = Some(predicted);
-    up.actions = actions;
-    up.blocked = blocked;
-    up.pending = pending;
+    let after_all = predict(obs, &actions);
+    let verdict = methods.map(|m| lockout::check(m, obs, &after_all));
+    out.lockout = match (&verdict, allow_lockout) {
+        (Some(Ok(())), _) => LockoutCheck::Passed,
+        (Some(Err(_)), true) => LockoutCheck::Allowed,
+        (Some(Err(_)), false) => LockoutCheck::Blocked,
+        (None, true) => LockoutCheck::Allowed,
+        (None, false) => LockoutCheck::NotChecked,
+    };
+    match (&verdict, out.lockout) {
+        (Some(Err(why)), LockoutCheck::Allowed) => out
+            .warnings
+            .push(format!("{why}; applied anyway because of --allow-lockout")),
+        (None, LockoutCheck::Allowed) => out.warnings.push(
+            "the lock-out preflight was not run (method list not read); --allow-lockout given"
+                .into(),
+        ),
+        _ => {}
+    }
+    if !matches!(
+        out.lockout,
+        LockoutCheck::Blocked | LockoutCheck::NotChecked
+    ) {
+        out.kept = actions;
+        return out;
+    }
+    let (code, reason) = match verdict {
+        Some(Err(why)) => (
+            BlockCode::LockOut,
+            format!("{why}; give the user another method first, or pass --allow-lockout"),
+        ),
+        _ => (
+            BlockCode::LockOutNotChecked,
+            "the lock-out preflight needs the user's full method list, which was not read"
+                .to_string(),
+        ),
+    };
+    let (gone, kept): (Vec<Action>, Vec<Action>) =
+        actions.into_iter().partition(Action::is_destructive);
+    out.blocked = gone
+        .iter()
+        .map(|a| block(a, code, reason.clone()))
+        .collect();
+    out.kept = kept;
+    out
 }
 
 /// The state after `actions` (the plan's own prediction).

@@ -5,7 +5,7 @@
 //! saved plan hides an observed number the manifests don't contain. Nothing that apply needs to *send* is ever
 //! masked: creates and updates carry manifest numbers, and deletes are addressed by type.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use schemars::JsonSchema;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Mode, PhoneType, SmsSignIn, SmsSignInState, SourceLocation};
 
-use super::redact::Redaction;
+use super::redact::{RedactScope, Redaction};
 
 /// The plan file format this build writes and accepts. A plan with any other value is refused on load.
 pub const FORMAT_VERSION: u32 = 1;
@@ -595,7 +595,7 @@ impl Plan {
     /// [`Plan::to_file_json`] streamed into `w`, consuming the plan so the numbers are masked in place instead of
     /// in a copy.
     pub fn into_file_json(self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        let redacted = self.into_redacted(super::redact::RedactScope::NotInManifests);
+        let redacted = self.into_redacted(RedactScope::NotInManifests);
         serde_json::to_writer_pretty(&mut *w, &redacted)?;
         w.write_all(b"\n")
     }
@@ -700,5 +700,51 @@ impl Plan {
         let mut s = serde_json::to_string_pretty(&schema).expect("a schema always serialises");
         s.push('\n');
         s
+    }
+}
+impl Plan {
+    /// A copy with numbers masked: observed numbers the manifests don't contain ([`RedactScope::NotInManifests`],
+    /// the saved plan file) or every number ([`RedactScope::All`]).
+    pub fn redacted(&self, scope: RedactScope) -> Plan {
+        self.clone().into_redacted(scope)
+    }
+
+    /// [`Plan::redacted`] in place, without the copy (a 100,000-user plan is hundreds of megabytes).
+    pub fn into_redacted(mut self, scope: RedactScope) -> Plan {
+        let manifest_numbers: HashSet<String> = self
+            .users
+            .iter()
+            .flat_map(|u| u.desired.phones.values().flatten().cloned())
+            .collect();
+        let r = self.redaction.clone();
+        let r = &r;
+        let mask = |n: &mut String| {
+            let keep =
+                scope == RedactScope::NotInManifests && manifest_numbers.contains(n.as_str());
+            if !keep {
+                *n = r.mask(n);
+            }
+        };
+        let mask_state = |s: &mut UserState| s.phones.values_mut().for_each(mask);
+        for u in &mut self.users {
+            if scope == RedactScope::All {
+                u.desired.phones.values_mut().flatten().for_each(mask);
+            }
+            u.observed.iter_mut().for_each(mask_state);
+            u.predicted.iter_mut().for_each(mask_state);
+            for a in &mut u.actions {
+                if a.target != Target::SmsSignIn {
+                    a.before.iter_mut().for_each(mask);
+                    a.after.iter_mut().for_each(mask);
+                }
+            }
+            for b in &mut u.blocked {
+                if b.target != Target::SmsSignIn {
+                    b.before.iter_mut().for_each(mask);
+                    b.after.iter_mut().for_each(mask);
+                }
+            }
+        }
+        self
     }
 }

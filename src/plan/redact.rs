@@ -12,8 +12,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::model::{Plan, Target, UserState};
-
 /// The bullet used to hide digits; a number containing it is already masked.
 const HIDDEN: &str = "•••";
 
@@ -27,7 +25,7 @@ pub struct Redaction {
     pub fingerprint_len: usize,
 }
 
-/// Which numbers [`Plan::redacted`] masks.
+/// Which numbers [`super::Plan::redacted`] masks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedactScope {
     /// Only observed numbers that no manifest contains (the saved plan file).
@@ -118,53 +116,6 @@ fn visible_part(number: &str) -> String {
     let head: String = digits[..head].iter().collect();
     let tail: String = digits[digits.len() - tail..].iter().collect();
     format!("{cc} {head}{HIDDEN}{tail}{ext}")
-}
-
-impl Plan {
-    /// A copy with numbers masked: observed numbers the manifests don't contain ([`RedactScope::NotInManifests`],
-    /// the saved plan file) or every number ([`RedactScope::All`]).
-    pub fn redacted(&self, scope: RedactScope) -> Plan {
-        self.clone().into_redacted(scope)
-    }
-
-    /// [`Plan::redacted`] in place, without the copy (a 100,000-user plan is hundreds of megabytes).
-    pub fn into_redacted(mut self, scope: RedactScope) -> Plan {
-        let manifest_numbers: HashSet<String> = self
-            .users
-            .iter()
-            .flat_map(|u| u.desired.phones.values().flatten().cloned())
-            .collect();
-        let r = self.redaction.clone();
-        let r = &r;
-        let mask = |n: &mut String| {
-            let keep =
-                scope == RedactScope::NotInManifests && manifest_numbers.contains(n.as_str());
-            if !keep {
-                *n = r.mask(n);
-            }
-        };
-        let mask_state = |s: &mut UserState| s.phones.values_mut().for_each(mask);
-        for u in &mut self.users {
-            if scope == RedactScope::All {
-                u.desired.phones.values_mut().flatten().for_each(mask);
-            }
-            u.observed.iter_mut().for_each(mask_state);
-            u.predicted.iter_mut().for_each(mask_state);
-            for a in &mut u.actions {
-                if a.target != Target::SmsSignIn {
-                    a.before.iter_mut().for_each(mask);
-                    a.after.iter_mut().for_each(mask);
-                }
-            }
-            for b in &mut u.blocked {
-                if b.target != Target::SmsSignIn {
-                    b.before.iter_mut().for_each(mask);
-                    b.after.iter_mut().for_each(mask);
-                }
-            }
-        }
-        self
-    }
 }
 
 #[cfg(test)]
