@@ -158,8 +158,9 @@ impl PlanSettings {
     }
 }
 
-/// Plans every desired user against what Graph said. See DESIGN "Reconcile semantics" for the rules; each is
-/// pinned by a unit test below.
+/// Plans every desired user against what Graph said. The rules (README "plan", "apply: how the executor works"):
+/// canonical comparison, exact vs merge mode, Graph's mobile/alternateMobile constraints, the SMS sign-in table
+/// ([`sms_decision`]), the order of calls, and the lock-out preflight; each is pinned by a unit test below.
 pub fn plan(desired: &[DesiredUser], observed: &ObservedSet, settings: &PlanSettings) -> Plan {
     let mut masked_users = Vec::new();
     let mut users = Vec::with_capacity(desired.len());

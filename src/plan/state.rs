@@ -51,8 +51,8 @@ impl UserState {
     }
 }
 
-/// What to do about SMS sign-in, given the desired setting and the mobile's observed `smsSignInState` (DESIGN's
-/// table). The executor calls this after re-reading the mobile for an action with [`Action::after_reread`].
+/// What to do about SMS sign-in, given the desired setting and the mobile's observed `smsSignInState` (the table of
+/// [`sms_decision`]). The executor calls this after re-reading the mobile for an action with [`Action::after_reread`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SmsDecision {
     /// Nothing to do.
@@ -69,7 +69,8 @@ pub enum SmsDecision {
     Blocked(String),
 }
 
-/// The SMS sign-in table of DESIGN ("Reconcile semantics").
+/// The SMS sign-in table: desired `enabled`/`disabled` × the mobile's `smsSignInState` → call, in sync, pending
+/// user action, or blocked (each cell pinned by a unit test).
 pub fn sms_decision(desired: SmsSignIn, observed: &SmsSignInState) -> SmsDecision {
     use SmsSignInState as S;
     match (desired, observed) {

@@ -4,11 +4,15 @@
 mod support;
 
 mod apply;
+mod budgets;
+mod ci_recipes;
 mod client;
 mod emulator;
+mod fault_campaign;
+mod fuzz;
+mod imperative_commands;
 mod manifest;
-mod operations;
 mod plan;
-mod proof;
 mod reconcile;
+mod secrets_in_logs;
 mod trust;

@@ -1,4 +1,4 @@
-//! Integration tests: operations. `authctl methods`, `authctl password reset`, `authctl phone` and
+//! Integration tests: the imperative commands. `authctl methods`, `authctl password reset`, `authctl phone` and
 //! `authctl sms-sign-in` through the real binary against the built-in emulator (`--emulate` on a copy of the example
 //! tenant, signed in as the admin through the real device-code flow, on a virtual clock so polling never sleeps),
 //! and the operation-polling loop as a library on a `VirtualClock`.
