@@ -13,6 +13,7 @@ use std::path::Path;
 
 use futures_util::StreamExt as _;
 
+use crate::graph::types::observed_method;
 use crate::graph::{Graph, GraphError, PhoneMethod, UserInfo};
 use crate::manifest::Manifests;
 use crate::model::{DesiredUser, ObservedUser};
@@ -189,7 +190,7 @@ pub async fn read_method_lists(
             progress.advance(1);
             match r {
                 Ok(list) => {
-                    observed.set_methods(&id, list);
+                    observed.set_methods(&id, list.iter().map(observed_method).collect());
                 }
                 Err(e) => {
                     tracing::warn!(user = %id, error = %e, "cannot read the method list for the lock-out preflight")

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::model::{DesiredPhone, DesiredUser, ObservedUser, PhoneType, SmsSignIn};
+use crate::model::{DesiredPhone, DesiredUser, ObservedMethod, ObservedUser, PhoneType, SmsSignIn};
 
 use super::lockout;
 use super::model::{
@@ -25,7 +25,7 @@ pub enum Observed {
         user: ObservedUser,
         /// The full method list (`GET …/authentication/methods`, `@odata.type` kept), for the lock-out preflight;
         /// `None` when not read (see [`Plan::users_needing_lockout_check`]).
-        methods: Option<Vec<serde_json::Value>>,
+        methods: Option<Vec<ObservedMethod>>,
     },
     /// No such user.
     Missing,
@@ -72,7 +72,7 @@ impl ObservedSet {
 
     /// Adds the full method list of the found user with object id `id` (after [`Plan::users_needing_lockout_check`]).
     /// Returns false when no found user has that id.
-    pub fn set_methods(&mut self, id: &str, list: Vec<serde_json::Value>) -> bool {
+    pub fn set_methods(&mut self, id: &str, list: Vec<ObservedMethod>) -> bool {
         let mut found = false;
         for reference in self.by_id.get(id).into_iter().flatten() {
             if let Some(Observed::Found { user, methods }) = self.users.get_mut(reference)
@@ -397,7 +397,7 @@ fn plan_user(
     d: &DesiredUser,
     user: &ObservedUser,
     obs: &UserState,
-    methods: Option<&[serde_json::Value]>,
+    methods: Option<&[ObservedMethod]>,
     policy: &Policy,
 ) -> Decided {
     let mut warnings = unknown_type_warnings(user);
@@ -624,7 +624,7 @@ struct LockoutStep {
 fn lockout_step(
     actions: Vec<Action>,
     obs: &UserState,
-    methods: Option<&[serde_json::Value]>,
+    methods: Option<&[ObservedMethod]>,
     allow_lockout: bool,
 ) -> LockoutStep {
     let mut out = LockoutStep {
@@ -725,7 +725,7 @@ fn summarise(users: &[UserPlan]) -> Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Mode, ObservedPhone, SmsSignInState as S, SourceLocation};
+    use crate::model::{MethodKind, Mode, ObservedPhone, SmsSignInState as S, SourceLocation};
     use crate::phone::PhoneNumber;
     use serde_json::json;
 
@@ -793,8 +793,8 @@ mod tests {
             Observed::Found {
                 user: o,
                 methods: Some(vec![
-                    json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}),
-                    json!({"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"}),
+                    ObservedMethod::of(MethodKind::Password),
+                    ObservedMethod::of(MethodKind::MicrosoftAuthenticator),
                 ]),
             },
         );
@@ -1056,7 +1056,7 @@ mod tests {
     fn with_methods(
         d: DesiredUser,
         o: ObservedUser,
-        methods: Option<Vec<serde_json::Value>>,
+        methods: Option<Vec<ObservedMethod>>,
         allow: bool,
     ) -> Plan {
         let mut set = ObservedSet::new();
@@ -1070,7 +1070,7 @@ mod tests {
     fn lockout_blocks_deleting_the_last_factor_unless_allowed() {
         let d = want(Mode::Exact, &[], None);
         let o = have(&[(O, "+1 4255550100")], S::NotEnabled);
-        let pw = vec![json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"})];
+        let pw = vec![ObservedMethod::of(MethodKind::Password)];
         let p = with_methods(d.clone(), o.clone(), Some(pw.clone()), false);
         let u = &p.users[0];
         assert!(u.actions.is_empty());
@@ -1091,10 +1091,7 @@ mod tests {
         // The second pass, with the list read, plans the delete.
         let mut set = ObservedSet::new();
         set.insert_found(d.user.clone(), o.clone());
-        assert!(set.set_methods(
-            "id-cam",
-            vec![json!({"@odata.type": "#microsoft.graph.fido2AuthenticationMethod"})]
-        ));
+        assert!(set.set_methods("id-cam", vec![ObservedMethod::of(MethodKind::Fido2)]));
         assert!(!set.set_methods("nobody", vec![]));
         let p = plan(std::slice::from_ref(&d), &set, &settings());
         assert_eq!(p.users[0].lockout, LockoutCheck::Passed);
@@ -1115,9 +1112,7 @@ mod tests {
             Some(SmsSignIn::Disabled),
         );
         let o = have(&[(M, "+1 2065555555")], S::Ready);
-        let methods = vec![
-            json!({"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "phoneType": "mobile"}),
-        ];
+        let methods = vec![ObservedMethod::of(MethodKind::Phone)];
         let p = with_methods(d, o, Some(methods), false);
         assert!(p.users[0].actions.is_empty());
         assert_eq!(p.users[0].blocked[0].code, BlockCode::LockOut);
@@ -1347,9 +1342,7 @@ mod tests {
             d.user.clone(),
             Observed::Found {
                 user: have(&[(M, "+1 2065555555"), (O, "+1 4255550100")], S::NotEnabled),
-                methods: Some(vec![
-                    json!({"@odata.type": "#microsoft.graph.fido2AuthenticationMethod"}),
-                ]),
+                methods: Some(vec![ObservedMethod::of(MethodKind::Fido2)]),
             },
         );
         let p = plan(&[d], &set, &settings());

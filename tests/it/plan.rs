@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use authctl::model::{
-    DesiredPhone, DesiredUser, Mode, ObservedPhone, ObservedUser, PhoneType, SmsSignIn,
-    SmsSignInState as S, SourceLocation,
+    DesiredPhone, DesiredUser, Mode, ObservedMethod, ObservedPhone, ObservedUser, PhoneType,
+    SmsSignIn, SmsSignInState as S, SourceLocation,
 };
 use authctl::phone::PhoneNumber;
 use authctl::plan::{
@@ -436,11 +436,18 @@ fn have(id: &str, upn: &str, phones: &[(PhoneType, &str)], sms: S) -> ObservedUs
     }
 }
 
-fn strong_methods() -> Option<Vec<serde_json::Value>> {
-    Some(vec![
+fn strong_methods() -> Option<Vec<ObservedMethod>> {
+    Some(graph_methods(&[
         json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}),
         json!({"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"}),
-    ])
+    ]))
+}
+
+/// A method list as Graph sends it, parsed the way the read side does.
+fn graph_methods(raw: &[serde_json::Value]) -> Vec<ObservedMethod> {
+    raw.iter()
+        .map(authctl::graph::types::observed_method)
+        .collect()
 }
 
 fn settings() -> PlanSettings {
@@ -584,9 +591,9 @@ fn fixture() -> Plan {
                 &[(O, "+1 4255550199")],
                 S::NotEnabled,
             ),
-            methods: Some(vec![
-                json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}),
-            ]),
+            methods: Some(graph_methods(&[json!(
+                {"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}
+            )])),
         },
     );
     set.insert_found(
@@ -706,12 +713,12 @@ pub(crate) mod strategies {
     }
 
     /// The method list for the lock-out preflight: not read, only a password, or a password and Authenticator.
-    pub(crate) fn methods() -> impl Strategy<Value = Option<Vec<serde_json::Value>>> {
+    pub(crate) fn methods() -> impl Strategy<Value = Option<Vec<ObservedMethod>>> {
         prop_oneof![
             Just(None),
-            Just(Some(vec![
-                json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"})
-            ])),
+            Just(Some(graph_methods(&[json!(
+                {"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}
+            )]))),
             Just(strong_methods()),
         ]
     }
@@ -719,7 +726,7 @@ pub(crate) mod strategies {
     /// A case: users (desired, observed, methods), `--allow-lockout`, and the registration outcome Graph applies to a
     /// mobile write.
     pub(crate) type Case = (
-        Vec<(DesiredUser, ObservedUser, Option<Vec<serde_json::Value>>)>,
+        Vec<(DesiredUser, ObservedUser, Option<Vec<ObservedMethod>>)>,
         bool,
         S,
     );
@@ -747,7 +754,7 @@ pub(crate) mod strategies {
 
     /// Plans a case.
     pub(crate) fn plan_case(
-        users: &[(DesiredUser, ObservedUser, Option<Vec<serde_json::Value>>)],
+        users: &[(DesiredUser, ObservedUser, Option<Vec<ObservedMethod>>)],
         allow: bool,
     ) -> Plan {
         let desired: Vec<DesiredUser> = users.iter().map(|(d, _, _)| d.clone()).collect();
