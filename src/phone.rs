@@ -70,6 +70,20 @@ pub enum PhoneError {
         /// The first offending character.
         found: char,
     },
+    /// The digits after `+` start with 0, which no country calling code does (`+020…` is not Egypt's +20).
+    #[error(
+        "`{input}`: no country calling code starts with 0; write the code without it (Egypt is `+20`)"
+    )]
+    LeadingZero {
+        /// What was written.
+        input: String,
+    },
+    /// Brackets that do not pair up (`+1 (206 555-0100`): the number may not be what was meant.
+    #[error("`{input}`: unbalanced brackets; write `(` and `)` in pairs, or leave them out")]
+    UnbalancedBrackets {
+        /// What was written.
+        input: String,
+    },
     /// The country code is not assigned.
     #[error("`{input}`: +{code} is not a country calling code")]
     UnknownCountryCode {
@@ -295,6 +309,24 @@ fn split(input: &str, strict: bool) -> Result<(u16, String, Option<String>), Pho
     let (main, extension) = split_extension(rest).ok_or_else(|| PhoneError::BadExtension {
         input: trimmed.to_string(),
     })?;
+    if strict {
+        let mut depth = 0i32;
+        for c in main.chars() {
+            depth += match c {
+                '(' => 1,
+                ')' => -1,
+                _ => 0,
+            };
+            if !(0..=1).contains(&depth) {
+                break;
+            }
+        }
+        if depth != 0 {
+            return Err(PhoneError::UnbalancedBrackets {
+                input: trimmed.to_string(),
+            });
+        }
+    }
     let mut digits = String::with_capacity(main.len());
     // A space (or other separator) right after the country code tells where it ends, as Graph writes it.
     let mut first_group: Option<usize> = None;
@@ -337,6 +369,11 @@ fn split(input: &str, strict: bool) -> Result<(u16, String, Option<String>), Pho
         }
     });
     let Some(cc_len) = cc_len else {
+        if strict && digits.starts_with('0') {
+            return Err(PhoneError::LeadingZero {
+                input: trimmed.to_string(),
+            });
+        }
         return Err(PhoneError::UnknownCountryCode {
             input: trimmed.to_string(),
             code: digits[..digits.len().min(3)].to_string(),
@@ -699,6 +736,31 @@ mod tests {
         ));
         assert!(PhoneNumber::parse_observed("+0 2065550100").is_err());
         assert!(PhoneNumber::parse("+020 1001234567").is_err());
+        assert_eq!(
+            PhoneNumber::parse("+020 1001234567")
+                .unwrap_err()
+                .to_string(),
+            "`+020 1001234567`: no country calling code starts with 0; write the code without it (Egypt is `+20`)"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+0").unwrap_err(),
+            PhoneError::LeadingZero { input: "+0".into() }
+        );
+        for unbalanced in [
+            "+1 (206 555-0100",
+            "+1 206) 555-0100",
+            "+1 )206( 5550100",
+            "+1 ((206)) 5550100",
+        ] {
+            assert_eq!(
+                PhoneNumber::parse(unbalanced).unwrap_err(),
+                PhoneError::UnbalancedBrackets {
+                    input: unbalanced.into()
+                },
+                "{unbalanced}"
+            );
+        }
+        assert!(PhoneNumber::parse("+1 (206) 555-0100").is_ok());
     }
 
     /// Numbers as people type them: a country code with a real number length, grouped with random separators, and
@@ -720,7 +782,8 @@ mod tests {
             countries,
             prop::collection::vec(0u8..10, 15),
             prop::collection::vec(
-                prop::sample::select(vec!["", " ", "-", ".", " (", ") "]),
+                // Brackets must pair up (an unbalanced one is refused), so they are not single separators here.
+                prop::sample::select(vec!["", " ", "-", ".", "/"]),
                 15,
             ),
             prop::option::of((

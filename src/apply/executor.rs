@@ -98,7 +98,10 @@ pub async fn apply(plan: &Plan, graph: &Graph, options: &ApplyOptions) -> ApplyR
     };
     let users: Vec<&UserPlan> = plan.users.iter().collect();
     let users = runner.run(&users).await;
-    ApplyReport { error: None, users }
+    ApplyReport {
+        error: graph.unreachable(),
+        users,
+    }
 }
 
 /// Applies one user's part of a plan the same way [`apply`] does (re-resolve, freshness, ordered actions with the
@@ -233,13 +236,18 @@ impl<'a> Runner<'a> {
         let Some(journal) = &self.options.journal else {
             return fut.await;
         };
-        let (out, records) = traced(fut).await;
         let subject = JournalSubject {
             user,
             users,
             op,
             target,
         };
+        // The intent is on disk before the first request goes out, so a kill in flight leaves it unanswered.
+        if let Err(e) = journal.intent(subject, self.graph.clock().now()) {
+            tracing::error!(journal = %journal.path().display(), error = %e, "cannot write the journal; no further user is started");
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        let (out, records) = traced(fut).await;
         if let Err(e) = journal.write(subject, &records) {
             tracing::error!(journal = %journal.path().display(), error = %e, "cannot write the journal; no further user is started");
             self.stop.store(true, Ordering::SeqCst);
@@ -276,7 +284,7 @@ impl<'a> Runner<'a> {
         let reader = async move {
             for chunk in chunks {
                 let plans: Vec<&UserPlan> = chunk.iter().map(|&i| users[i]).collect();
-                let read = if self.stop.load(Ordering::SeqCst) {
+                let read = if self.stopped() {
                     Vec::new()
                 } else {
                     self.reread_many(&plans).await
@@ -296,6 +304,11 @@ impl<'a> Runner<'a> {
             .map(|(i, observed)| async move {
                 let u = users[i];
                 let r = match observed {
+                    _ if self.graph.unreachable().is_some() => not_run(
+                        u,
+                        UserOutcome::NotAttempted,
+                        Some("the run stopped: Graph is unreachable".into()),
+                    ),
                     _ if self.stop.load(Ordering::SeqCst) => not_run(
                         u,
                         UserOutcome::NotAttempted,
@@ -322,8 +335,16 @@ impl<'a> Runner<'a> {
             .zip(users)
             .map(|(r, u)| r.unwrap_or_else(|| not_run(u, UserOutcome::NotAttempted, None)))
             .collect();
-        self.converge(users, &mut reports).await;
+        // Converging re-reads Graph; with Graph gone it could only wait out its timeout.
+        if self.graph.unreachable().is_none() {
+            self.converge(users, &mut reports).await;
+        }
         reports
+    }
+
+    /// No new user starts: the journal could not be written, or Graph is unreachable.
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.graph.unreachable().is_some()
     }
 
     /// Freshness, then the remaining actions in order.

@@ -1,6 +1,9 @@
-//! `--journal FILE`: one JSON line per Graph call apply makes, written as it happens (appended and fsynced, mode
-//! 0600), so an interrupted run leaves a record of what reached Graph. Lines carry time, user, operation, phone type,
-//! HTTP status and Graph's `request-id`; never a token, never a number.
+//! `--journal FILE`: JSON lines written as apply works (appended and fsynced, mode 0600), so an interrupted run
+//! leaves a record of what may have reached Graph. For each operation (a write of one phone, a read of a chunk of
+//! users): an `intent` line *before* its first request is sent, one `call` line per HTTP exchange, and an `outcome`
+//! line after. An `intent` without its `outcome` (a run killed with SIGKILL) marks an operation that may or may not
+//! have landed; a re-run re-reads the user before acting, and a human knows which call to check. Lines carry time,
+//! user, operation, phone type, HTTP status and Graph's `request-id`; never a token, never a number.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -11,11 +14,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph::trace::CallRecord;
 
+/// What a journal line records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum JournalPhase {
+    /// Written before the operation's first request is sent.
+    Intent,
+    /// One HTTP exchange (the lines journals had before phases; the default when reading them).
+    #[default]
+    Call,
+    /// Written after the operation ended: see [`JournalEntry::outcome`].
+    Outcome,
+}
+
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JournalEntry {
-    /// When Graph answered (RFC 3339, the client's clock).
+    /// `intent`, `call` or `outcome`.
+    #[serde(default)]
+    pub phase: JournalPhase,
+    /// When Graph answered (`call`), or when the line was written (RFC 3339, the client's clock).
     pub time: String,
     /// The user's object id, for single-user calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,15 +47,21 @@ pub struct JournalEntry {
     /// `mobile`, `alternateMobile`, `office`, `smsSignIn` (for writes).
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// HTTP method and path of the exchange.
+    /// HTTP method and path of the exchange (`call` lines).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub request: String,
     /// The HTTP status; `null` when no answer arrived (dropped connection, timeout).
     pub status: Option<u16>,
     /// Graph's `request-id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    /// The `client-request-id` authctl sent.
+    /// The `client-request-id` authctl sent (`call` lines).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub client_request_id: String,
+    /// How the operation ended (`outcome` lines): `answered STATUS` (the last exchange's status), or `no answer: it
+    /// may have landed` when the last request got no answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 /// The open journal file. Shared by every worker; each line is written whole and fsynced before the next.
@@ -86,7 +111,18 @@ impl Journal {
         &self.path
     }
 
-    /// Appends one line per exchange in `records`, each fsynced.
+    /// Appends the `intent` line of an operation about to start, fsynced before any request of it is sent.
+    pub fn intent(
+        &self,
+        subject: JournalSubject<'_>,
+        time: jiff::Timestamp,
+    ) -> std::io::Result<()> {
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = line(JournalPhase::Intent, subject, time.to_string());
+        append(&mut file, &entry)
+    }
+
+    /// Appends one `call` line per exchange in `records`, then the operation's `outcome` line, each fsynced.
     pub fn write(
         &self,
         subject: JournalSubject<'_>,
@@ -95,21 +131,53 @@ impl Journal {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         for r in records {
             let entry = JournalEntry {
-                time: r.time.to_string(),
-                user: subject.user.map(str::to_string),
-                users: subject.users,
-                op: subject.op.to_string(),
-                target: subject.target.map(str::to_string),
                 request: format!("{} {}", r.method, r.path),
                 status: r.status,
                 request_id: r.request_id.clone(),
                 client_request_id: r.client_request_id.clone(),
+                ..line(JournalPhase::Call, subject, r.time.to_string())
             };
-            let mut line = serde_json::to_string(&entry).map_err(std::io::Error::other)?;
-            line.push('\n');
-            file.write_all(line.as_bytes())?;
-            file.sync_data()?;
+            append(&mut file, &entry)?;
         }
-        Ok(())
+        let time = records
+            .last()
+            .map(|r| r.time.to_string())
+            .unwrap_or_default();
+        let outcome = match records.last() {
+            None => "no request sent".to_string(),
+            Some(CallRecord {
+                status: Some(s), ..
+            }) => format!("answered {s}"),
+            Some(_) => "no answer: it may have landed".to_string(),
+        };
+        let entry = JournalEntry {
+            outcome: Some(outcome),
+            status: records.last().and_then(|r| r.status),
+            ..line(JournalPhase::Outcome, subject, time)
+        };
+        append(&mut file, &entry)
     }
+}
+
+fn line(phase: JournalPhase, subject: JournalSubject<'_>, time: String) -> JournalEntry {
+    JournalEntry {
+        phase,
+        time,
+        user: subject.user.map(str::to_string),
+        users: subject.users,
+        op: subject.op.to_string(),
+        target: subject.target.map(str::to_string),
+        request: String::new(),
+        status: None,
+        request_id: None,
+        client_request_id: String::new(),
+        outcome: None,
+    }
+}
+
+fn append(file: &mut File, entry: &JournalEntry) -> std::io::Result<()> {
+    let mut text = serde_json::to_string(entry).map_err(std::io::Error::other)?;
+    text.push('\n');
+    file.write_all(text.as_bytes())?;
+    file.sync_data()
 }

@@ -4,9 +4,10 @@
 pub mod converge;
 pub mod executor;
 pub mod journal;
+pub mod progress;
 pub mod reread;
 pub mod verify;
 
 pub use executor::{ApplyOptions, apply, apply_user};
-pub use journal::{Journal, JournalEntry};
+pub use journal::{Journal, JournalEntry, JournalPhase};
 pub use verify::{Verdict, verify};

@@ -75,6 +75,23 @@ pub struct Args {
     pub graph: GraphArgs,
 }
 
+/// The largest saved plan `apply --plan` reads (512 MiB; a plan of 100,000 users is about 110 MB). Checked while
+/// reading, so a pipe or a device (`/dev/zero`) is refused too instead of filling memory.
+pub const MAX_PLAN_BYTES: u64 = 512 * 1024 * 1024;
+
+fn read_plan_file(path: &std::path::Path) -> miette::Result<String> {
+    use crate::manifest::ReadError;
+    let bytes = crate::manifest::read_capped(path, MAX_PLAN_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { .. } => miette!(
+            "the plan file {} is over authctl's limit of {MAX_PLAN_BYTES} bytes (512 MiB); it was not read",
+            path.display()
+        ),
+        ReadError::Io(e) => miette!("cannot read the plan file {}: {e}", path.display()),
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| miette!("the plan file {} is not UTF-8 text", path.display()))
+}
+
 /// Runs the command.
 pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let saved = match &args.plan_file {
@@ -95,8 +112,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
                     path.display()
                 ));
             }
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| miette!("cannot read the plan file {}: {e}", path.display()))?;
+            let text = read_plan_file(path)?;
             Some(Plan::from_json(&text).map_err(|e| miette!("{}: {e}", path.display()))?)
         }
         None if args.paths.is_empty() => {

@@ -1,5 +1,5 @@
 //! `authctl emulator`: run the built-in Microsoft Graph emulator on loopback. The first line on stdout is the base
-//! URL (Graph at `{url}/v1.0`, the token endpoint at `{url}/{tenant}/oauth2/v2.0/token`); SIGINT or SIGTERM stops
+//! URL (`https://` with `--tls`; Graph at `{url}/v1.0`, the token endpoint at `{url}/{tenant}/oauth2/v2.0/token`); SIGINT or SIGTERM stops
 //! it cleanly, folding the journal into the state file under `--persist`.
 
 use std::io::Write;
@@ -38,6 +38,10 @@ pub struct Args {
     /// Write token bucket (e.g. `3000/150s`).
     #[arg(long)]
     pub write_throttle: Option<Rate>,
+    /// Graph's documented identity-and-access limits for a tenant size: `small` (<50 users), `medium` (50-500) or
+    /// `large` (>500): resource units and writes per app, writes per tenant, each `$batch` item charged on its own.
+    #[arg(long, value_name = "SIZE")]
+    pub throttle_profile: Option<emulator::ThrottleProfile>,
     /// Probability of answering a request 503 without applying it.
     #[arg(long, value_parser = parse_probability, default_value = "0")]
     pub fail_prob: f64,
@@ -53,15 +57,58 @@ pub struct Args {
     /// Approve device-code sign-ins at once (as the tenant's `deviceCodeUser`, else its first admin).
     #[arg(long)]
     pub auto_approve_device_code: bool,
+    /// Serve HTTPS, with a certificate generated at start for 127.0.0.1, ::1 and localhost (or the one given by
+    /// --tls-cert and --tls-key).
+    #[arg(long)]
+    pub tls: bool,
+    /// The server certificate chain to use with --tls (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Write the certificate clients should trust (PEM) to this file before the URL is printed.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert_out: Option<PathBuf>,
+}
+
+/// The TLS identity the flags ask for, if any.
+fn tls_identity(args: &Args) -> miette::Result<Option<emulator::TlsIdentity>> {
+    let wants = args.tls || args.tls_cert.is_some() || args.tls_cert_out.is_some();
+    if !wants {
+        return Ok(None);
+    }
+    if !args.tls {
+        return Err(miette::miette!(
+            "--tls-cert, --tls-key and --tls-cert-out go with --tls"
+        ));
+    }
+    let read = |p: &PathBuf| {
+        std::fs::read_to_string(p).map_err(|e| miette::miette!("cannot read {}: {e}", p.display()))
+    };
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => emulator::TlsIdentity {
+            cert_pem: read(c)?,
+            key_pem: read(k)?,
+        },
+        _ => emulator::TlsIdentity::generate().map_err(|e| miette::miette!("{e}"))?,
+    };
+    if let Some(out) = &args.tls_cert_out {
+        std::fs::write(out, &identity.cert_pem)
+            .map_err(|e| miette::miette!("cannot write {}: {e}", out.display()))?;
+    }
+    Ok(Some(identity))
 }
 
 /// Runs the command.
 pub async fn run(args: Args, _ctx: &Context) -> miette::Result<ExitCode> {
     let tenant = emulator::load_tenant(&args.state).map_err(|e| miette::miette!("{e}"))?;
+    let tls = tls_identity(&args)?;
     let options = Options {
         latency: args.latency,
         throttle: args.throttle,
         write_throttle: args.write_throttle,
+        throttle_profile: args.throttle_profile,
         fail_prob: args.fail_prob,
         drop_prob: args.drop_prob,
         lag: args.lag,
@@ -71,6 +118,7 @@ pub async fn run(args: Args, _ctx: &Context) -> miette::Result<ExitCode> {
         clock: Arc::new(SystemClock),
         listen: args.listen,
         page_size: None,
+        tls,
     };
     let handle = emulator::spawn(tenant, options)
         .await

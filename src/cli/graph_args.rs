@@ -62,6 +62,9 @@ pub struct GraphArgs {
     /// Print request counts, batch items, retries, 429s, bytes and elapsed time to stderr at exit.
     #[arg(long)]
     pub stats: bool,
+    /// Stop the run when every connection to Graph has failed for this long, saying Graph is unreachable.
+    #[arg(long, default_value = "30s", value_parser = crate::units::parse_duration, value_name = "DURATION")]
+    pub unreachable_after: std::time::Duration,
     /// Run against the built-in emulator loaded from this tenant file, in-process (ignores AZURE_* variables).
     #[arg(long, value_name = "TENANT_FILE")]
     pub emulate: Option<PathBuf>,
@@ -198,6 +201,7 @@ impl GraphArgs {
         s.parallelism = usize::from(self.parallelism);
         s.max_rate = self.max_rate.0;
         s.batching = !self.no_batch;
+        s.unreachable_after = self.unreachable_after;
     }
 
     async fn connect_emulated(

@@ -53,8 +53,13 @@ pub fn print_stdout(text: &str) -> miette::Result<()> {
         .map_err(|e| miette!("cannot write to stdout: {e}"))
 }
 
-/// A progress bar on stderr: drawn only on a terminal, without `-q`, and for runs long enough to need one.
-pub struct Bar(indicatif::ProgressBar);
+/// A progress bar on stderr: drawn only on a terminal, without `-q`, and for runs long enough to need one; off a
+/// terminal the same runs print a progress line at a steady interval instead
+/// ([`crate::apply::progress::LineProgress`]).
+pub struct Bar(
+    indicatif::ProgressBar,
+    Option<crate::apply::progress::LineProgress>,
+);
 
 /// Users from which a run counts as long (smaller runs finish before a bar is worth drawing).
 const PROGRESS_FROM_USERS: usize = 50;
@@ -71,9 +76,14 @@ pub fn progress_for(ctx: &Context, users: usize) -> Bar {
         {
             bar.set_style(style);
         }
-        Bar(bar)
+        Bar(bar, None)
+    } else if !ctx.quiet && users >= PROGRESS_FROM_USERS {
+        let lines = crate::apply::progress::LineProgress::stderr(std::sync::Arc::new(
+            crate::clock::SystemClock,
+        ));
+        Bar(indicatif::ProgressBar::hidden(), Some(lines))
     } else {
-        Bar(indicatif::ProgressBar::hidden())
+        Bar(indicatif::ProgressBar::hidden(), None)
     }
 }
 
@@ -86,12 +96,18 @@ impl Bar {
 
 impl Progress for Bar {
     fn start(&self, message: &str, total: u64) {
+        if let Some(l) = &self.1 {
+            l.start(message, total);
+        }
         self.0.set_message(message.to_string());
         self.0.set_length(total);
         self.0.set_position(0);
     }
 
     fn advance(&self, n: u64) {
+        if let Some(l) = &self.1 {
+            l.advance(n);
+        }
         self.0.inc(n);
     }
 }

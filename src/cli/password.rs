@@ -88,21 +88,23 @@ async fn reset(args: ResetArgs, ctx: &Context) -> miette::Result<ExitCode> {
 
 /// Warns when the token is app-only: Graph documents `resetPassword` as delegated-only. The call is still made
 /// (Graph may have changed; the answer is Graph's to give).
-async fn warn_if_app_only(graph: &Graph) -> miette::Result<()> {
+/// Warns when the token is app-only; returns its grants when they could be read.
+async fn warn_if_app_only(graph: &Graph) -> miette::Result<Option<Grants>> {
     let token = graph
         .access_token()
         .await
         .map_err(|e| miette!("signing in: {e}"))?;
-    if let Ok(claims) = decode_claims(token.token.expose()) {
-        let grants = Grants::from_claims(&claims);
-        if !grants.is_delegated() {
-            tracing::warn!(
-                "the token is app-only; Graph documents resetPassword as delegated-only (sign in as an admin, e.g. \
-                 --auth device-code); sending the request anyway and showing Graph's answer"
-            );
-        }
+    let Ok(claims) = decode_claims(token.token.expose()) else {
+        return Ok(None);
+    };
+    let grants = Grants::from_claims(&claims);
+    if !grants.is_delegated() {
+        tracing::warn!(
+            "the token is app-only; Graph documents resetPassword as delegated-only (sign in as an admin, e.g. \
+             --auth device-code); sending the request anyway and showing Graph's answer"
+        );
     }
-    Ok(())
+    Ok(Some(grants))
 }
 
 /// Reads the new password: a no-echo prompt (asked twice) on a terminal, else all of stdin without its final
@@ -143,7 +145,7 @@ fn strip_line_break(mut s: String) -> String {
 }
 
 async fn reset_with(graph: &Graph, args: &ResetArgs, ctx: &Context) -> miette::Result<ExitCode> {
-    warn_if_app_only(graph).await?;
+    let grants = warn_if_app_only(graph).await?;
     let user = graph
         .get_user(&args.user)
         .await
@@ -156,6 +158,18 @@ async fn reset_with(graph: &Graph, args: &ResetArgs, ctx: &Context) -> miette::R
             "{who} is synced from on-premises AD (onPremisesSyncEnabled); Entra can't generate a password for \
              it. Nothing was sent."
         ));
+    }
+    // `null` means "not synced" only when the token could read the property: User.ReadBasic.All reads `null`
+    // for everyone.
+    if !args.password_stdin
+        && user.on_premises_sync_enabled != Some(true)
+        && grants.as_ref().is_some_and(|g| !g.reads_sync_state())
+    {
+        tracing::warn!(
+            "can't tell whether {who} is synced from on-premises AD: reading onPremisesSyncEnabled needs \
+             User.Read.All or Directory.Read.All, and this token has only User.ReadBasic.All. If {who} is synced, \
+             Graph refuses a generated password and nothing changes; give one with --password-stdin to be sure"
+        );
     }
     if args.password_stdin && args.out.is_some() {
         tracing::warn!(

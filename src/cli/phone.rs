@@ -211,6 +211,10 @@ async fn change_with(
     let mut settings = PlanSettings::new(graph.clock().now(), fresh_salt());
     settings.policy.allow_lockout = common.allow_lockout;
     let the_plan = finish_plan(graph, &desired, &mut observed, &settings, &NoProgress).await;
+    // A run error (Graph masked the numbers) is said as plan, drift and import say it.
+    if let Some(e) = &the_plan.error {
+        return Err(miette!("{e}"));
+    }
     let Some(up) = the_plan.users.first() else {
         return Err(miette!("nothing was planned for `{user}`"));
     };

@@ -5,7 +5,7 @@
 //! authctl's own number code), `roles` (the one table of directory role ids), `ids` (GUIDs, dates, well-known ids; a
 //! leaf), `store` (state, read lag, journal), `tokens/` (JWTs, the token endpoint, client assertions, device code),
 //! `graph/` (the Graph routes, one file per job, also run for each `$batch` item), `faults` (latency, token
-//! buckets, seeded 5xx and dropped connections), `server` (the listener, [`spawn`], [`EmulatorHandle`]).
+//! buckets, seeded 5xx and dropped connections), `server` (the listener, [`spawn`], [`EmulatorHandle`]), `tls` (the HTTPS identity and acceptor).
 //!
 //! A new Graph endpoint: a variant and its path in `graph/routing.rs`, its permission in `graph/mod.rs`
 //! (`need`), its handler in the `graph/` file of its job, and its tests in `tests/it/emulator/`.
@@ -18,6 +18,7 @@ pub mod rules;
 mod server;
 mod store;
 pub mod tenant;
+mod tls;
 mod tokens;
 
 use std::collections::BTreeMap;
@@ -31,9 +32,11 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{SharedClock, SystemClock};
 use crate::units::Rate;
 
+pub use faults::ThrottleProfile;
 pub use server::{EmulatorHandle, app, spawn};
 pub use store::EmulatorState;
 pub use tenant::{Tenant, load_tenant};
+pub use tls::TlsIdentity;
 
 /// What can go wrong starting, running or stopping the emulator.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,9 @@ pub struct Options {
     pub throttle: Option<Rate>,
     /// Write token bucket (`3000/150s`), charged per POST/PATCH/DELETE (and per write item of a batch).
     pub write_throttle: Option<Rate>,
+    /// Graph's identity-and-access limits for a tenant size: per app resource units and writes, per tenant writes
+    /// (each `$batch` item charged on its own). Applies beside `throttle`/`write_throttle`.
+    pub throttle_profile: Option<ThrottleProfile>,
     /// Probability that a request (or batch item) is answered `503 serviceNotAvailable` without being applied.
     pub fail_prob: f64,
     /// Probability that the connection of an HTTP request is dropped without an answer, *after* the request was
@@ -77,6 +83,8 @@ pub struct Options {
     pub listen: SocketAddr,
     /// Page size of `GET /users` (with or without `$filter`); `None` = Graph's default of 100.
     pub page_size: Option<usize>,
+    /// Serve HTTPS with this identity (`None` = plain HTTP); discovery, `Location` and `nextLink` then say `https`.
+    pub tls: Option<TlsIdentity>,
 }
 
 impl Default for Options {
@@ -85,6 +93,7 @@ impl Default for Options {
             latency: Duration::ZERO,
             throttle: None,
             write_throttle: None,
+            throttle_profile: None,
             fail_prob: 0.0,
             drop_prob: 0.0,
             lag: Duration::ZERO,
@@ -94,6 +103,7 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             page_size: None,
+            tls: None,
         }
     }
 }

@@ -25,12 +25,19 @@ use super::{EmulatorError, Options, Stats, TokenSpec};
 #[derive(Debug, Clone, Copy)]
 struct DropConnection;
 
-fn base_of(headers: &HeaderMap) -> String {
+/// `scheme://host[:port]` as the caller addressed the emulator (the `Host` header, or HTTP/2's `:authority`).
+fn base_of(state: &EmulatorState, uri: &Uri, headers: &HeaderMap) -> String {
     let host = headers
         .get("host")
         .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or("127.0.0.1");
-    format!("http://{host}")
+    let scheme = if state.options().tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
 }
 
 /// The emulator's router over `state`: Graph under `/v1.0`, the token endpoints under `/{tenant}/`, and the
@@ -44,6 +51,7 @@ pub fn app(state: EmulatorState) -> Router {
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(openid),
         )
+        .route("/devicelogin", get(devicelogin).post(devicelogin_form))
         .route("/_emulator/stats", get(stats))
         .route("/_emulator/clock", post(clock))
         .route("/_emulator/device/approve", post(approve))
@@ -106,6 +114,10 @@ async fn graph_http(
         path,
         query: uri.query().unwrap_or("").to_string(),
         body: body.to_vec(),
+        content_type: headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         authorization: headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
@@ -116,7 +128,7 @@ async fn graph_http(
             .map(str::to_string)
             .unwrap_or_else(new_guid),
         request_id: new_guid(),
-        base: base_of(&headers),
+        base: base_of(&state, &uri, &headers),
     };
     // One latency per HTTP request: a batch costs the largest of its items, which is the same fixed latency.
     let latency = state.options().latency;
@@ -139,10 +151,12 @@ async fn graph_http(
 async fn token(
     State(state): State<EmulatorState>,
     Path(tenant): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let r = tokens::token_endpoint(&state, &base_of(&headers), &tenant, &headers, &body);
+    let base = base_of(&state, &uri, &headers);
+    let r = tokens::token_endpoint(&state, &base, &tenant, &headers, &body);
     count(&state, "POST /{tenant}/oauth2/v2.0/token", r.status());
     r
 }
@@ -150,10 +164,11 @@ async fn token(
 async fn devicecode(
     State(state): State<EmulatorState>,
     Path(tenant): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let r = tokens::devicecode_endpoint(&state, &base_of(&headers), &tenant, &body);
+    let r = tokens::devicecode_endpoint(&state, &base_of(&state, &uri, &headers), &tenant, &body);
     count(&state, "POST /{tenant}/oauth2/v2.0/devicecode", r.status());
     r
 }
@@ -161,9 +176,18 @@ async fn devicecode(
 async fn openid(
     State(state): State<EmulatorState>,
     Path(tenant): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    tokens::openid_configuration(&state, &base_of(&headers), &tenant)
+    tokens::openid_configuration(&state, &base_of(&state, &uri, &headers), &tenant)
+}
+
+async fn devicelogin() -> Response {
+    tokens::devicelogin_page()
+}
+
+async fn devicelogin_form(State(state): State<EmulatorState>, body: Bytes) -> Response {
+    tokens::devicelogin_submit(&state, &body)
 }
 
 fn count(state: &EmulatorState, route: &str, status: StatusCode) {
@@ -233,6 +257,8 @@ impl std::fmt::Debug for EmulatorHandle {
 pub async fn spawn(tenant: Tenant, options: Options) -> Result<EmulatorHandle, EmulatorError> {
     let listen = options.listen;
     let tenant_id = tenant.tenant_id.clone();
+    let acceptor = options.tls.as_ref().map(|t| t.acceptor()).transpose()?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
     let state = EmulatorState::new(tenant, options)?;
     let listener = TcpListener::bind(listen)
         .await
@@ -250,7 +276,20 @@ pub async fn spawn(tenant: Tenant, options: Options) -> Result<EmulatorHandle, E
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let router = router.clone();
-                    conns.spawn(serve_connection(stream, router));
+                    match &acceptor {
+                        None => {
+                            conns.spawn(serve_connection(stream, router));
+                        }
+                        Some(tls) => {
+                            let tls = tls.clone();
+                            conns.spawn(async move {
+                                // A failed handshake (an untrusting client) just ends the connection.
+                                if let Ok(stream) = tls.accept(stream).await {
+                                    serve_connection(stream, router).await;
+                                }
+                            });
+                        }
+                    }
                 }
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
             }
@@ -259,7 +298,7 @@ pub async fn spawn(tenant: Tenant, options: Options) -> Result<EmulatorHandle, E
         while conns.join_next().await.is_some() {}
     });
     Ok(EmulatorHandle {
-        base_url: format!("http://{addr}"),
+        base_url: format!("{scheme}://{addr}"),
         tenant_id,
         state,
         stop: Some(stop),
@@ -279,7 +318,10 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
+async fn serve_connection<S>(stream: S, router: Router)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     use tower::ServiceExt;
     let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
         let router = router.clone();
@@ -295,14 +337,15 @@ async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
         }
     });
     let io = hyper_util::rt::TokioIo::new(stream);
-    // HTTP/1.1 and HTTP/2 (prior knowledge), as a client may speak either over plain loopback http.
+    // HTTP/1.1 and HTTP/2 (prior knowledge over plain loopback http, ALPN over TLS), as a client may speak either.
     let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
         .serve_connection(io, svc)
         .await;
 }
 
 impl EmulatorHandle {
-    /// `http://127.0.0.1:PORT` — the Graph root is `{base}/v1.0`, the authority host is `{base}`.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS) — the Graph root is `{base}/v1.0`, the authority host is
+    /// `{base}`.
     pub fn base_url(&self) -> String {
         self.base_url.clone()
     }

@@ -2,9 +2,20 @@
 //! operations, device codes and refresh tokens, request statistics, and the crash-safe journal.
 //!
 //! Journal: one JSON line per change holding the changed user's whole record, appended and fsynced before the
-//! response is sent. Replaying a line replaces the user, so replay is idempotent and a journal that survived a
-//! fold (crash between the rename and the truncation) does no harm. A torn last line (a crash mid-append, never
-//! acknowledged) is ignored.
+//! response is sent. Replaying a line replaces the user, so replay is idempotent. A torn last line (a crash
+//! mid-append, never acknowledged) is ignored.
+//!
+//! A journal belongs to one state file: its first line (written with its first change) identifies the state file
+//! it extends: device, inode, modification time, length and SHA-256. A journal whose header names another file
+//! (a state file copied afresh over the old one, even with the same bytes; a fold that crashed between its rename
+//! and the truncation) or that has no header is never replayed: it is moved aside to
+//! `FILE.journal.stale-UNIXTIME`, kept for a human, and a warning says so.
+//!
+//! Lock: under `--persist` the state file is held with an exclusive lock on `FILE.lock` (which names the holder's
+//! process id) for as long as the emulator runs, so a second writer (another `authctl emulator --persist`, another
+//! `apply --emulate-persist`) is refused instead of both acknowledging changes and one losing the other's. The
+//! operating system releases the lock when the holder exits, however it exits. Within one process the lock is
+//! shared (a restarted in-process emulator takes it over).
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -84,6 +95,128 @@ fn index_users(tenant: &Tenant) -> HashMap<String, usize> {
 struct Journal {
     path: PathBuf,
     file: File,
+    /// The identity of the state file the journal extends ([`state_identity`]), written as its first line.
+    state_id: String,
+}
+
+/// The journal's first line.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JournalHeader {
+    /// The state file's identity when the journal began ([`state_identity`]).
+    journal_of: String,
+}
+
+/// Which state file this is: `dev:inode:mtime-ns:length:sha256`. A copy put in its place (even of the same bytes)
+/// has another modification time; a fold's rename gives a new inode.
+fn state_identity(path: &Path, bytes: &[u8]) -> Result<String, EmulatorError> {
+    use sha2::Digest as _;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| EmulatorError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    #[cfg(unix)]
+    let (dev, ino) = {
+        use std::os::unix::fs::MetadataExt as _;
+        (meta.dev(), meta.ino())
+    };
+    #[cfg(not(unix))]
+    let (dev, ino) = (0u64, 0u64);
+    Ok(format!(
+        "{dev}:{ino}:{mtime}:{}:{}",
+        meta.len(),
+        hex::encode(sha2::Sha256::digest(bytes))
+    ))
+}
+
+/// The exclusive lock of a state file, shared by every emulator state of this process on that file.
+struct StateLock {
+    path: PathBuf,
+    _file: File,
+}
+
+/// This process's state-file locks, by canonical path; an entry lives as long as some state holds it.
+fn locks() -> &'static Mutex<HashMap<PathBuf, std::sync::Weak<StateLock>>> {
+    static LOCKS: std::sync::OnceLock<Mutex<HashMap<PathBuf, std::sync::Weak<StateLock>>>> =
+        std::sync::OnceLock::new();
+    LOCKS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The lock file of a state file: `FILE.lock` beside it.
+pub fn lock_path(state: &Path) -> PathBuf {
+    let mut name = state.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    state.with_file_name(name)
+}
+
+/// Takes the exclusive lock of `state` (or shares this process's). Refuses, naming the holder, when another
+/// process holds it.
+fn lock_state(state: &Path) -> Result<Arc<StateLock>, EmulatorError> {
+    let key = std::fs::canonicalize(state).unwrap_or_else(|_| state.to_path_buf());
+    let mut held = lock(locks());
+    if let Some(l) = held.get(&key).and_then(std::sync::Weak::upgrade) {
+        return Ok(l);
+    }
+    let path = lock_path(state);
+    let mut o = OpenOptions::new();
+    o.create(true).read(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut file = o
+        .open(&path)
+        .map_err(|e| EmulatorError::Io(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            let holder = if holder.is_empty() {
+                "another process".to_string()
+            } else {
+                crate::render::escape::visible_capped(holder, 200)
+            };
+            return Err(EmulatorError::Io(format!(
+                "the state file {} is in use by {holder} (lock {}); a second writer would lose one of the two runs' \
+                 changes: wait for it to finish, or use a copy of the state file",
+                state.display(),
+                path.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(EmulatorError::Io(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            )));
+        }
+    }
+    let who = format!(
+        "authctl process {} (since {})",
+        std::process::id(),
+        Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or(Timestamp::now())
+    );
+    let _ = file
+        .set_len(0)
+        .and_then(|_| file.write_all(who.as_bytes()))
+        .and_then(|_| file.sync_data());
+    let l = Arc::new(StateLock { path, _file: file });
+    held.insert(key, Arc::downgrade(&l));
+    Ok(l)
+}
+
+impl std::fmt::Debug for StateLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateLock")
+            .field("path", &self.path)
+            .finish()
+    }
 }
 
 pub(crate) struct Shared {
@@ -96,6 +229,8 @@ pub(crate) struct Shared {
     /// Added to the clock by `POST /_emulator/clock`.
     offset: Mutex<Duration>,
     journal: Option<Mutex<Journal>>,
+    /// The state file's lock (under `--persist`), released when the last state holding it goes.
+    _lock: Option<Arc<StateLock>>,
     /// Something changed since the state file was read (a replayed journal or a new change): only then does a
     /// clean shutdown rewrite the file (which drops its comments).
     dirty: AtomicBool,
@@ -130,12 +265,22 @@ impl EmulatorState {
     /// acknowledged before a crash) and opens it for appending.
     pub fn new(mut tenant: Tenant, options: Options) -> Result<EmulatorState, EmulatorError> {
         let mut replayed = false;
+        let mut state_lock = None;
         let journal = match &options.persist {
             Some(state_path) => {
+                state_lock = Some(lock_state(state_path)?);
+                let bytes = std::fs::read(state_path).map_err(|e| {
+                    EmulatorError::Io(format!("cannot read {}: {e}", state_path.display()))
+                })?;
+                let state_id = state_identity(state_path, &bytes)?;
                 let path = journal_path(state_path);
-                replayed = replay(&path, &mut tenant)?;
-                let file = open_private(&path, true)?;
-                Some(Mutex::new(Journal { path, file }))
+                replayed = replay(&path, &state_id, &mut tenant)?;
+                let file = open_private(&path)?;
+                Some(Mutex::new(Journal {
+                    path,
+                    file,
+                    state_id,
+                }))
             }
             None => None,
         };
@@ -157,6 +302,7 @@ impl EmulatorState {
                 faults: Mutex::new(faults),
                 offset: Mutex::new(Duration::ZERO),
                 journal,
+                _lock: state_lock,
                 options,
                 dirty: AtomicBool::new(replayed),
             }),
@@ -213,7 +359,17 @@ impl EmulatorState {
         if let Some(j) = &self.shared.journal {
             let mut j = lock(j);
             let line = serde_json::to_string(&after).map_err(|e| e.to_string())?;
-            let res = writeln!(j.file, "{line}").and_then(|_| j.file.sync_data());
+            // The first change of a journal writes the header tying it to the state file.
+            let empty = j.file.metadata().map(|m| m.len() == 0).unwrap_or(false);
+            let header = if empty {
+                let h = JournalHeader {
+                    journal_of: j.state_id.clone(),
+                };
+                serde_json::to_string(&h).map_err(|e| e.to_string())? + "\n"
+            } else {
+                String::new()
+            };
+            let res = writeln!(j.file, "{header}{line}").and_then(|_| j.file.sync_data());
             if let Err(e) = res {
                 data.tenant.users[index] = before;
                 return Err(format!("journal {}: {e}", j.path.display()));
@@ -264,7 +420,8 @@ impl EmulatorState {
         let yaml = data.tenant.to_yaml()?;
         write_atomic(path, yaml.as_bytes())?;
         if let Some(j) = &self.shared.journal {
-            let j = lock(j);
+            let mut j = lock(j);
+            j.state_id = state_identity(path, yaml.as_bytes())?;
             j.file
                 .set_len(0)
                 .and_then(|_| j.file.sync_all())
@@ -274,17 +431,42 @@ impl EmulatorState {
     }
 }
 
-/// Applies the journal's records to `tenant`; says whether there were any.
-fn replay(path: &Path, tenant: &mut Tenant) -> Result<bool, EmulatorError> {
+/// Applies the journal's records to `tenant`; says whether there were any. A journal that does not belong to the
+/// state file whose SHA-256 is `state_id` (see the module's docs) is moved aside, not replayed.
+fn replay(path: &Path, state_id: &str, tenant: &mut Tenant) -> Result<bool, EmulatorError> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(EmulatorError::Journal(format!("{}: {e}", path.display()))),
     };
-    let lines: Vec<String> = BufReader::new(file)
+    let mut lines: Vec<String> = BufReader::new(file)
         .lines()
         .collect::<Result<_, _>>()
         .map_err(|e| EmulatorError::Journal(format!("{}: {e}", path.display())))?;
+    if lines.iter().all(|l| l.trim().is_empty()) {
+        return Ok(false);
+    }
+    let header = serde_json::from_str::<JournalHeader>(&lines[0]).ok();
+    if header.as_ref().map(|h| h.journal_of.as_str()) != Some(state_id) {
+        let mut aside = path.as_os_str().to_os_string();
+        aside.push(format!(".stale-{}", Timestamp::now().as_second()));
+        let aside = PathBuf::from(aside);
+        std::fs::rename(path, &aside).map_err(|e| {
+            EmulatorError::Journal(format!("cannot move {} aside: {e}", path.display()))
+        })?;
+        let why = if header.is_some() {
+            "it was written for other contents of the state file (a copy put in its place, or a fold cut short)"
+        } else {
+            "it has no header naming its state file"
+        };
+        eprintln!(
+            "warning: {} was not replayed: {why}; it is kept as {}",
+            path.display(),
+            aside.display()
+        );
+        return Ok(false);
+    }
+    lines.remove(0);
     let count = lines.len();
     let mut any = false;
     for (i, line) in lines.into_iter().enumerate() {
@@ -312,14 +494,10 @@ fn replay(path: &Path, tenant: &mut Tenant) -> Result<bool, EmulatorError> {
     Ok(any)
 }
 
-fn open_private(path: &Path, append: bool) -> Result<File, EmulatorError> {
+/// Opens the journal for appending, mode 0600.
+fn open_private(path: &Path) -> Result<File, EmulatorError> {
     let mut o = OpenOptions::new();
-    o.create(true);
-    if append {
-        o.append(true);
-    } else {
-        o.write(true).truncate(true);
-    }
+    o.create(true).append(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -336,26 +514,11 @@ fn open_private(path: &Path, append: bool) -> Result<File, EmulatorError> {
     Ok(f)
 }
 
-/// Replaces `path` with `bytes` atomically: a 0600 temporary file beside it, fsynced, renamed over it, and the
-/// directory fsynced.
+/// Replaces `path` with `bytes` through [`crate::private_file::write`] (a unique 0600 temporary file beside it,
+/// fsynced, renamed over it, the directory fsynced).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EmulatorError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let mut f = open_private(&tmp, false)?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| EmulatorError::Io(format!("cannot write {}: {e}", tmp.display())))?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-        .map_err(|e| EmulatorError::Io(format!("cannot replace {}: {e}", path.display())))?;
-    if let Some(dir) = dir
-        && let Ok(d) = File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::private_file::write(path, bytes)
+        .map_err(|e| EmulatorError::Io(format!("cannot replace {}: {e}", path.display())))
 }
 
 #[cfg(test)]
@@ -379,17 +542,17 @@ mod tests {
         let mut u1b = u1.clone();
         u1b.display_name = "second".into();
         let text = format!(
-            "{}\n{}\n{{\"id\":\"u2\",\"userPrinc",
+            "{{\"journalOf\":\"abc\"}}\n{}\n{}\n{{\"id\":\"u2\",\"userPrinc",
             serde_json::to_string(&u1).unwrap(),
             serde_json::to_string(&u1b).unwrap()
         );
         std::fs::write(&path, text).unwrap();
-        assert!(replay(&path, &mut t).unwrap());
+        assert!(replay(&path, "abc", &mut t).unwrap());
         assert_eq!(t.users[0].display_name, "second");
         assert_eq!(t.users[1].display_name, "");
         // Replaying twice changes nothing (a journal that survived a fold is harmless).
         let once = t.clone();
-        replay(&path, &mut t).unwrap();
+        replay(&path, "abc", &mut t).unwrap();
         assert_eq!(t, once);
     }
 
@@ -397,9 +560,37 @@ mod tests {
     fn a_torn_line_in_the_middle_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.yaml.journal");
-        std::fs::write(&path, "{not json\n{}\n").unwrap();
-        assert!(replay(&path, &mut tenant()).is_err());
-        assert!(!replay(&dir.path().join("missing"), &mut tenant()).unwrap());
+        std::fs::write(&path, "{\"journalOf\":\"abc\"}\n{not json\n{}\n").unwrap();
+        assert!(replay(&path, "abc", &mut tenant()).is_err());
+        assert!(!replay(&dir.path().join("missing"), "abc", &mut tenant()).unwrap());
+    }
+
+    #[test]
+    fn a_journal_of_other_state_file_contents_is_moved_aside_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.yaml.journal");
+        let mut t = tenant();
+        let mut u1 = t.users[0].clone();
+        u1.display_name = "changed".into();
+        let record = serde_json::to_string(&u1).unwrap();
+        for text in [
+            format!("{{\"journalOf\":\"other\"}}\n{record}\n"),
+            format!("{record}\n"),
+        ] {
+            std::fs::write(&path, &text).unwrap();
+            assert!(!replay(&path, "abc", &mut t).unwrap());
+            assert_eq!(t.users[0].display_name, "");
+            assert!(!path.exists());
+            let aside: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("t.yaml.journal.stale-"))
+                .collect();
+            assert_eq!(aside.len(), 1, "{aside:?}");
+            let kept = dir.path().join(&aside[0]);
+            assert_eq!(std::fs::read_to_string(&kept).unwrap(), text);
+            std::fs::remove_file(kept).unwrap();
+        }
     }
 
     #[test]

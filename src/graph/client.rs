@@ -54,6 +54,59 @@ pub(crate) struct Inner {
     pub rng: Mutex<Box<dyn rand::RngCore + Send>>,
     pub counters: Counters,
     pub started: Timestamp,
+    pub reach: Reachability,
+}
+
+/// Whether Graph answers at all: the time since which every request's connection has failed, and, once that has
+/// lasted [`GraphSettings::unreachable_after`], why Graph is taken to be gone. Any answer (any status) resets it,
+/// until it has tripped; after that the client fails every request at once.
+#[derive(Debug, Default)]
+pub(crate) struct Reachability {
+    state: Mutex<ReachState>,
+}
+
+#[derive(Debug, Default)]
+struct ReachState {
+    failing_since: Option<Timestamp>,
+    gone: Option<String>,
+}
+
+impl Reachability {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReachState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An answer came.
+    fn answered(&self) {
+        let mut s = self.lock();
+        if s.gone.is_none() {
+            s.failing_since = None;
+        }
+    }
+
+    /// A request sent at `sent` failed at `now` with `message` (no answer of any kind); true when Graph is now (or
+    /// already was) taken to be gone. The failing time counts from the failed request's sending, so a host that
+    /// hangs each attempt until a timeout is counted from the start of its first attempt.
+    fn failed(&self, sent: Timestamp, now: Timestamp, window: Duration, message: &str) -> bool {
+        let mut s = self.lock();
+        if s.gone.is_some() {
+            return true;
+        }
+        let since = *s.failing_since.get_or_insert(sent.min(now));
+        let failing = clock::since(now, since);
+        if failing >= window {
+            s.gone = Some(format!(
+                "Graph is unreachable: every connection has failed for {}s (last error: {message})",
+                failing.as_secs()
+            ));
+            return true;
+        }
+        false
+    }
+
+    fn gone(&self) -> Option<String> {
+        self.lock().gone.clone()
+    }
 }
 
 /// Whether a request may be repeated after a connection failure.
@@ -237,6 +290,7 @@ impl GraphBuilder {
                 rng: Mutex::new(self.rng),
                 counters: Counters::default(),
                 started,
+                reach: Reachability::default(),
                 clock: self.clock,
                 settings: self.settings,
             }),
@@ -260,6 +314,12 @@ impl Graph {
         let i = &self.inner;
         i.counters
             .snapshot(i.tokens.fetches(), clock::since(i.clock.now(), i.started))
+    }
+
+    /// Why Graph is taken to be unreachable, once every connection has failed for
+    /// [`GraphSettings::unreachable_after`]; from then on every request fails at once with this message.
+    pub fn unreachable(&self) -> Option<String> {
+        self.inner.reach.gone()
     }
 
     /// The clock the client waits on.
@@ -351,6 +411,12 @@ impl Graph {
         let mut attempts = Attempts::new(&i.settings.retry, i.clock.now());
         let mut reauthenticated = false;
         loop {
+            if let Some(message) = i.reach.gone() {
+                return Err(GraphError::Transport {
+                    message,
+                    outcome_unknown: false,
+                });
+            }
             let permit = i
                 .permits
                 .acquire()
@@ -377,6 +443,7 @@ impl Graph {
             }
             Counters::add(&i.counters.requests, 1);
             tracing::trace!(method = %req.method, path = req.url.path(), %client_request_id, "graph request");
+            let sent_at = i.clock.now();
             let sent = rb.send().await;
             let outcome = match sent {
                 Ok(resp) => {
@@ -402,6 +469,25 @@ impl Graph {
                 }),
                 client_request_id: client_request_id.clone(),
             });
+            match &outcome {
+                Ok(_) => i.reach.answered(),
+                Err((never_connected, message)) => {
+                    if i.reach.failed(
+                        sent_at,
+                        i.clock.now(),
+                        i.settings.unreachable_after,
+                        message,
+                    ) {
+                        let gone = i.reach.gone().unwrap_or_default();
+                        // A request that was sent and got no answer may have been applied.
+                        let unknown = !never_connected && req.safety == Safety::Once;
+                        return Err(GraphError::Transport {
+                            message: gone,
+                            outcome_unknown: unknown,
+                        });
+                    }
+                }
+            }
             match outcome {
                 Ok((status, headers, body)) => {
                     Counters::add(&i.counters.bytes_received, body.len() as u64);

@@ -29,6 +29,14 @@ pub const READ_USERS: &[&str] = &[
     "Directory.Read.All",
     "Directory.ReadWrite.All",
 ];
+/// … that read users' full profiles, `onPremisesSyncEnabled` included (`User.ReadBasic.All` reads only the basic
+/// profile; Graph answers the other properties `null`).
+pub const READ_FULL_USERS: &[&str] = &[
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
 /// Delegated scope for password reset.
 pub const RESET_PASSWORD: &[&str] = &["UserAuthenticationMethod.ReadWrite.All"];
 
@@ -180,6 +188,12 @@ impl Grants {
                 .iter()
                 .any(|r| w.eq_ignore_ascii_case(r.id) || w.eq_ignore_ascii_case(r.name))
         })
+    }
+
+    /// Whether the token reads other users' `onPremisesSyncEnabled` (a full-profile permission, not just
+    /// `User.ReadBasic.All`).
+    pub fn reads_sync_state(&self) -> bool {
+        self.has_any(READ_FULL_USERS)
     }
 
     /// Names of the directory roles (ids authctl does not know are shown as they are).

@@ -69,6 +69,10 @@ pub struct GraphSettings {
     pub connect_timeout: Duration,
     /// Whole-request timeout (above Graph's own 60 s).
     pub request_timeout: Duration,
+    /// When every request's connection has failed for this long (no answer of any kind in between), Graph is
+    /// taken to be unreachable: requests in flight give up and new ones fail at once, so a run ends within about
+    /// this time instead of each request spending its whole retry budget (`--unreachable-after`, default 30 s).
+    pub unreachable_after: Duration,
 }
 
 impl GraphSettings {
@@ -89,6 +93,7 @@ impl GraphSettings {
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(100),
+            unreachable_after: Duration::from_secs(30),
         }
     }
 

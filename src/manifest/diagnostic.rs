@@ -5,10 +5,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
 use serde::Serialize;
 
 use crate::model::SourceLocation;
+use crate::render::escape::{visible_capped, visible_keep_tabs};
 
 /// How bad a diagnostic is. Warnings are shown but keep `validate`'s exit code 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -123,6 +124,13 @@ impl Diagnostic {
         }
     }
 
+    /// The same problem as a warning.
+    #[must_use]
+    pub fn into_warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
     /// Adds how to fix it.
     #[must_use]
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -192,22 +200,35 @@ pub enum DiagnosticFormat {
     Github,
 }
 
+/// How many diagnostics of one run are shown with a snippet; the rest are printed as their message line only (a
+/// note says how many), so 300 problems on one 10 MB line cannot print gigabytes.
+pub const SNIPPET_LIMIT: usize = 50;
+
+/// The longest message, field path or help text shown (characters); longer ones (a 10 MB key quoted in a message)
+/// are cut with an ellipsis.
+pub const TEXT_LIMIT: usize = 400;
+
+/// A source line longer than this (characters) is shown as a window of this size around the column.
+pub const SNIPPET_WIDTH: usize = 120;
+
 /// Renders `diagnostics` in `format`. `sources` supplies file texts for snippets (text format only); `color`
-/// applies to the text format.
+/// applies to the text format. Text from the files (names, keys, values) is escaped and cut to [`TEXT_LIMIT`] in
+/// every format; snippets show a window of each line and stop after [`SNIPPET_LIMIT`] diagnostics.
 pub fn render(
     diagnostics: &[Diagnostic],
     sources: &[SourceFile],
     format: DiagnosticFormat,
     color: bool,
 ) -> String {
+    let shown: Vec<Diagnostic> = diagnostics.iter().map(shown).collect();
     match format {
         DiagnosticFormat::Json => {
-            let mut s = serde_json::to_string_pretty(diagnostics)
+            let mut s = serde_json::to_string_pretty(&shown)
                 .expect("diagnostics are always serialisable to JSON");
             s.push('\n');
             s
         }
-        DiagnosticFormat::Github => diagnostics.iter().map(github_line).collect(),
+        DiagnosticFormat::Github => shown.iter().map(github_line).collect(),
         DiagnosticFormat::Text => {
             let theme = if color {
                 GraphicalTheme::unicode()
@@ -219,13 +240,42 @@ pub fn render(
                 .with_links(false)
                 .with_context_lines(1);
             let mut out = String::new();
-            for d in diagnostics {
-                let m = MietteDiagnostic::build(d, sources);
+            for (i, (d, raw)) in shown.iter().zip(diagnostics).enumerate() {
+                if i == SNIPPET_LIMIT {
+                    let rest = shown.len() - SNIPPET_LIMIT;
+                    out.push_str(&format!(
+                        "note: {rest} more diagnostic{} follow without snippets (the first {SNIPPET_LIMIT} have them)\n",
+                        if rest == 1 { "" } else { "s" }
+                    ));
+                }
+                let m = MietteDiagnostic::build(d, raw, sources, i < SNIPPET_LIMIT);
                 // Rendering into a String cannot fail for lack of space; a formatting error would be a miette bug.
                 let _ = handler.render_report(&mut out, &m);
             }
             out
         }
+    }
+}
+
+/// `d` as it may be shown: file, path, message, help and label texts escaped and cut to [`TEXT_LIMIT`].
+fn shown(d: &Diagnostic) -> Diagnostic {
+    let cap = |s: &str| visible_capped(s, TEXT_LIMIT);
+    Diagnostic {
+        file: cap(&d.file),
+        path: cap(&d.path),
+        message: cap(&d.message),
+        help: d.help.as_deref().map(cap),
+        primary_label: d.primary_label.as_deref().map(cap),
+        labels: d
+            .labels
+            .iter()
+            .map(|l| Label {
+                file: cap(&l.file),
+                text: cap(&l.text),
+                ..l.clone()
+            })
+            .collect(),
+        ..d.clone()
     }
 }
 
@@ -257,38 +307,147 @@ fn github_line(d: &Diagnostic) -> String {
     format!("::{} {}::{}\n", d.severity, props.join(","), esc_data(&msg))
 }
 
-/// The byte offset of 1-based `line`:`column` (characters) in `text`, clamped to the text. Lines end as YAML ends
-/// them: at `\n`, `\r\n` or a lone `\r` (the parser's line numbers count all three; found by fuzzing).
-fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let mut offset = 0;
-    for (i, l) in yaml_lines(text).enumerate() {
-        if i + 1 == line {
-            let col = l
-                .char_indices()
-                .nth(column.saturating_sub(1))
-                .map_or(l.len(), |(b, _)| b);
-            return offset + col;
-        }
-        offset += l.len();
-    }
-    text.len()
+/// A point to mark in a snippet: 1-based line and column (characters), length in bytes.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    line: usize,
+    column: usize,
+    len: usize,
 }
 
-/// The text miette shows: a lone `\r` (an old Mac line break, a line break to YAML) becomes `\n`, which miette
-/// counts; one byte for one, so every offset stays where it was.
-fn for_display(text: &Arc<str>) -> Arc<str> {
-    let b = text.as_bytes();
-    let lone_cr = |i: usize| b[i] == b'\r' && b.get(i + 1) != Some(&b'\n');
-    if !(0..b.len()).any(lone_cr) {
-        return text.clone();
-    }
-    let mut out = b.to_vec();
-    for (i, c) in out.iter_mut().enumerate() {
-        if lone_cr(i) {
-            *c = b'\n';
+/// The few lines of a file a snippet shows, each cut to a window of [`SNIPPET_WIDTH`] characters around the marked
+/// column and escaped ([`visible_keep_tabs`]), with the places of the marks in it. miette reads this instead of the
+/// whole file: a snippet costs the window, not the line, and a column past 65,535 never reaches miette's renderer.
+#[derive(Debug)]
+struct Excerpt {
+    name: String,
+    text: String,
+    /// The 1-based line number of the excerpt's first line in the file.
+    first_line: usize,
+    /// Each mark's byte offset in `text`, with its 1-based line and column in the file.
+    marks: Vec<(usize, usize, usize)>,
+}
+
+impl Excerpt {
+    /// The excerpt of `text` around `points` (all in this file), and each point's span in it. `None` when the file
+    /// has no lines.
+    fn build(name: &str, text: &str, points: &[Point]) -> Option<(Excerpt, Vec<SourceSpan>)> {
+        let line_count = yaml_lines(text).count();
+        if line_count == 0 || points.is_empty() {
+            return None;
         }
+        let points: Vec<Point> = points
+            .iter()
+            .map(|p| Point {
+                line: p.line.clamp(1, line_count),
+                ..*p
+            })
+            .collect();
+        let lo = points
+            .iter()
+            .map(|p| p.line)
+            .min()?
+            .saturating_sub(1)
+            .max(1);
+        let hi = (points.iter().map(|p| p.line).max()? + 1).min(line_count);
+        let mut out = String::new();
+        let mut spans = vec![SourceSpan::from((0, 0)); points.len()];
+        let mut marks = Vec::new();
+        for (number, raw) in (lo..).zip(yaml_lines(text).skip(lo - 1).take(hi - lo + 1)) {
+            let line = raw.trim_end_matches(['\n', '\r']);
+            let chars: Vec<(usize, char)> = line.char_indices().collect();
+            let here: Vec<usize> = (0..points.len())
+                .filter(|&k| points[k].line == number)
+                .collect();
+            // The window: the whole line when it is short, else around the first mark on it (or the diagnostic's
+            // own column, for a context line).
+            let focus = here
+                .first()
+                .map_or(points[0].column, |&k| points[k].column)
+                .saturating_sub(1)
+                .min(chars.len());
+            let (start, end) = if chars.len() <= SNIPPET_WIDTH {
+                (0, chars.len())
+            } else {
+                let start = focus.saturating_sub(SNIPPET_WIDTH / 3);
+                (start, (start + SNIPPET_WIDTH).min(chars.len()))
+            };
+            let line_start = out.len();
+            if start > 0 {
+                out.push('…');
+            }
+            // Byte offset in `out` of each character index in the window (and one past its end).
+            let mut at = Vec::with_capacity(end - start + 1);
+            for &(_, c) in &chars[start..end] {
+                at.push(out.len());
+                let mut buf = [0u8; 4];
+                out.push_str(&visible_keep_tabs(c.encode_utf8(&mut buf)));
+            }
+            at.push(out.len());
+            if end < chars.len() {
+                out.push('…');
+            }
+            out.push('\n');
+            for k in here {
+                let p = points[k];
+                let col = p.column.saturating_sub(1).min(chars.len());
+                let (from, to) = if col < start || col > end {
+                    // A second mark outside the window: point at the line's start.
+                    (line_start, line_start)
+                } else {
+                    let byte = chars.get(col).map_or(line.len(), |&(b, _)| b);
+                    let inside = chars[col..]
+                        .iter()
+                        .take_while(|(b, _)| *b < byte + p.len)
+                        .count();
+                    let to_col = (col + inside).min(end);
+                    (at[col - start], at[to_col - start])
+                };
+                spans[k] = SourceSpan::from((from, to - from));
+                marks.push((from, p.line, p.column.max(1)));
+            }
+        }
+        let excerpt = Excerpt {
+            name: visible_capped(name, TEXT_LIMIT),
+            text: out,
+            first_line: lo,
+            marks,
+        };
+        Some((excerpt, spans))
     }
-    Arc::from(String::from_utf8(out).expect("ASCII for ASCII keeps UTF-8"))
+}
+
+impl miette::SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = <str as miette::SourceCode>::read_span(
+            self.text.as_str(),
+            span,
+            context_lines_before,
+            context_lines_after,
+        )?;
+        // The header names the mark's place in the file, not in the excerpt.
+        let (line, column) = self
+            .marks
+            .iter()
+            .find(|m| m.0 == span.offset())
+            .filter(|_| context_lines_before == 0 && context_lines_after == 0)
+            .map_or((inner.line() + self.first_line - 1, inner.column()), |m| {
+                (m.1 - 1, m.2 - 1)
+            });
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            line,
+            column,
+            inner.line_count(),
+        )))
+    }
 }
 
 /// `text` split after each YAML line break (`\n`, `\r\n`, a lone `\r`), breaks kept.
@@ -323,72 +482,101 @@ pub fn yaml_lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// A [`Diagnostic`] shaped for miette: one source per diagnostic, so labels in other files become related
-/// diagnostics with their own snippet.
+/// A [`Diagnostic`] shaped for miette: one source per diagnostic, so labels in other files (or far away in the same
+/// file) become related diagnostics with their own snippet.
 #[derive(Debug)]
 struct MietteDiagnostic {
     message: String,
     code: String,
     severity: miette::Severity,
     help: Option<String>,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Excerpt>,
     labels: Vec<LabeledSpan>,
     related: Vec<MietteDiagnostic>,
 }
 
+/// Labels this many lines or fewer from the diagnostic's own line share its snippet; others get their own.
+const NEAR_LINES: usize = 8;
+
 impl MietteDiagnostic {
-    fn build(d: &Diagnostic, sources: &[SourceFile]) -> MietteDiagnostic {
+    /// `d` is the escaped diagnostic to show ([`shown`]), `raw` the one found (for the places of its labels);
+    /// `snippets` is false past [`SNIPPET_LIMIT`].
+    fn build(
+        d: &Diagnostic,
+        raw: &Diagnostic,
+        sources: &[SourceFile],
+        snippets: bool,
+    ) -> MietteDiagnostic {
         let find = |name: &str| sources.iter().find(|s| s.name == name);
-        let source_file = find(&d.file).filter(|_| d.line > 0);
+        let source_file = find(&raw.file).filter(|_| d.line > 0 && snippets);
+        let near = |l: &Label| {
+            source_file.is_some_and(|sf| sf.name == l.file) && l.line.abs_diff(d.line) <= NEAR_LINES
+        };
         let mut labels = Vec::new();
         let mut related = Vec::new();
+        let mut source = None;
         if let Some(sf) = source_file {
-            let at = offset_of(&sf.text, d.line, d.column);
-            let len = d.len.min(sf.text.len() - at);
-            labels.push(LabeledSpan::new_primary_with_span(
-                d.primary_label.clone(),
-                SourceSpan::from((at, len)),
-            ));
-        }
-        for l in &d.labels {
-            match (source_file, find(&l.file)) {
-                (Some(sf), Some(other)) if other.name == sf.name => {
-                    let at = offset_of(&sf.text, l.line, l.column);
-                    let len = l.len.min(sf.text.len() - at);
-                    labels.push(LabeledSpan::new_with_span(
-                        Some(l.text.clone()),
-                        SourceSpan::from((at, len)),
-                    ));
+            let mut points = vec![Point {
+                line: d.line,
+                column: d.column,
+                len: d.len,
+            }];
+            let mut texts = vec![(true, d.primary_label.clone())];
+            for (l, shown_l) in raw.labels.iter().zip(&d.labels) {
+                if near(l) {
+                    points.push(Point {
+                        line: l.line,
+                        column: l.column,
+                        len: l.len,
+                    });
+                    texts.push((false, Some(shown_l.text.clone())));
                 }
-                (_, Some(other)) => {
-                    let at = offset_of(&other.text, l.line, l.column);
-                    let len = l.len.min(other.text.len() - at);
-                    related.push(MietteDiagnostic {
-                        message: format!("{} ({}:{}:{})", l.text, l.file, l.line, l.column),
-                        code: String::new(),
-                        severity: miette::Severity::Advice,
-                        help: None,
-                        source: Some(NamedSource::new(
-                            other.name.clone(),
-                            for_display(&other.text),
-                        )),
-                        labels: vec![LabeledSpan::new_primary_with_span(
-                            Some(l.text.clone()),
-                            SourceSpan::from((at, len)),
-                        )],
-                        related: Vec::new(),
+            }
+            if let Some((excerpt, spans)) = Excerpt::build(&sf.name, &sf.text, &points) {
+                for ((primary, text), span) in texts.into_iter().zip(spans) {
+                    labels.push(if primary {
+                        LabeledSpan::new_primary_with_span(text, span)
+                    } else {
+                        LabeledSpan::new_with_span(text, span)
                     });
                 }
-                (_, None) => related.push(MietteDiagnostic {
-                    message: format!("{} ({}:{}:{})", l.text, l.file, l.line, l.column),
-                    code: String::new(),
-                    severity: miette::Severity::Advice,
-                    help: None,
-                    source: None,
-                    labels: Vec::new(),
-                    related: Vec::new(),
-                }),
+                source = Some(excerpt);
             }
+        }
+        for (l, shown_l) in raw.labels.iter().zip(&d.labels) {
+            if near(l) && source.is_some() {
+                continue;
+            }
+            let point = Point {
+                line: l.line,
+                column: l.column,
+                len: l.len,
+            };
+            let excerpt = find(&l.file)
+                .filter(|_| snippets)
+                .and_then(|other| Excerpt::build(&other.name, &other.text, &[point]));
+            let (source, labels) = match excerpt {
+                Some((excerpt, spans)) => (
+                    Some(excerpt),
+                    vec![LabeledSpan::new_primary_with_span(
+                        Some(shown_l.text.clone()),
+                        spans[0],
+                    )],
+                ),
+                None => (None, Vec::new()),
+            };
+            related.push(MietteDiagnostic {
+                message: format!(
+                    "{} ({}:{}:{})",
+                    shown_l.text, shown_l.file, l.line, l.column
+                ),
+                code: String::new(),
+                severity: miette::Severity::Advice,
+                help: None,
+                source,
+                labels,
+                related: Vec::new(),
+            });
         }
         let location = if d.line > 0 {
             format!("{}:{}:{}", d.file, d.line, d.column)
@@ -408,7 +596,7 @@ impl MietteDiagnostic {
                 Severity::Warning => miette::Severity::Warning,
             },
             help: d.help.clone(),
-            source: source_file.map(|sf| NamedSource::new(sf.name.clone(), for_display(&sf.text))),
+            source,
             labels,
             related,
         }
@@ -459,21 +647,33 @@ mod tests {
         assert_eq!(yaml_lines("\r\r4\0").count(), 3);
     }
 
-    #[test]
-    fn lone_carriage_returns_show_as_line_breaks_and_keep_offsets() {
-        let t: Arc<str> = Arc::from("a: 1\rb: 2\r\nc: 3\n");
-        assert_eq!(&*for_display(&t), "a: 1\nb: 2\r\nc: 3\n");
-        let plain: Arc<str> = Arc::from("a: 1\n");
-        assert!(Arc::ptr_eq(&for_display(&plain), &plain));
+    fn excerpt(text: &str, line: usize, column: usize, len: usize) -> (String, SourceSpan) {
+        let (e, spans) = Excerpt::build("f", text, &[Point { line, column, len }]).unwrap();
+        (e.text, spans[0])
     }
 
     #[test]
-    fn offsets_follow_yaml_line_numbers_in_old_mac_files() {
+    fn excerpts_follow_yaml_line_numbers_in_old_mac_files() {
         // Line 3, column 2 of a CR-only file is the byte after `4` (the parser's place for this fuzz find).
-        assert_eq!(offset_of("\r\r4\0", 3, 2), 3);
-        assert_eq!(offset_of("a: 1\rb: 2\r", 2, 4), 8);
-        assert_eq!(offset_of("a: 1\r\nb: 2\n", 2, 1), 6);
+        let (text, span) = excerpt("\r\r4\0", 3, 2, 0);
+        assert_eq!(text, "\n4\\u{0}\n");
+        assert_eq!(span.offset(), 2);
+        let (text, span) = excerpt("a: 1\rb: 2\r", 2, 4, 1);
+        assert_eq!(
+            (text.as_str(), span.offset(), span.len()),
+            ("a: 1\nb: 2\n", 8, 1)
+        );
         // Past the end: clamped.
-        assert_eq!(offset_of("a", 9, 9), 1);
+        let (_, span) = excerpt("a", 9, 9, 0);
+        assert_eq!(span.offset(), 1);
+    }
+
+    #[test]
+    fn a_long_line_is_shown_as_a_window_around_the_column() {
+        let line = format!("{}x: 1", " ".repeat(70_000));
+        let (text, span) = excerpt(&line, 1, 70_001, 1);
+        assert!(text.chars().count() <= SNIPPET_WIDTH + 3, "{text}");
+        assert!(text.starts_with('…') && text.contains("x: 1"), "{text}");
+        assert_eq!(&text[span.offset()..span.offset() + 1], "x");
     }
 }

@@ -123,13 +123,7 @@ pub fn load_from(inputs: &[String], stdin: &mut dyn Read) -> Manifests {
         let files = match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 let mut found = Vec::new();
-                if let Err(e) = walk(path, &mut found) {
-                    m.diagnostics.push(io_error(
-                        input,
-                        &format!("cannot read directory: {e}"),
-                        "check the path and its permissions",
-                    ));
-                }
+                walk(path, &mut found, &mut m.diagnostics);
                 found.sort();
                 if found.is_empty() {
                     m.diagnostics.push(io_error(
@@ -159,13 +153,7 @@ pub fn load_from(inputs: &[String], stdin: &mut dyn Read) -> Manifests {
             }
             seen.push(key);
             let name = file.to_string_lossy().into_owned();
-            if let Ok(meta) = std::fs::metadata(&file)
-                && meta.len() > MAX_FILE_BYTES
-            {
-                m.diagnostics.push(too_large(&name, Some(meta.len())));
-                continue;
-            }
-            match std::fs::read(&file) {
+            match read_capped(&file, MAX_FILE_BYTES) {
                 Ok(bytes) => match String::from_utf8(bytes) {
                     Ok(text) => texts.push((name, text)),
                     Err(_) => m.diagnostics.push(io_error(
@@ -174,7 +162,8 @@ pub fn load_from(inputs: &[String], stdin: &mut dyn Read) -> Manifests {
                         "save the manifest as UTF-8",
                     )),
                 },
-                Err(e) => m.diagnostics.push(io_error(
+                Err(ReadError::TooLarge { size }) => m.diagnostics.push(too_large(&name, size)),
+                Err(ReadError::Io(e)) => m.diagnostics.push(io_error(
                     &name,
                     &format!("cannot read: {e}"),
                     "check the path and its permissions",
@@ -210,20 +199,147 @@ pub fn load_from(inputs: &[String], stdin: &mut dyn Read) -> Manifests {
     m
 }
 
-/// Collects `*.yaml` and `*.yml` files under `dir`, recursively. Symlinked directories are not followed (a link
-/// cycle would never end); symlinked files are read.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+/// Collects `*.yaml` and `*.yml` files under `dir`, recursively, in any order. Symlinked directories are not
+/// followed (a link cycle would never end); symlinked files are read. Every entry that cannot be used is reported
+/// under its own path and the walk goes on: an unreadable subdirectory, a dangling link or a link loop, and a
+/// `*.yaml` name that is a device, FIFO or socket (reading one could block or never end) are errors.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, diagnostics: &mut Vec<Diagnostic>) {
+    let name = |p: &Path| p.to_string_lossy().into_owned();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            diagnostics.push(io_error(
+                &name(dir),
+                &format!("cannot read directory: {e}"),
+                "check the path and its permissions",
+            ));
+            return;
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                diagnostics.push(io_error(
+                    &name(dir),
+                    &format!("cannot read directory: {e}"),
+                    "check the path and its permissions",
+                ));
+                continue;
+            }
+        };
         let path = entry.path();
-        let file_type = entry.file_type()?;
+        let Ok(file_type) = entry.file_type() else {
+            diagnostics.push(io_error(
+                &name(&path),
+                "cannot tell what kind of file this is",
+                "check the path and its permissions",
+            ));
+            continue;
+        };
         if file_type.is_dir() {
-            walk(&path, out)?;
-        } else if is_manifest_name(&path) && std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            walk(&path, out, diagnostics);
+            continue;
+        }
+        if !is_manifest_name(&path) {
+            continue;
+        }
+        if file_type.is_symlink() {
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => out.push(path),
+                Ok(meta) if meta.is_dir() => diagnostics.push(
+                    io_error(
+                        &name(&path),
+                        "a link to a directory, which is not followed",
+                        "name the directory itself if its manifests belong to this run",
+                    )
+                    .into_warning(),
+                ),
+                Ok(meta) => diagnostics.push(io_error(
+                    &name(&path),
+                    &format!("a link to {}, not to a regular file", file_kind(&meta)),
+                    "remove it, or point it at a manifest file",
+                )),
+                Err(e) if e.raw_os_error() == Some(40) => diagnostics.push(
+                    io_error(
+                        &name(&path),
+                        "a symbolic link loop; it was skipped",
+                        "remove the link, or point it at a manifest file",
+                    )
+                    .into_warning(),
+                ),
+                Err(e) => diagnostics.push(io_error(
+                    &name(&path),
+                    &format!("a link that cannot be followed (dangling?): {e}"),
+                    "remove the link, or point it at an existing manifest file",
+                )),
+            }
+        } else if file_type.is_file() {
             out.push(path);
+        } else if let Ok(meta) = entry.metadata() {
+            diagnostics.push(io_error(
+                &name(&path),
+                &format!(
+                    "{} is not a regular file; it was not read",
+                    file_kind(&meta)
+                ),
+                "manifests are regular files; remove it from the directory",
+            ));
         }
     }
-    Ok(())
+}
+
+/// What kind of file `meta` describes, for messages.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    let t = meta.file_type();
+    if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+/// Why [`read_capped`] read nothing.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file is over the limit: its size when the file system says, else `None` (a pipe or device that gave
+    /// more than the limit before it was stopped).
+    TooLarge {
+        /// The file's length, for regular files.
+        size: Option<u64>,
+    },
+    /// Opening or reading failed.
+    Io(std::io::Error),
+}
+
+/// Reads at most `limit` bytes of `path`, whatever it is (a regular file, a pipe such as `<(…)`, a character
+/// device such as `/dev/zero`): a regular file's length is checked first, and the read itself stops one byte past
+/// the limit, so nothing larger is ever held in memory.
+pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if meta.is_file() && meta.len() > limit {
+        return Err(ReadError::TooLarge {
+            size: Some(meta.len()),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge { size: None });
+    }
+    Ok(bytes)
 }
 
 fn is_manifest_name(path: &Path) -> bool {

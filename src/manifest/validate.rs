@@ -30,6 +30,9 @@ pub struct Declaration {
     pub mobile: Option<(PhoneNumber, SourceLocation, usize)>,
 }
 
+/// The deepest nesting of YAML collections a manifest may have (a manifest needs 5).
+pub const MAX_DEPTH: usize = 32;
+
 /// Size and alias budgets. Generous for real manifests (tens of thousands of users in one file), tight on aliases:
 /// a manifest never needs to expand an alias into more than a few thousand nodes, and a billion-laughs document
 /// must fail fast with a clear message instead of eating memory.
@@ -38,7 +41,7 @@ pub fn yaml_options() -> serde_saphyr::Options {
     budget.max_nodes = 5_000_000;
     budget.max_events = 20_000_000;
     budget.max_aliases = 10_000;
-    budget.max_depth = 32;
+    budget.max_depth = MAX_DEPTH;
     let mut alias_limits = serde_saphyr::options::AliasLimits::default();
     alias_limits.max_total_replayed_events = 100_000;
     alias_limits.max_replay_stack_depth = 16;
@@ -80,8 +83,50 @@ pub fn check_file(file: &str, text: &str, out: &mut Vec<Declaration>, diags: &mu
         w.diags.push(d);
         return;
     }
+    tags(&mut w);
     for doc in &docs {
         w.document(doc, out);
+    }
+}
+
+/// Reports every YAML tag (`!!binary`, `!!str`, `!!map`, `!local`, …) in the file: a tag changes what a value means
+/// without a reviewer seeing it (`!!binary` decodes base64), so only untagged scalars, sequences and mappings are
+/// read. The file has parsed already, so this pass over its events is bounded by its size.
+fn tags(w: &mut Walker<'_>) {
+    use serde_saphyr::granit_parser::{Event, Parser};
+    for event in Parser::new_from_str(w.text) {
+        let Ok((event, span)) = event else {
+            return;
+        };
+        let tag = match &event {
+            Event::Scalar(_, _, _, tag)
+            | Event::SequenceStart(_, _, tag)
+            | Event::MappingStart(_, _, tag) => tag.as_ref(),
+            _ => None,
+        };
+        if let Some(tag) = tag {
+            let tag = tag.to_string();
+            let tag = tag
+                .strip_prefix("tag:yaml.org,2002:")
+                .map_or(tag.clone(), |t| format!("!!{t}"));
+            let at = SourceLocation {
+                file: w.file.to_string(),
+                line: span.start.line(),
+                column: span.start.col() + 1,
+            };
+            w.diags.push(
+                Diagnostic::error(
+                    "yaml-tag",
+                    &at,
+                    "",
+                    format!("the value is tagged `{}`; YAML tags are not allowed", crate::render::escape::visible_capped(&tag, 60)),
+                )
+                .with_help(
+                    "remove the tag: authctl reads plain strings, numbers, lists and mappings only, so the text a \
+                     reviewer reads is what is applied",
+                ),
+            );
+        }
     }
 }
 
@@ -294,6 +339,35 @@ impl Walker<'_> {
         self.diags.push(d);
     }
 
+    /// The first tab after `loc` that stands in a line's indentation (or, failing that, any tab after it).
+    fn next_tab(&self, loc: &SourceLocation) -> Option<SourceLocation> {
+        let mut any = None;
+        for (i, line) in super::diagnostic::yaml_lines(self.text)
+            .enumerate()
+            .skip(loc.line.saturating_sub(1))
+        {
+            let number = i + 1;
+            for (col, c) in line.chars().enumerate() {
+                if number == loc.line && col + 1 < loc.column {
+                    continue;
+                }
+                if c == '\t' {
+                    let at = SourceLocation {
+                        file: self.file.to_string(),
+                        line: number,
+                        column: col + 1,
+                    };
+                    let indent = line.chars().take(col).all(|c| c == ' ' || c == '\t');
+                    if indent {
+                        return Some(at);
+                    }
+                    any.get_or_insert(at);
+                }
+            }
+        }
+        any
+    }
+
     fn yaml_error(&self, e: &serde_saphyr::Error) -> Diagnostic {
         use serde_saphyr::Error as E;
         let loc = e
@@ -360,6 +434,13 @@ impl Walker<'_> {
             .with_help(budget_help()),
             other => {
                 let message = serde_saphyr::DefaultMessageFormatter.format_message(other);
+                // The scanner places "found a tab" at the start of the plain scalar it was reading, which may be
+                // lines before the tab: point at the tab itself.
+                let loc = if message.contains("found a tab") {
+                    self.next_tab(&loc).unwrap_or(loc)
+                } else {
+                    loc
+                };
                 Diagnostic::error("yaml-syntax", &loc, "", format!("invalid YAML: {message}")).with_help(
                     "fix the YAML syntax at this position (indentation, a missing `:`, an unclosed quote or bracket)",
                 )
@@ -454,7 +535,59 @@ impl Walker<'_> {
         Some(out)
     }
 
+    /// Checks every node of a document for a control or invisible/bidirectional character in a key or a string (a
+    /// UPN holding `ESC` or `U+202E` could drive a terminal or hide what a plan does).
+    fn hostile(&mut self, node: &SNode, path: &str) {
+        let control = |s: &str| s.chars().find(|&c| crate::render::escape::is_hostile(c));
+        match &node.value {
+            Node::Str(v) => {
+                if let Some(c) = control(v) {
+                    self.error(
+                        "control-character",
+                        &node.referenced,
+                        path,
+                        format!(
+                            "the value holds the control or invisible character U+{:04X}",
+                            c as u32
+                        ),
+                        "remove it: user names, numbers and settings are plain printable text"
+                            .into(),
+                    );
+                }
+            }
+            Node::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.hostile(item, &format!("{path}[{i}]"));
+                }
+            }
+            Node::Map(entries) => {
+                for (k, v) in entries {
+                    let key_path = if path.is_empty() {
+                        k.value.clone()
+                    } else {
+                        format!("{path}.{}", k.value)
+                    };
+                    if let Some(c) = control(&k.value) {
+                        self.error(
+                            "control-character",
+                            &k.referenced,
+                            &key_path,
+                            format!(
+                                "the key holds the control or invisible character U+{:04X}",
+                                c as u32
+                            ),
+                            "remove it: field names are plain printable text".into(),
+                        );
+                    }
+                    self.hostile(v, &key_path);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn document(&mut self, doc: &SNode, out: &mut Vec<Declaration>) {
+        self.hostile(doc, "");
         let Some(fields) = self.mapping(
             doc,
             "",
@@ -1010,7 +1143,8 @@ fn describe_breach(b: &serde_saphyr::budget::BudgetBreach) -> String {
         B::Events { events } => format!("more than {events} YAML events"),
         B::Aliases { aliases } => format!("more than {aliases} aliases"),
         B::Anchors { anchors } => format!("more than {anchors} anchors"),
-        B::Depth { depth } => format!("nesting deeper than {depth}"),
+        // The breach reports the depth reached (one past the limit); the limit is what the README names.
+        B::Depth { .. } => format!("nesting deeper than {MAX_DEPTH}"),
         B::Documents { documents } => format!("more than {documents} documents"),
         B::Nodes { nodes } => format!("more than {nodes} nodes"),
         B::ScalarBytes { total_scalar_bytes } => {

@@ -41,11 +41,47 @@ impl Default for MarkdownOptions {
     }
 }
 
-/// Escapes text for a Markdown table cell or inline use.
+/// Escapes text for a Markdown table cell or inline use: control and bidirectional characters shown as `\u{…}`,
+/// pipes and `<` neutralised.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace('\n', " ")
+    crate::render::escape::visible(&s.replace('\n', " "))
+        .replace('|', "\\|")
         .replace('<', "&lt;")
+}
+
+/// A name (a UPN, a display name) for inline Markdown: [`cell`], and every character that could open a code span,
+/// emphasis or a link backslash-escaped, so a backtick in a UPN cannot break out into the rest of the line.
+fn name(s: &str) -> String {
+    let mut out = String::new();
+    for ch in cell(s).chars() {
+        if matches!(ch, '`' | '*' | '_' | '[' | ']' | '~' | '!' | '#') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A message (authctl's words around names and values from files and Graph) for inline Markdown. Its code spans
+/// are kept when its backticks pair up, each span re-fenced so nothing inside can close it, and the text between
+/// escaped as [`name`]; a message whose backticks do not pair (a value holding one) is escaped as a whole. Either
+/// way no value can open a span, a link or emphasis in the comment.
+fn message(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len().is_multiple_of(2) {
+        return name(s);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i % 2 == 1 {
+                crate::render::escape::markdown_code_span(&cell(p))
+            } else {
+                name(p)
+            }
+        })
+        .collect()
 }
 
 fn op_words(a: &Action) -> String {
@@ -69,7 +105,8 @@ fn op_words(a: &Action) -> String {
 }
 
 fn code(v: Option<&str>) -> String {
-    v.map(|s| format!("`{}`", cell(s))).unwrap_or_default()
+    v.map(|s| crate::render::escape::markdown_code_span(&cell(s)))
+        .unwrap_or_default()
 }
 
 /// Adds `piece` when it fits the budget; returns false (and adds nothing) when it doesn't. Counts bytes, which
@@ -90,7 +127,7 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
     let mut out = String::from("## authctl plan\n\n");
 
     if let Some(e) = &plan.error {
-        let _ = writeln!(out, "> [!CAUTION]\n> {}\n", cell(&e.to_string()));
+        let _ = writeln!(out, "> [!CAUTION]\n> {}\n", message(&e.to_string()));
         out.push_str(&footer(&plan, opts.redact));
         return out;
     }
@@ -183,7 +220,7 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
         for (i, (u, a)) in rows.iter().enumerate() {
             let row = format!(
                 "| {} | {} | {} | {} | {} |\n",
-                cell(u.display_name()),
+                name(u.display_name()),
                 op_words(a),
                 a.target,
                 code(a.before.as_deref()),
@@ -209,9 +246,9 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
     // Blocked items, pending user actions, errors, warnings.
     let mut notes: Vec<String> = Vec::new();
     for u in &plan.users {
-        let who = cell(u.display_name());
+        let who = name(u.display_name());
         if let Some(e) = &u.error {
-            notes.push(format!("- ❌ **{who}**: {}\n", cell(&e.to_string())));
+            notes.push(format!("- ❌ **{who}**: {}\n", message(&e.to_string())));
         }
         for b in &u.blocked {
             let what = match b.op {
@@ -220,18 +257,18 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
             };
             notes.push(format!(
                 "- ⛔ **{who}** {what} blocked: {}\n",
-                cell(&b.reason)
+                message(&b.reason)
             ));
         }
         for p in &u.pending {
             notes.push(format!(
                 "- ⏳ **{who}** {} pending user action: {}\n",
                 p.target,
-                cell(&p.reason)
+                message(&p.reason)
             ));
         }
         for w in &u.warnings {
-            notes.push(format!("- ⚠️ **{who}**: {}\n", cell(w)));
+            notes.push(format!("- ⚠️ **{who}**: {}\n", message(w)));
         }
     }
     let mut omitted_notes = 0;
@@ -291,8 +328,19 @@ fn details(u: &UserPlan) -> String {
         .context_radius(10)
         .header("observed", "predicted after apply")
         .to_string();
+    // Values from Graph are escaped, and the fence is longer than any run of backticks in the diff, so nothing in
+    // it can close the block.
+    let diff: String = diff
+        .split_inclusive('\n')
+        .map(|l| {
+            let (body, nl) = l.strip_suffix('\n').map_or((l, ""), |b| (b, "\n"));
+            format!("{}{nl}", crate::render::escape::visible_keep_tabs(body))
+        })
+        .collect();
+    let longest = diff.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
     format!(
-        "<details><summary>{} — {} change{}</summary>\n\n```diff\n{}```\n\n</details>\n\n",
+        "<details><summary>{} — {} change{}</summary>\n\n{fence}diff\n{}{fence}\n\n</details>\n\n",
         cell(&heading(u)),
         u.actions.len(),
         if u.actions.len() == 1 { "" } else { "s" },

@@ -233,7 +233,13 @@ pub fn methods_text(users: &[UserMethods]) -> String {
             }
         }
     }
-    out
+    // Everything here came from Graph (names, device names, numbers): no control character reaches the terminal.
+    out.split_inclusive('\n')
+        .map(|l| {
+            let (body, nl) = l.strip_suffix('\n').map_or((l, ""), |b| (b, "\n"));
+            format!("{}{nl}", super::escape::visible(body))
+        })
+        .collect()
 }
 
 /// The listing as one JSON document: per user, each method with its `@odata.type`, id, kind, readable name, the

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::plan::{ActionOutcome, ApplyReport, DriftReport, DriftStatus, UserOutcome};
 
+use super::escape::visible as v;
 use super::style::{Color, paint};
 use super::text::{describe, symbol};
 
@@ -13,7 +14,12 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
     let c = color;
     let mut out = String::new();
     if let Some(e) = &report.error {
-        let _ = writeln!(out, "{} {e}", paint("Error:", Color::Red, c));
+        let _ = writeln!(
+            out,
+            "{} {}",
+            paint("Error:", Color::Red, c),
+            v(&e.to_string())
+        );
     }
     // Users with nothing to do and nothing to say are counted, not listed: at 10,000 users the report would
     // otherwise be mostly "no changes" lines hiding the few that matter (`--format json` lists every user). The
@@ -48,7 +54,7 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
         if let Some(r) = &u.reason
             && !(u.outcome == UserOutcome::Done && u.actions.is_empty())
         {
-            let _ = write!(out, ": {r}");
+            let _ = write!(out, ": {}", v(r));
         }
         out.push('\n');
         for a in &u.actions {
@@ -63,21 +69,26 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
             let _ = write!(
                 out,
                 "  {sym} {} — {}",
-                describe(&a.action),
+                v(&describe(&a.action)),
                 paint(mark, col, c)
             );
             if let Some(e) = &a.error {
-                let _ = write!(out, ": {e}");
+                let _ = write!(out, ": {}", v(&e.to_string()));
             }
             if let Some(n) = &a.note {
-                let _ = write!(out, " ({n})");
+                let _ = write!(out, " ({})", v(n));
             }
             out.push('\n');
         }
         if let Some(e) = &u.error
             && !u.actions.iter().any(|a| a.error.as_ref() == Some(e))
         {
-            let _ = writeln!(out, "  {} {e}", paint("error:", Color::Red, c));
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                paint("error:", Color::Red, c),
+                v(&e.to_string())
+            );
         }
         match u.converged {
             Some(true) => {
@@ -95,7 +106,7 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
                 paint("!", Color::Red, c),
                 b.target,
                 b.op.map(|op| format!(" {op}")).unwrap_or_default(),
-                b.reason
+                v(&b.reason)
             );
         }
         for p in &u.pending {
@@ -104,11 +115,11 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
                 "  {} {} pending user action: {}",
                 paint("?", Color::Yellow, c),
                 p.target,
-                p.reason
+                v(&p.reason)
             );
         }
         for n in &u.notes {
-            let _ = writeln!(out, "  note: {n}");
+            let _ = writeln!(out, "  note: {}", v(n));
         }
     }
     if quiet > 0 {
@@ -175,13 +186,28 @@ pub fn drift_text(report: &DriftReport, color: bool) -> String {
     let c = color;
     let mut out = String::new();
     if let Some(e) = &report.error {
-        let _ = writeln!(out, "{} {e}", paint("Error:", Color::Red, c));
+        let _ = writeln!(
+            out,
+            "{} {}",
+            paint("Error:", Color::Red, c),
+            v(&e.to_string())
+        );
     }
     for u in &report.users {
         let name = u.upn.as_deref().unwrap_or(&u.user);
-        let _ = writeln!(out, "{} ({})", paint(name, Color::Bold, c), u.source);
+        let _ = writeln!(
+            out,
+            "{} ({})",
+            paint(name, Color::Bold, c),
+            v(&u.source.to_string())
+        );
         if let Some(e) = &u.error {
-            let _ = writeln!(out, "  {} {e}", paint("error:", Color::Red, c));
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                paint("error:", Color::Red, c),
+                v(&e.to_string())
+            );
         }
         for d in &u.differences {
             let status = match d.status {
@@ -194,8 +220,8 @@ pub fn drift_text(report: &DriftReport, color: bool) -> String {
                 "  {} {}: manifests {}, Graph {}{status}",
                 paint("~", Color::Yellow, c),
                 d.target,
-                d.desired,
-                d.observed.as_deref().unwrap_or("(none)")
+                v(&d.desired.to_string()),
+                v(d.observed.as_deref().unwrap_or("(none)"))
             );
         }
     }

@@ -83,13 +83,20 @@ pub(crate) fn is_interesting(u: &UserPlan) -> bool {
         || !u.warnings.is_empty()
 }
 
-/// Renders a plan for the terminal.
+use crate::render::escape::visible as v;
+
+/// Renders a plan for the terminal. Names, values and messages are escaped ([`v`]).
 pub fn plan_text(plan: &Plan, opts: TextOptions) -> String {
     let plan = maybe_redacted(plan, opts.redact);
     let c = opts.color;
     let mut out = String::new();
     if let Some(e) = &plan.error {
-        let _ = writeln!(out, "{} {e}", paint("Error:", Color::Red, c));
+        let _ = writeln!(
+            out,
+            "{} {}",
+            paint("Error:", Color::Red, c),
+            v(&e.to_string())
+        );
         return out;
     }
     let shown: Vec<&UserPlan> = plan.users.iter().filter(|u| is_interesting(u)).collect();
@@ -105,7 +112,12 @@ pub fn plan_text(plan: &Plan, opts: TextOptions) -> String {
             paint(&format!("# {}", heading(u)), Color::Bold, c)
         );
         if let Some(e) = &u.error {
-            let _ = writeln!(out, "  {} {e}", paint("error:", Color::Red, c));
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                paint("error:", Color::Red, c),
+                v(&e.to_string())
+            );
         }
         for a in &u.actions {
             let (sym, col) = symbol(a);
@@ -124,7 +136,7 @@ pub fn plan_text(plan: &Plan, opts: TextOptions) -> String {
                 out,
                 "  {} {}",
                 paint(&format!("! {what} blocked:"), Color::Magenta, c),
-                b.reason
+                v(&b.reason)
             );
         }
         for p in &u.pending {
@@ -136,11 +148,11 @@ pub fn plan_text(plan: &Plan, opts: TextOptions) -> String {
                     Color::Cyan,
                     c
                 ),
-                p.reason
+                v(&p.reason)
             );
         }
         for w in &u.warnings {
-            let _ = writeln!(out, "  {} {w}", paint("warning:", Color::Yellow, c));
+            let _ = writeln!(out, "  {} {}", paint("warning:", Color::Yellow, c), v(w));
         }
         out.push('\n');
     }

@@ -528,9 +528,15 @@ async fn journal_has_one_line_per_call_and_mode_0600() {
     let report = apply(&p, &graph, &o).await;
     assert!(!report.has_failures(), "{}", text(&report));
     let text = std::fs::read_to_string(&path).unwrap();
-    let entries: Vec<JournalEntry> = text
+    let all: Vec<JournalEntry> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Each operation: its intent, its calls, its outcome.
+    crate::goes_away::assert_intents_precede_calls(&all, true);
+    let entries: Vec<JournalEntry> = all
+        .into_iter()
+        .filter(|e| e.phase == authctl::apply::JournalPhase::Call)
         .collect();
     // Every HTTP request apply sent to Graph has its line (token requests are not Graph calls).
     let after = emu.stats();
@@ -708,6 +714,7 @@ fn crash_sigkill_then_apply_same_plan_resumes_and_converges() {
     let manifest_path = dir.path().join("users.yaml");
     std::fs::write(&manifest_path, MANIFEST).unwrap();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0x5EED);
+    let mut unanswered = 0;
     let t = crate::support::tenant(TENANT);
     let app = t.apps[0].clone();
     for run in 0..20 {
@@ -749,10 +756,18 @@ fn crash_sigkill_then_apply_same_plan_resumes_and_converges() {
                 .stderr(std::process::Stdio::piped());
             c
         };
-        let mut child = apply_cmd().spawn().unwrap();
+        let journal = dir.path().join(format!("apply-{run}.journal"));
+        let mut child = apply_cmd().arg("--journal").arg(&journal).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(rng.random_range(0..300)));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
+        // Whatever was in flight at the kill is an intent without its outcome; every call has its intent.
+        let entries: Vec<JournalEntry> = std::fs::read_to_string(&journal)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        unanswered += crate::goes_away::assert_intents_precede_calls(&entries, false);
         let out = apply_cmd().output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
@@ -797,6 +812,10 @@ fn crash_sigkill_then_apply_same_plan_resumes_and_converges() {
         assert_eq!(phones("eve"), one("mobile", "+1 2065550199"), "run {run}");
         drop(emu);
     }
+    assert!(
+        unanswered > 0,
+        "no kill landed while an operation was in flight"
+    );
 }
 
 /// A client of an emulator process (real clock).

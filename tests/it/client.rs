@@ -464,6 +464,38 @@ async fn throttle_storm_with_graph_budget_below_the_cap_still_reads_everyone_exa
 }
 
 #[tokio::test]
+async fn throttle_storm_against_graphs_small_tenant_profile_reads_everyone_exactly_once() {
+    // Graph's documented per-app budget for a small tenant (3,500 RU per 10 s, i.e. 350 a second) under the
+    // client's default cap of 800 a second: 8,000 phone reads outrun the budget (3,500 + 350 a second), and the rest is paced by
+    // whole-second Retry-After answers.
+    let t = Tenanted::start(big_tenant(8_000), |o| {
+        o.throttle_profile = Some(authctl::emulator::ThrottleProfile::Small)
+    })
+    .await;
+    let g = t.graph_with(t.secret_credential(), |_| {});
+    let ids = t.user_ids();
+    let started = t.clock.now();
+    let res = g.list_phone_methods_many(&ids).await;
+    assert!(
+        res.iter()
+            .all(|(_, r)| r.as_ref().is_ok_and(|p| p.len() == 1))
+    );
+    let e = t.handle.stats();
+    assert!(ids.iter().all(|id| e.successful_for(id, PHONES_ROUTE) == 1));
+    assert!(e.throttled > 0, "the profile's budget was exceeded");
+    assert_eq!(
+        g.stats().throttled,
+        e.throttled,
+        "every 429 seen and retried"
+    );
+    eprintln!(
+        "small-tenant profile, 8,000 reads: {} 429s, {:.1} s on the emulator's clock",
+        e.throttled,
+        authctl::clock::since(t.clock.now(), started).as_secs_f64()
+    );
+}
+
+#[tokio::test]
 async fn with_503s_dropped_connections_and_read_lag_a_2000_user_read_after_writes_returns_the_written_state()
  {
     let lag = Duration::from_secs(5);

@@ -476,7 +476,10 @@ impl EmulatorProcess {
             .read_line(&mut line)
             .expect("reads the URL line");
         let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "first line: {url:?}");
+        assert!(
+            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
+            "first line: {url:?}"
+        );
         EmulatorProcess { child, url }
     }
 

@@ -222,3 +222,22 @@ pub(super) fn authorize(caller: &Caller, need: Need, target: &User) -> Result<bo
     // Only Global Administrators and Privileged Authentication Administrators read full numbers of others.
     Ok(!(has(GA) || has(PAA)))
 }
+
+/// Whether the caller reads users' full profiles, or only the basic one: `User.ReadBasic.All` alone gives
+/// `displayName`, `givenName`, `id`, `mail`, `surname` and `userPrincipalName`; Graph answers the other properties
+/// as `null` (ASSUMPTIONS.md). `User.Read`/`User.ReadWrite` read the signed-in user's own full profile.
+pub(super) fn reads_full_profile(caller: &Caller, own: bool) -> bool {
+    let full = [
+        "User.Read.All",
+        "User.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ];
+    match caller.user_id {
+        None => any(&caller.roles, &full),
+        Some(_) => {
+            any(&caller.scopes, &full)
+                || (own && any(&caller.scopes, &["User.Read", "User.ReadWrite"]))
+        }
+    }
+}

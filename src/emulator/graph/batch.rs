@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::super::ids::new_guid;
 use super::super::store::EmulatorState;
 use super::super::tokens::verify;
-use super::{Fault, Req, Resp, process, seed};
+use super::{Fault, Req, Resp, body, process, seed, unauthenticated};
 
 /// `POST /v1.0/$batch`: up to 20 requests with unique ids (case-insensitive), `dependsOn` sequencing (a failed
 /// dependency answers 424), each item throttled and counted on its own.
@@ -27,8 +27,9 @@ pub(crate) fn batch(state: &EmulatorState, req: &Req) -> Resp {
 
 fn batch_inner(state: &EmulatorState, req: &Req) -> Result<Resp, Fault> {
     if let Err(msg) = verify(state, req.authorization.as_deref()) {
-        return Err(Fault::new(401, "InvalidAuthenticationToken", msg));
+        return Err(unauthenticated(msg));
     }
+    body::content_type(req)?;
     let invalid = |msg: String| Fault::new(400, "BadRequest", msg);
     let body: Value = serde_json::from_slice(&req.body)
         .map_err(|_| invalid("Invalid batch payload format.".into()))?;
@@ -162,22 +163,20 @@ fn item_request(outer: &Req, item: &Value) -> Result<Req, String> {
         .unwrap_or_default()
         .to_ascii_uppercase();
     let mut url = item["url"].as_str().unwrap_or_default().to_string();
-    if let Some(rest) = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
+    // Graph wants each item's url relative to the version root (`/users/{id}`, or `users/{id}`): an absolute URL
+    // or one that repeats the version is refused (ASSUMPTIONS.md).
+    let lower = url.to_ascii_lowercase();
+    if lower.contains("://")
+        || ["/v1.0", "v1.0/", "/beta", "beta/"]
+            .iter()
+            .any(|v| lower.starts_with(v))
     {
-        url = rest
-            .find('/')
-            .map(|i| rest[i..].to_string())
-            .unwrap_or_default();
+        return Err(format!(
+            "Invalid request url '{url}': a batch request's url must be relative to the service root and version, e.g. /users/{{id}}."
+        ));
     }
     if !url.starts_with('/') {
         url.insert(0, '/');
-    }
-    for v in ["/v1.0/", "/beta/"] {
-        if let Some(rest) = url.strip_prefix(v) {
-            url = format!("/{rest}");
-        }
     }
     let (path, query) = match url.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
@@ -225,6 +224,7 @@ fn item_request(outer: &Req, item: &Value) -> Result<Req, String> {
         path,
         query,
         body,
+        content_type: content_type.map(str::to_string),
         authorization: outer.authorization.clone(),
         client_request_id,
         request_id: new_guid(),

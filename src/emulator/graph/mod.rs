@@ -22,7 +22,7 @@ mod select;
 
 use serde_json::{Value, json};
 
-use super::faults::{Verdict, retry_after};
+use super::faults::{Charge, Verdict, retry_after};
 use super::ids::iso;
 use super::store::{Data, EmulatorState};
 use super::tenant::User;
@@ -42,6 +42,8 @@ pub(crate) struct Req {
     pub query: String,
     /// The body text (empty = none).
     pub body: Vec<u8>,
+    /// The `Content-Type` header, when sent.
+    pub content_type: Option<String>,
     pub authorization: Option<String>,
     pub client_request_id: String,
     pub request_id: String,
@@ -139,9 +141,13 @@ impl Fault {
     }
 }
 
-/// The `WWW-Authenticate` header of a 401.
-fn www_authenticate() -> &'static str {
-    "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\""
+/// A 401 `InvalidAuthenticationToken` with Graph's `WWW-Authenticate` header, which names the authorization
+/// endpoint and Graph's own application id as `client_id`.
+fn unauthenticated(message: impl Into<String>) -> Fault {
+    Fault::new(401, "InvalidAuthenticationToken", message).header(
+        "WWW-Authenticate",
+        "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
+    )
 }
 
 /// The template of a request's route, for statistics of requests refused before routing.
@@ -185,9 +191,7 @@ fn process_inner(state: &EmulatorState, req: &Req) -> Resp {
     let caller = match verify(state, req.authorization.as_deref()) {
         Ok(c) => c,
         Err(msg) => {
-            return Fault::new(401, "InvalidAuthenticationToken", msg)
-                .header("WWW-Authenticate", www_authenticate())
-                .answer(state, req);
+            return unauthenticated(msg).answer(state, req);
         }
     };
     let (target, ep, route_t) = match routing::route(&req.method, &req.path) {
@@ -195,12 +199,29 @@ fn process_inner(state: &EmulatorState, req: &Req) -> Resp {
         Err(f) => return f.answer(state, req),
     };
     let is_write = matches!(req.method.as_str(), "POST" | "PATCH" | "DELETE" | "PUT");
-    let verdict = state.faults().admit(state.now(), is_write);
+    let charge = Charge {
+        app: &caller.client_id,
+        resource_units: resource_units(&ep, &req.query),
+        write: is_write,
+    };
+    let tenant_id = state.tenant_id();
+    let (verdict, profiled) = {
+        let mut faults = state.faults();
+        (
+            faults.admit(state.now(), charge, &tenant_id),
+            faults.has_profile(),
+        )
+    };
     let mut resp = match verdict {
-        Verdict::Throttled(wait) => {
-            let mut r = Fault::new(429, "TooManyRequests", "Please retry again later.")
-                .header("Retry-After", retry_after(wait))
-                .answer(state, req);
+        Verdict::Throttled(wait, limit) => {
+            let mut f = Fault::new(429, "TooManyRequests", "Please retry again later.")
+                .header("Retry-After", retry_after(wait));
+            if let Some(l) = limit {
+                f = f
+                    .header("x-ms-throttle-scope", l.scope)
+                    .header("x-ms-throttle-information", l.information);
+            }
+            let mut r = f.answer(state, req);
             if let Some(inner) = r
                 .body
                 .as_mut()
@@ -232,8 +253,26 @@ fn process_inner(state: &EmulatorState, req: &Req) -> Resp {
             }
         }
     };
+    if profiled {
+        resp = resp.header("x-ms-resource-unit", charge.resource_units.to_string());
+    }
     resp.route = route_t;
     resp
+}
+
+/// Resource units a request costs under a throttling profile: Graph's identity-and-access table charges 2 for a
+/// `user` read (1 with `$select`) and 1 for a path it doesn't list (the authentication-method routes).
+fn resource_units(ep: &Endpoint, query: &str) -> u32 {
+    match ep {
+        Endpoint::GetUser | Endpoint::ListUsers => {
+            if query_param(query, "$select").is_some() {
+                1
+            } else {
+                2
+            }
+        }
+        _ => 1,
+    }
 }
 
 /// The seed of behaviours the documentation leaves uncertain (see ASSUMPTIONS.md).
@@ -279,6 +318,7 @@ fn dispatch(
     ep: Endpoint,
     user_id: &mut Option<String>,
 ) -> Result<Resp, Fault> {
+    body::content_type(req)?;
     if let Endpoint::ListUsers = ep {
         return paging::list_users(state, req, caller);
     }
@@ -309,10 +349,13 @@ fn dispatch(
         ));
     }
     *user_id = Some(current.id);
-    run(state, req, &mut data, index, ep, masked)
+    let full = authz::reads_full_profile(caller, own);
+    run(state, req, &mut data, index, ep, masked, full)
 }
 
-/// Runs the handler of an endpoint on one resolved, authorized user.
+/// Runs the handler of an endpoint on one resolved, authorized user (`masked`: phone numbers masked for this
+/// caller; `full_profile`: user properties beyond the basic profile readable).
+#[allow(clippy::too_many_arguments)]
 fn run(
     state: &EmulatorState,
     req: &Req,
@@ -320,18 +363,19 @@ fn run(
     index: usize,
     ep: Endpoint,
     masked: bool,
+    full_profile: bool,
 ) -> Result<Resp, Fault> {
     match ep {
         Endpoint::GetUser => {
             let seen = state.read_user(data, index);
-            select::user_entity(req, &seen)
+            select::user_entity(req, &seen, full_profile)
         }
         Endpoint::PhoneList => Ok(phones::list(state, req, data, index, masked)),
         Endpoint::PhoneGet(id) => phones::get(state, req, data, index, &id, masked),
         Endpoint::PhoneCreate => phones::create(state, req, data, index),
         Endpoint::PhoneUpdate(id) => phones::update(state, req, data, index, &id),
         Endpoint::PhoneDelete(id) => phones::delete(state, data, index, &id),
-        Endpoint::Sms(id, enable) => phones::sms_action(state, data, index, &id, enable),
+        Endpoint::Sms(id, enable) => phones::sms_action(state, req, data, index, &id, enable),
         Endpoint::MethodsList => Ok(methods::list(state, req, data, index, masked)),
         Endpoint::MethodGet(id) => methods::get(state, req, data, index, &id, masked),
         Endpoint::PasswordMethodsList => Ok(methods::password_list(req, data, index)),

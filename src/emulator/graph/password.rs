@@ -31,7 +31,7 @@ pub(super) fn reset(
             "Password method '{id}' not found."
         )));
     }
-    let body = body::optional(req)?.unwrap_or_default();
+    let body = body::action(req, "resetPassword", &["newPassword"])?;
     let given = match body.get("newPassword") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),

@@ -12,6 +12,9 @@ use super::super::tenant::{Phone, User};
 use super::{Fault, Req, Resp, body, commit, seed};
 
 const PHONE_TYPE: &str = "microsoft.graph.phoneAuthenticationMethod";
+/// The properties `phoneAuthenticationMethod` declares (its own and `authenticationMethod`'s `id`);
+/// `smsSignInState` is declared but read-only.
+const PHONE_PROPERTIES: &[&str] = &["id", "phoneNumber", "phoneType", "smsSignInState"];
 
 /// The masking style of this run (varied by the seed; see ASSUMPTIONS.md).
 fn mask_style(state: &EmulatorState) -> u8 {
@@ -187,7 +190,7 @@ pub(super) fn create(
     data: &mut Data,
     index: usize,
 ) -> Result<Resp, Fault> {
-    let body = body::entity(req, PHONE_TYPE)?;
+    let body = body::entity(req, PHONE_TYPE, PHONE_PROPERTIES)?;
     refuse_sms_state(&body)?;
     let (Some(number), Some(ptype)) = (
         body.get("phoneNumber").and_then(Value::as_str),
@@ -240,7 +243,7 @@ pub(super) fn update(
     index: usize,
     id: &str,
 ) -> Result<Resp, Fault> {
-    let body = body::entity(req, PHONE_TYPE)?;
+    let body = body::entity(req, PHONE_TYPE, PHONE_PROPERTIES)?;
     let t = PhoneType::from_method_id(id).ok_or_else(|| no_such_id(id))?;
     let existing = data.tenant.users[index]
         .phones
@@ -299,11 +302,18 @@ pub(super) fn delete(
 /// `POST …/phoneMethods/{id}/enableSmsSignIn` and `disableSmsSignIn`.
 pub(super) fn sms_action(
     state: &EmulatorState,
+    req: &Req,
     data: &mut Data,
     index: usize,
     id: &str,
     enable: bool,
 ) -> Result<Resp, Fault> {
+    let name = if enable {
+        "enableSmsSignIn"
+    } else {
+        "disableSmsSignIn"
+    };
+    body::action(req, name, &[])?;
     let t = PhoneType::from_method_id(id).ok_or_else(|| no_such_id(id))?;
     if t != PhoneType::Mobile {
         return Err(Fault::bad_request(

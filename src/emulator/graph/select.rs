@@ -93,23 +93,36 @@ pub(super) fn select_list(req: &Req) -> Result<Vec<&'static str>, Fault> {
     }
 }
 
-/// A user as Graph shows it, with the selected properties.
-pub(super) fn user_object(u: &User, select: &[&'static str]) -> Value {
+/// The properties `User.ReadBasic.All` reads (Microsoft's permission reference: the basic profile).
+const USER_BASIC: &[&str] = &[
+    "displayName",
+    "givenName",
+    "id",
+    "mail",
+    "surname",
+    "userPrincipalName",
+];
+
+/// A user as Graph shows it, with the selected properties; with only the basic profile readable (`full` false),
+/// the others are `null`.
+pub(super) fn user_object(u: &User, select: &[&'static str], full: bool) -> Value {
     let props = user_props(u);
     let mut m = Map::new();
     for k in select {
-        m.insert(
-            (*k).to_string(),
-            props.get(k).cloned().unwrap_or(Value::Null),
-        );
+        let v = if full || USER_BASIC.contains(k) {
+            props.get(k).cloned().unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        m.insert((*k).to_string(), v);
     }
     Value::Object(m)
 }
 
 /// `GET /users/{id}` and `GET /me`.
-pub(super) fn user_entity(req: &Req, u: &User) -> Result<Resp, Fault> {
+pub(super) fn user_entity(req: &Req, u: &User, full: bool) -> Result<Resp, Fault> {
     let select = select_list(req)?;
-    let mut v = user_object(u, &select);
+    let mut v = user_object(u, &select, full);
     let ctx = match query_param(&req.query, "$select") {
         Some(_) => format!(
             "{}/v1.0/$metadata#users({})/$entity",

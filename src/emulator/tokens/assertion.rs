@@ -3,7 +3,7 @@
 //! with Entra's AADSTS code.
 
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use sha2::Digest;
 
@@ -22,14 +22,14 @@ pub(super) fn check_assertion(
     app: &App,
     assertion: &str,
 ) -> Result<(), (u32, String)> {
-    let header = jsonwebtoken::decode_header(assertion)
-        .map_err(|_| (50027, "JWT token is invalid or malformed.".to_string()))?;
-    let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(assertion)
-        .map_err(|_| (50027, "JWT token is invalid or malformed.".to_string()))?;
+    let jws = Jws::parse(assertion)
+        .ok_or_else(|| (50027, "JWT token is invalid or malformed.".to_string()))?;
+    let header = &jws.header;
+    let claims = &jws.claims;
     let iss = claims["iss"].as_str().unwrap_or_default();
-    let now = unix(state.now());
-    let skew = 300;
-    if let Some(exp) = claims["exp"].as_i64()
+    let now = unix(state.now()) as f64;
+    let skew = 300.0;
+    if let Some(exp) = numeric_date(&claims["exp"])
         && now > exp + skew
     {
         return Err((
@@ -37,7 +37,7 @@ pub(super) fn check_assertion(
             "Client assertion is not within its valid time range.".into(),
         ));
     }
-    if let Some(nbf) = claims["nbf"].as_i64()
+    if let Some(nbf) = numeric_date(&claims["nbf"])
         && now + skew < nbf
     {
         return Err((
@@ -45,7 +45,7 @@ pub(super) fn check_assertion(
             "Client assertion is not within its valid time range.".into(),
         ));
     }
-    if claims["exp"].as_i64().is_none() {
+    if numeric_date(&claims["exp"]).is_none() {
         return Err((
             50027,
             "JWT token is invalid or malformed: no exp claim.".into(),
@@ -67,9 +67,8 @@ pub(super) fn check_assertion(
         }
         let (der, key) = certificate_key(pem).map_err(|e| (700027, e))?;
         if let Some(t) = &header.x5t_s256 {
-            let want =
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der));
-            if *t != want {
+            // base64url of the SHA-256 of the DER, with or without padding (azure-identity pads it).
+            if b64url(t).as_deref() != Some(sha2::Sha256::digest(&der).as_slice()) {
                 return Err((
                     700027,
                     format!(
@@ -83,7 +82,7 @@ pub(super) fn check_assertion(
                 "Client assertion contains no x5t#S256 or x5t header.".into(),
             ));
         }
-        verify_signature(assertion, &key, header.alg).map_err(|_| {
+        verify_signature(&jws, &key).map_err(|_| {
             (
                 700027,
                 "Client assertion contains an invalid signature.".into(),
@@ -92,7 +91,7 @@ pub(super) fn check_assertion(
         if claims["sub"].as_str() != Some(app.client_id.as_str()) {
             return Err((700023, "Client assertion audience claim does not match Realm issuer: sub must be the client id.".into()));
         }
-        let aud_ok = audiences(&claims).iter().any(|a| {
+        let aud_ok = audiences(claims).iter().any(|a| {
             let a = a.trim_end_matches('/');
             [tenant, tid].iter().any(|t| {
                 a.eq_ignore_ascii_case(&format!("{base}/{t}/oauth2/v2.0/token"))
@@ -140,7 +139,7 @@ pub(super) fn check_assertion(
             ),
         ));
     }
-    let auds = audiences(&claims);
+    let auds = audiences(claims);
     let Some(cred) = creds.into_iter().find(|f| auds.contains(&f.audience)) else {
         return Err((
             700212,
@@ -168,7 +167,7 @@ pub(super) fn check_assertion(
             ),
         ));
     }
-    verify_signature(assertion, &key, header.alg).map_err(|_| {
+    verify_signature(&jws, &key).map_err(|_| {
         (700024, "Client assertion failed signature validation against the federated credential's issuer key.".to_string())
     })?;
     Ok(())
@@ -185,16 +184,65 @@ fn audiences(claims: &Value) -> Vec<String> {
     }
 }
 
-fn verify_signature(
-    token: &str,
-    key: &DecodingKey,
+/// The header fields of a client assertion the checks read.
+struct AssertionHeader {
     alg: Algorithm,
-) -> Result<(), jsonwebtoken::errors::Error> {
-    let mut v = Validation::new(alg);
-    v.validate_exp = false;
-    v.validate_aud = false;
-    v.required_spec_claims.clear();
-    jsonwebtoken::decode::<Value>(token, key, &v).map(|_| ())
+    x5t: Option<String>,
+    x5t_s256: Option<String>,
+}
+
+/// A client assertion's three segments, decoded as Entra decodes them: base64url with or without `=` padding (MSAL
+/// omits it, azure-identity's async credentials keep it), the signature checked over the segments as sent.
+struct Jws<'a> {
+    header: AssertionHeader,
+    claims: Value,
+    /// `header.payload` exactly as sent: what was signed.
+    message: &'a str,
+    /// The signature segment without padding.
+    signature: &'a str,
+}
+
+/// base64url, padded or not.
+fn b64url(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .ok()
+}
+
+impl<'a> Jws<'a> {
+    fn parse(token: &'a str) -> Option<Jws<'a>> {
+        let (message, signature) = token.trim().rsplit_once('.')?;
+        let (h, p) = message.split_once('.')?;
+        let header: Value = serde_json::from_slice(&b64url(h)?).ok()?;
+        let claims: Value = serde_json::from_slice(&b64url(p)?).ok()?;
+        if !claims.is_object() {
+            return None;
+        }
+        let text = |k: &str| header.get(k).and_then(Value::as_str).map(str::to_string);
+        let alg: Algorithm = text("alg")?.parse().ok()?;
+        Some(Jws {
+            header: AssertionHeader {
+                alg,
+                x5t: text("x5t"),
+                x5t_s256: text("x5t#S256"),
+            },
+            claims,
+            message,
+            signature: signature.trim_end_matches('='),
+        })
+    }
+}
+
+/// A NumericDate (RFC 7519 §2): seconds since the epoch, an integer or not (MSAL writes `1733112345.123`).
+fn numeric_date(v: &Value) -> Option<f64> {
+    v.as_f64().filter(|f| f.is_finite())
+}
+
+fn verify_signature(jws: &Jws<'_>, key: &DecodingKey) -> Result<(), ()> {
+    match jsonwebtoken::crypto::verify(jws.signature, jws.message.as_bytes(), key, jws.header.alg) {
+        Ok(true) => Ok(()),
+        _ => Err(()),
+    }
 }
 
 /// The DER bytes and RSA public key of a PEM certificate.

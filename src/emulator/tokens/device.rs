@@ -11,7 +11,12 @@ use serde_json::json;
 
 use super::super::store::{Data, DeviceCode, EmulatorState, RefreshGrant};
 use super::super::tenant::App;
-use super::{aad_error, find_app, issue, lifetime, parse_form, tenant_matches, token_response};
+use base64::Engine;
+
+use super::{
+    aad_error, find_app, issue, lifetime, parse_form, sign_value, tenant_matches,
+    token_response_with, unix,
+};
 
 const DEVICE_CODE_LIFETIME: Duration = Duration::from_secs(900);
 
@@ -120,7 +125,11 @@ pub fn devicecode_endpoint(
     .into_response()
 }
 
-pub(super) fn device_code_grant(state: &EmulatorState, form: &HashMap<String, String>) -> Response {
+pub(super) fn device_code_grant(
+    state: &EmulatorState,
+    base: &str,
+    form: &HashMap<String, String>,
+) -> Response {
     let code = form.get("device_code").cloned().unwrap_or_default();
     let now = state.now();
     let mut data = state.data();
@@ -156,11 +165,12 @@ pub(super) fn device_code_grant(state: &EmulatorState, form: &HashMap<String, St
         );
     };
     data.device_codes.remove(&code);
-    issue_delegated(state, data, &dc.client_id, &user_id, dc.scopes)
+    issue_delegated(state, base, data, &dc.client_id, &user_id, dc.scopes)
 }
 
 fn issue_delegated(
     state: &EmulatorState,
+    base: &str,
     mut data: std::sync::MutexGuard<'_, Data>,
     client_id: &str,
     user_id: &str,
@@ -211,10 +221,41 @@ fn issue_delegated(
         None,
         life,
     );
-    token_response(token, life, Some(refresh), Some(scopes.join(" ")))
+    // MSAL always asks for `openid profile offline_access`; Entra then returns an ID token and `client_info`,
+    // from which azure-identity builds its AuthenticationRecord (DeviceCodeCredential fails without them).
+    let now = state.now();
+    let id_claims = json!({
+        "aud": app.client_id,
+        "iss": format!("{base}/{tid}/v2.0"),
+        "iat": unix(now),
+        "nbf": unix(now),
+        "exp": unix(crate::clock::add(now, life)),
+        "sub": user.id,
+        "oid": user.id,
+        "tid": tid,
+        "preferred_username": user.user_principal_name,
+        "name": user.display_name,
+        "ver": "2.0",
+    });
+    let client_info = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"uid": user.id, "utid": tid}).to_string());
+    token_response_with(
+        token,
+        life,
+        Some(refresh),
+        Some(scopes.join(" ")),
+        &[
+            ("id_token", sign_value(state, &id_claims)),
+            ("client_info", client_info),
+        ],
+    )
 }
 
-pub(super) fn refresh_grant(state: &EmulatorState, form: &HashMap<String, String>) -> Response {
+pub(super) fn refresh_grant(
+    state: &EmulatorState,
+    base: &str,
+    form: &HashMap<String, String>,
+) -> Response {
     let rt = form.get("refresh_token").cloned().unwrap_or_default();
     let mut data = state.data();
     let Some(grant) = data.refresh_tokens.remove(&rt) else {
@@ -239,7 +280,14 @@ pub(super) fn refresh_grant(state: &EmulatorState, form: &HashMap<String, String
             "The refresh token was issued to a different client.",
         );
     }
-    issue_delegated(state, data, &grant.client_id, &grant.user_id, grant.scopes)
+    issue_delegated(
+        state,
+        base,
+        data,
+        &grant.client_id,
+        &grant.user_id,
+        grant.scopes,
+    )
 }
 
 /// The body of `POST /_emulator/device/approve`.
@@ -295,4 +343,53 @@ pub fn approve(state: &EmulatorState, a: Approval) -> Response {
     };
     dc.approved_user = Some(user.id);
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /devicelogin`: the page `verification_uri` points at. Entra's page asks for the code and then signs the user
+/// in; the emulator's asks for the code, the user and the password in one form (posted back to the same URL).
+pub fn devicelogin_page() -> Response {
+    let html = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>authctl emulator: device sign-in</title></head>
+<body>
+<h1>Sign in to the authctl emulator</h1>
+<p>Enter the code shown by the application, and the user's name and password from the tenant file.</p>
+<form method="post" action="devicelogin">
+<p><label>Code <input name="user_code" autocomplete="off" required></label></p>
+<p><label>User (UPN) <input name="upn" required></label></p>
+<p><label>Password <input name="password" type="password" required></label></p>
+<p><button type="submit">Sign in</button></p>
+</form>
+<p>Scripts can post the same fields as JSON to <code>/_emulator/device/approve</code>.</p>
+</body></html>
+"#;
+    (
+        StatusCode::OK,
+        [("content-type", "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response()
+}
+
+/// `POST /devicelogin` (the page's form, `application/x-www-form-urlencoded`): approves the pending device code
+/// like `/_emulator/device/approve`, answering a page on success and the identity platform's error otherwise.
+pub fn devicelogin_submit(state: &EmulatorState, body: &[u8]) -> Response {
+    let form = parse_form(body);
+    let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let r = approve(
+        state,
+        Approval {
+            user_code: field("user_code"),
+            upn: field("upn"),
+            password: field("password"),
+        },
+    );
+    if r.status() != StatusCode::NO_CONTENT {
+        return r;
+    }
+    (
+        StatusCode::OK,
+        [("content-type", "text/html; charset=utf-8")],
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title></head>\n<body><p>You have signed in to the application on your device. You may now close this window.</p></body></html>\n",
+    )
+        .into_response()
 }

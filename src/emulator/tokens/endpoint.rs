@@ -85,9 +85,9 @@ pub fn token_endpoint(
     match grant {
         "client_credentials" => client_credentials(state, base, tenant, headers, &form),
         "urn:ietf:params:oauth:grant-type:device_code" | "device_code" => {
-            device_code_grant(state, &form)
+            device_code_grant(state, base, &form)
         }
-        "refresh_token" => refresh_grant(state, &form),
+        "refresh_token" => refresh_grant(state, base, &form),
         "" => aad_error(
             state,
             StatusCode::BAD_REQUEST,
@@ -166,7 +166,9 @@ fn client_credentials(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'.",
+                &format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                ),
             );
         }
     } else if let Some(assertion) = form.get("client_assertion") {

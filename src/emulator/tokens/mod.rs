@@ -9,7 +9,7 @@ mod assertion;
 mod device;
 mod endpoint;
 
-pub use device::{Approval, approve, devicecode_endpoint};
+pub use device::{Approval, approve, devicecode_endpoint, devicelogin_page, devicelogin_submit};
 pub use endpoint::{openid_configuration, token_endpoint};
 
 use std::collections::{BTreeSet, HashMap};
@@ -81,10 +81,24 @@ pub struct Caller {
     pub scopes: BTreeSet<String>,
     /// Directory role template ids.
     pub wids: BTreeSet<String>,
+    /// The calling app (client id).
+    pub client_id: String,
 }
 
 fn unix(t: jiff::Timestamp) -> i64 {
     t.as_second()
+}
+
+/// Signs any claims (an ID token) with the process key.
+fn sign_value(state: &EmulatorState, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("authctl-emulator".into());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(&state.shared.key),
+    )
+    .unwrap_or_default()
 }
 
 /// Signs claims with the process key.
@@ -234,6 +248,7 @@ pub fn verify(state: &EmulatorState, authorization: Option<&str>) -> Result<Call
             .map(str::to_string)
             .collect(),
         wids: c.wids.into_iter().collect(),
+        client_id: c.appid,
     })
 }
 
@@ -276,6 +291,17 @@ fn token_response(
     refresh: Option<String>,
     scope: Option<String>,
 ) -> Response {
+    token_response_with(access, life, refresh, scope, &[])
+}
+
+/// A token response with extra string fields (`id_token`, `client_info`).
+fn token_response_with(
+    access: String,
+    life: Duration,
+    refresh: Option<String>,
+    scope: Option<String>,
+    extra: &[(&str, String)],
+) -> Response {
     let mut body = json!({
         "token_type": "Bearer",
         "expires_in": life.as_secs(),
@@ -287,6 +313,9 @@ fn token_response(
     }
     if let Some(s) = scope {
         body["scope"] = Value::String(s);
+    }
+    for (k, v) in extra {
+        body[*k] = Value::String(v.clone());
     }
     (StatusCode::OK, axum::Json(body)).into_response()
 }

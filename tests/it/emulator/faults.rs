@@ -211,3 +211,73 @@ async fn stats_endpoint_counts_routes_statuses_batches_and_429s() {
     assert_eq!(s["throttled"], json!(1));
     assert_eq!(s["httpRequests"], json!(3));
 }
+
+#[tokio::test]
+async fn graph_profile_charges_resource_units_per_app_and_batch_items_one_by_one() {
+    let emu = Emu::start_with(SMALL_TENANT, |o| {
+        o.throttle_profile = Some(authctl::emulator::ThrottleProfile::Small)
+    })
+    .await;
+    let t = emu.app_token().await;
+    let cost = |r: &Reply| r.header("x-ms-resource-unit");
+    assert_eq!(
+        cost(&emu.get("/users/kim@contoso.com", &t).await).as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        cost(&emu.get("/users/kim@contoso.com?$select=id", &t).await).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        cost(&emu.get(&phones("kim@contoso.com"), &t).await).as_deref(),
+        Some("1")
+    );
+    // 4 RU spent; 20 user reads a batch cost 40 RU: 87 batches leave 16 RU, so the 88th has 12 items throttled.
+    let batch = json!({"requests": (1..=20).map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users/kim@contoso.com"})).collect::<Vec<_>>()});
+    for _ in 0..87 {
+        let r = emu.post("/$batch", &t, batch.clone()).await;
+        assert!(
+            r.body["responses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["status"] == json!(200))
+        );
+    }
+    let r = emu.post("/$batch", &t, batch.clone()).await;
+    let throttled: Vec<&Value> = r.body["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["status"] == json!(429))
+        .collect();
+    assert_eq!(throttled.len(), 12, "{}", r.body);
+    let h = &throttled[0]["headers"];
+    let ra: u64 = h["Retry-After"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .expect("whole seconds");
+    assert!(ra >= 1);
+    assert_eq!(
+        h["x-ms-throttle-scope"],
+        json!(
+            "Tenant_Application/ReadWrite/00000000-0000-4000-8000-0000000000aa/00000000-0000-4000-8000-00000000a001"
+        )
+    );
+    assert_eq!(
+        h["x-ms-throttle-information"],
+        json!("ResourceUnitLimitExceeded")
+    );
+    // Another app has its own budget; the first one's returns with time.
+    let ro = emu
+        .secret_token("00000000-0000-4000-8000-00000000a002", "r3ad")
+        .await;
+    assert_eq!(emu.get(&phones("kim@contoso.com"), &ro).await.status, 200);
+    let single = emu.get("/users/kim@contoso.com", &t).await;
+    single.assert_error(429, "TooManyRequests");
+    emu.clock.advance(Duration::from_secs(
+        single.header("retry-after").unwrap().parse().unwrap(),
+    ));
+    assert_eq!(emu.get("/users/kim@contoso.com", &t).await.status, 200);
+}

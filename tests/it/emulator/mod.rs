@@ -3,11 +3,14 @@
 
 mod batch;
 mod binary;
+mod client_assertions;
 mod conformance;
 mod faults;
 mod password;
 mod permissions;
 mod phone_rules;
+mod refusals;
+mod tls;
 mod tokens;
 mod users;
 
@@ -108,3 +111,48 @@ fn phone(user: &str, id: &str) -> String {
 }
 
 const RESET: &str = "/authentication/methods/28c10230-6103-485e-b985-444c60001490/resetPassword";
+
+/// Decodes a JWT's claims without checking it (the test only reads what the emulator put in).
+fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn cert_tenant(cert_pem: &str, issuer_pub: &str) -> String {
+    let indent = |s: &str, n: usize| {
+        s.lines()
+            .map(|l| format!("{}{l}\n", " ".repeat(n)))
+            .collect::<String>()
+    };
+    format!(
+        "tenantId: 00000000-0000-4000-8000-0000000000dd\napps:\n  - clientId: 00000000-0000-4000-8000-00000000d001\n    permissions: [UserAuthenticationMethod.Read.All]\n    tokenLifetime: 10m\n    certificate: |\n{}    federatedCredentials:\n      - issuer: https://token.actions.githubusercontent.com\n        subject: repo:contoso/authctl-config:environment:prod\n        audience: api://AzureADTokenExchange\n        issuerKey: |\n{}users: []\n",
+        indent(cert_pem, 6),
+        indent(issuer_pub, 10)
+    )
+}
+
+const CERT_APP: &str = "00000000-0000-4000-8000-00000000d001";
+
+fn assertion_form(assertion: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("grant_type", "client_credentials".into()),
+        ("client_id", CERT_APP.into()),
+        ("scope", "https://graph.microsoft.com/.default".into()),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+        ),
+        ("client_assertion", assertion.into()),
+    ]
+}
+
+async fn post_form(emu: &Emu, form: &[(&str, String)]) -> (u16, Value) {
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    emu.token_request(&form).await
+}

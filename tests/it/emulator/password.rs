@@ -161,3 +161,69 @@ async fn reset_password_configured_failure_outcome() {
     );
     assert!(end.body.get("createdDateTime").is_none(), "$select applies");
 }
+
+/// With only `User.ReadBasic.All`, `onPremisesSyncEnabled` reads `null` for everyone: `password reset` can't rule out
+/// a synced user, says so, and Graph's refusal of the generated password is shown (nothing changed).
+#[tokio::test]
+async fn password_reset_says_when_it_cannot_read_the_sync_state() {
+    let emu = Emu::start_with(SMALL_TENANT, |o| {
+        o.clock = std::sync::Arc::new(authctl::clock::SystemClock);
+    })
+    .await;
+    let token = emu.token(TokenSpec::delegated(
+        "admin@contoso.com",
+        &[
+            "UserAuthenticationMethod.ReadWrite.All",
+            "User.ReadBasic.All",
+        ],
+    ));
+    let mut cmd = authctl_cmd();
+    cmd.args(["password", "reset", "sam@contoso.com", "--graph-url"])
+        .arg(emu.url())
+        .env("AUTHCTL_ACCESS_TOKEN", token);
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("can't tell whether sam@contoso.com is synced")
+            && err.contains("User.Read.All"),
+        "{err}"
+    );
+    assert!(
+        err.contains("400 badRequest"),
+        "Graph's refusal shown: {err}"
+    );
+    assert!(
+        emu.snapshot()
+            .user("sam@contoso.com")
+            .unwrap()
+            .password
+            .is_none()
+    );
+    // With a full-profile permission the preflight knows, and nothing is sent.
+    let token = emu.token(TokenSpec::delegated(
+        "admin@contoso.com",
+        &["UserAuthenticationMethod.ReadWrite.All", "User.Read.All"],
+    ));
+    let before = emu
+        .stats()
+        .total("POST /users/{id}/authentication/methods/{id}/resetPassword");
+    let mut cmd = authctl_cmd();
+    cmd.args(["password", "reset", "sam@contoso.com", "--graph-url"])
+        .arg(emu.url())
+        .env("AUTHCTL_ACCESS_TOKEN", token);
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("is synced from on-premises AD"), "{err}");
+    assert!(!err.contains("can't tell"), "{err}");
+    assert_eq!(
+        emu.stats()
+            .total("POST /users/{id}/authentication/methods/{id}/resetPassword"),
+        before
+    );
+}

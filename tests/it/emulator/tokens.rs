@@ -3,18 +3,6 @@
 
 use super::*;
 
-/// Decodes a JWT's claims without checking it (the test only reads what the emulator put in).
-fn claims(token: &str) -> Value {
-    use base64::Engine;
-    let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn token_client_secret_issues_an_app_token_with_roles() {
     let emu = Emu::example().await;
@@ -78,6 +66,12 @@ async fn token_wrong_secret_gives_an_aadsts_error_body() {
         "{body}"
     );
     assert_eq!(body["error_codes"], json!([7000215]));
+    let text = body["error_description"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("for a secret added to app '{RW_CLIENT_ID}'"))
+            && !text.contains("{client_id}"),
+        "names the app: {text}"
+    );
     for k in ["timestamp", "trace_id", "correlation_id"] {
         assert!(body[k].is_string(), "{k}");
     }
@@ -145,39 +139,6 @@ async fn token_errors_unknown_app_tenant_scope_grant() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-}
-
-fn cert_tenant(cert_pem: &str, issuer_pub: &str) -> String {
-    let indent = |s: &str, n: usize| {
-        s.lines()
-            .map(|l| format!("{}{l}\n", " ".repeat(n)))
-            .collect::<String>()
-    };
-    format!(
-        "tenantId: 00000000-0000-4000-8000-0000000000dd\napps:\n  - clientId: 00000000-0000-4000-8000-00000000d001\n    permissions: [UserAuthenticationMethod.Read.All]\n    tokenLifetime: 10m\n    certificate: |\n{}    federatedCredentials:\n      - issuer: https://token.actions.githubusercontent.com\n        subject: repo:contoso/authctl-config:environment:prod\n        audience: api://AzureADTokenExchange\n        issuerKey: |\n{}users: []\n",
-        indent(cert_pem, 6),
-        indent(issuer_pub, 10)
-    )
-}
-
-const CERT_APP: &str = "00000000-0000-4000-8000-00000000d001";
-
-fn assertion_form(assertion: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("grant_type", "client_credentials".into()),
-        ("client_id", CERT_APP.into()),
-        ("scope", "https://graph.microsoft.com/.default".into()),
-        (
-            "client_assertion_type",
-            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
-        ),
-        ("client_assertion", assertion.into()),
-    ]
-}
-
-async fn post_form(emu: &Emu, form: &[(&str, String)]) -> (u16, Value) {
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    emu.token_request(&form).await
 }
 
 #[tokio::test]
@@ -568,4 +529,132 @@ async fn example_tenant_loads_and_serves_every_method_type() {
             "{t}: {types:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn graph_401_www_authenticate_names_graphs_client_id_also_on_batch() {
+    let emu = Emu::example().await;
+    let want = r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000""#;
+    let r = emu
+        .get("/users/AdeleV@contoso.com/authentication/phoneMethods", "")
+        .await;
+    r.assert_error(401, "InvalidAuthenticationToken");
+    assert_eq!(r.header("www-authenticate").as_deref(), Some(want));
+    let b = emu
+        .post("/$batch", "not.a.jwt", json!({"requests": []}))
+        .await;
+    b.assert_error(401, "InvalidAuthenticationToken");
+    assert_eq!(b.header("www-authenticate").as_deref(), Some(want));
+}
+
+#[tokio::test]
+async fn device_code_verification_uri_serves_a_sign_in_page_that_approves() {
+    let emu = Emu::example().await;
+    let dc: Value = emu
+        .http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/devicecode",
+            emu.url(),
+            emu.tenant_id()
+        ))
+        .form(&[
+            ("client_id", RW_CLIENT_ID),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uri = dc["verification_uri"].as_str().unwrap().to_string();
+    assert_eq!(uri, format!("{}/devicelogin", emu.url()));
+    let page = emu.http.get(&uri).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text().await.unwrap().contains("name=\"user_code\""));
+    let submit = |password: &'static str| {
+        emu.http
+            .post(&uri)
+            .form(&[
+                ("user_code", dc["user_code"].as_str().unwrap()),
+                ("upn", "admin@contoso.com"),
+                ("password", password),
+            ])
+            .send()
+    };
+    let wrong = submit("nope").await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 400);
+    let wrong: Value = wrong.json().await.unwrap();
+    assert_eq!(wrong["error_codes"], json!([50126]));
+    assert_eq!(
+        submit("Admin-Passw0rd!").await.unwrap().status().as_u16(),
+        200
+    );
+    let (s, b) = emu
+        .token_request(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", RW_CLIENT_ID),
+            ("device_code", dc["device_code"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["access_token"].is_string());
+}
+
+/// Delegated grants return what MSAL and azure-identity read besides the access token: an `id_token` (v2.0 claims:
+/// `aud` = the app, `iss` = the discovery issuer, `tid`, `oid`, `preferred_username`) and `client_info`.
+#[tokio::test]
+async fn device_code_grant_returns_an_id_token_and_client_info() {
+    use base64::Engine;
+    let emu = Emu::start_with(EXAMPLE_TENANT, |o| o.auto_approve_device_code = true).await;
+    let dc: Value = emu
+        .http
+        .post(format!(
+            "{}/{}/oauth2/v2.0/devicecode",
+            emu.url(),
+            emu.tenant_id()
+        ))
+        .form(&[
+            ("client_id", RW_CLIENT_ID),
+            (
+                "scope",
+                "https://graph.microsoft.com/.default openid profile offline_access",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (s, b) = emu
+        .token_request(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", RW_CLIENT_ID),
+            ("device_code", dc["device_code"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let id = claims(b["id_token"].as_str().unwrap());
+    assert_eq!(id["aud"], json!(RW_CLIENT_ID));
+    assert_eq!(
+        id["iss"],
+        json!(format!("{}/{}/v2.0", emu.url(), emu.tenant_id()))
+    );
+    assert_eq!(id["tid"], json!(emu.tenant_id()));
+    assert_eq!(id["preferred_username"], json!("admin@contoso.com"));
+    let info: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(b["client_info"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(info["uid"], id["oid"]);
+    assert_eq!(info["utid"], json!(emu.tenant_id()));
 }

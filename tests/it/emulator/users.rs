@@ -156,3 +156,65 @@ async fn users_filter_pages_with_next_link_on_the_emulator_host() {
     want.sort();
     assert_eq!(seen, want);
 }
+
+#[tokio::test]
+async fn user_read_basic_all_reads_only_the_basic_profile() {
+    let emu = Emu::small().await;
+    let path = "/users/sam@contoso.com?$select=id,userPrincipalName,displayName,onPremisesSyncEnabled,accountEnabled";
+    let basic = emu.token(TokenSpec::app(&[
+        "UserAuthenticationMethod.Read.All",
+        "User.ReadBasic.All",
+    ]));
+    let r = emu.get(path, &basic).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["userPrincipalName"], json!("sam@contoso.com"));
+    assert_eq!(r.body["displayName"], json!("Sam Synced"));
+    assert_eq!(
+        r.body["onPremisesSyncEnabled"],
+        Value::Null,
+        "not in the basic profile"
+    );
+    assert_eq!(r.body["accountEnabled"], Value::Null);
+    let listed = emu
+        .get(
+            "/users?$filter=userPrincipalName eq 'sam@contoso.com'&$select=id,onPremisesSyncEnabled",
+            &basic,
+        )
+        .await;
+    assert_eq!(
+        listed.body["value"][0]["onPremisesSyncEnabled"],
+        Value::Null
+    );
+    let delegated_basic = emu.token(TokenSpec::delegated(
+        "admin@contoso.com",
+        &[
+            "UserAuthenticationMethod.ReadWrite.All",
+            "User.ReadBasic.All",
+        ],
+    ));
+    assert_eq!(
+        emu.get(path, &delegated_basic).await.body["onPremisesSyncEnabled"],
+        Value::Null
+    );
+    // A full-profile permission reads it.
+    for full in [
+        emu.token(TokenSpec::app(&["User.Read.All"])),
+        emu.token(TokenSpec::delegated(
+            "admin@contoso.com",
+            &["Directory.Read.All"],
+        )),
+    ] {
+        assert_eq!(
+            emu.get(path, &full).await.body["onPremisesSyncEnabled"],
+            json!(true)
+        );
+    }
+    // The signed-in user's own profile with User.Read.
+    let own = emu.token(TokenSpec::delegated("sam@contoso.com", &["User.Read"]));
+    assert_eq!(
+        emu.get("/me?$select=onPremisesSyncEnabled", &own)
+            .await
+            .body["onPremisesSyncEnabled"],
+        json!(true)
+    );
+}
