@@ -9,6 +9,7 @@ pub mod apply;
 pub mod cli;
 pub mod clock;
 pub mod emulator;
+pub mod escape;
 pub mod exit;
 pub mod graph;
 pub mod manifest;

@@ -16,8 +16,8 @@ use crate::plan::{
     convergence, is_masked, plan,
 };
 
-use super::executor::Runner;
 use super::reread::observed_user;
+use super::runner::Runner;
 
 /// The longest wait between two convergence re-reads.
 const MAX_DELAY: Duration = Duration::from_secs(10);

@@ -179,7 +179,7 @@ fn lock_state(state: &Path) -> Result<Arc<StateLock>, EmulatorError> {
             let holder = if holder.is_empty() {
                 "another process".to_string()
             } else {
-                crate::render::escape::visible_capped(holder, 200)
+                crate::escape::visible_capped(holder, 200)
             };
             return Err(EmulatorError::Io(format!(
                 "the state file {} is in use by {holder} (lock {}); a second writer would lose one of the two runs' \

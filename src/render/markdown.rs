@@ -44,7 +44,7 @@ impl Default for MarkdownOptions {
 /// Escapes text for a Markdown table cell or inline use: control and bidirectional characters shown as `\u{…}`,
 /// pipes and `<` neutralised.
 fn cell(s: &str) -> String {
-    crate::render::escape::visible(&s.replace('\n', " "))
+    crate::escape::visible(&s.replace('\n', " "))
         .replace('|', "\\|")
         .replace('<', "&lt;")
 }
@@ -76,7 +76,7 @@ fn message(s: &str) -> String {
         .enumerate()
         .map(|(i, p)| {
             if i % 2 == 1 {
-                crate::render::escape::markdown_code_span(&cell(p))
+                crate::escape::markdown_code_span(&cell(p))
             } else {
                 name(p)
             }
@@ -105,7 +105,7 @@ fn op_words(a: &Action) -> String {
 }
 
 fn code(v: Option<&str>) -> String {
-    v.map(|s| crate::render::escape::markdown_code_span(&cell(s)))
+    v.map(|s| crate::escape::markdown_code_span(&cell(s)))
         .unwrap_or_default()
 }
 
@@ -334,7 +334,7 @@ fn details(u: &UserPlan) -> String {
         .split_inclusive('\n')
         .map(|l| {
             let (body, nl) = l.strip_suffix('\n').map_or((l, ""), |b| (b, "\n"));
-            format!("{}{nl}", crate::render::escape::visible_keep_tabs(body))
+            format!("{}{nl}", crate::escape::visible_keep_tabs(body))
         })
         .collect();
     let longest = diff.split(|c| c != '`').map(str::len).max().unwrap_or(0);

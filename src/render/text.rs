@@ -83,7 +83,7 @@ pub(crate) fn is_interesting(u: &UserPlan) -> bool {
         || !u.warnings.is_empty()
 }
 
-use crate::render::escape::visible as v;
+use crate::escape::visible as v;
 
 /// Renders a plan for the terminal. Names, values and messages are escaped ([`v`]).
 pub fn plan_text(plan: &Plan, opts: TextOptions) -> String {

@@ -4,6 +4,7 @@
 mod support;
 
 mod apply;
+mod architecture;
 mod budgets;
 mod ci_recipes;
 mod client;
