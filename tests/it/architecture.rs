@@ -202,8 +202,8 @@ fn read_crate() -> Crate {
             .unwrap()
             .to_string_lossy()
             .replace('\\', "/");
-        // `main.rs` is the binary, not a module of the library.
-        if rel == "main.rs" || rel.ends_with("/tests.rs") {
+        // `main.rs` is the binary, not a module of the library; `tests.rs`, `*_tests.rs` are unit tests.
+        if rel == "main.rs" || rel.ends_with("tests.rs") {
             continue;
         }
         files.insert(module_path(&rel), rel);
