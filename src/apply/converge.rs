@@ -141,7 +141,7 @@ impl Runner<'_> {
             let full = again
                 .actions
                 .iter()
-                .find(|r| r.target == a.target)
+                .find(|r| r.target() == a.target())
                 .and_then(|r| r.before.clone());
             if let (Some(b), Some(full)) = (&a.before, full)
                 && is_masked(b)

@@ -87,7 +87,7 @@ fn refusal(plan: &Plan, own_guard: bool) -> Option<String> {
         .users
         .iter()
         .flat_map(|u| &u.actions)
-        .filter(|a| a.op == Op::Delete)
+        .filter(|a| a.op() == Op::Delete)
         .count();
     let g = &plan.guards.max_deletes;
     if !g.holds || deletes > g.limit {
@@ -320,7 +320,7 @@ impl<'a> Runner<'a> {
                     if r.outcome == ActionOutcome::NotNeeded
                         && let Some(n) = &r.note
                     {
-                        rep.notes.push(format!("{}: {n}", a.target));
+                        rep.notes.push(format!("{}: {n}", a.target()));
                     }
                     rep.actions[k] = r;
                 }
@@ -332,7 +332,7 @@ impl<'a> Runner<'a> {
                         error: Some(f.error.clone()),
                     };
                     rep.outcome = UserOutcome::Failed;
-                    rep.reason = Some(format!("{} {} failed", a.op, a.target));
+                    rep.reason = Some(format!("{} {} failed", a.op(), a.target()));
                     rep.error = Some(f.error);
                     break;
                 }
@@ -349,7 +349,7 @@ impl<'a> Runner<'a> {
         st: &mut UserRun,
     ) -> Result<ActionReport, Failure> {
         let id = st.id.clone();
-        match (a.op, a.target.phone_type()) {
+        match (a.op(), a.target().phone_type()) {
             (Op::Create, Some(t)) => {
                 let number = a.after.clone().unwrap_or_default();
                 let r = self.create(&id, t, &number, st).await;
@@ -407,7 +407,7 @@ impl<'a> Runner<'a> {
                 error: GraphErrorSummary {
                     message: format!(
                         "the plan has an action authctl can't run: {op} {}",
-                        a.target
+                        a.target()
                     ),
                     ..GraphErrorSummary::default()
                 },
@@ -537,7 +537,7 @@ impl<'a> Runner<'a> {
         st: &mut UserRun,
     ) -> Result<ActionReport, Failure> {
         let id = st.id.clone();
-        let desired = u.desired.sms_sign_in.unwrap_or(if a.op == Op::Enable {
+        let desired = u.desired.sms_sign_in.unwrap_or(if a.op() == Op::Enable {
             SmsSignIn::Enabled
         } else {
             SmsSignIn::Disabled
@@ -597,7 +597,7 @@ impl<'a> Runner<'a> {
                 }
             }
         } else {
-            a.op
+            a.op()
         };
         st.last_read = None;
         let sms = Some(Target::SmsSignIn.as_str());
@@ -624,7 +624,7 @@ impl<'a> Runner<'a> {
             Ok(()) => Ok(report(
                 a,
                 ActionOutcome::Done,
-                (op != a.op).then(|| format!("{op}d after the re-read")),
+                (op != a.op()).then(|| format!("{op}d after the re-read")),
             )),
             Err(e) => Err(Failure::from(&e)),
         }

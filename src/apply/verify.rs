@@ -71,8 +71,8 @@ type Checked = (usize, String, String, UserState, Vec<Action>);
 /// How one action reads in a mismatch line.
 fn shown(a: &Action) -> String {
     match &a.after {
-        Some(after) => format!("{} {} → {after}", a.op, a.target),
-        None => format!("{} {}", a.op, a.target),
+        Some(after) => format!("{} {} → {after}", a.op(), a.target()),
+        None => format!("{} {}", a.op(), a.target()),
     }
 }
 
@@ -87,7 +87,7 @@ fn shown_all(actions: &[Action]) -> String {
 /// The same call: op, target and the value sent. (`before` is masked in a saved plan, and `afterReread` differs
 /// after a resume: the re-derived plan sees the mobile already written.)
 fn same_call(a: &Action, b: &Action) -> bool {
-    a.op == b.op && a.target == b.target && a.after == b.after
+    a.op() == b.op() && a.target() == b.target() && a.after == b.after
 }
 
 /// Whether a user's remaining saved actions are what the manifests demand now: the same calls in the same order.
@@ -96,13 +96,13 @@ fn same_call(a: &Action, b: &Action) -> bool {
 /// re-reads and decides such an action from the (verified) desired state, so it is kept only when that state manages
 /// SMS sign-in the same way the action does. Nothing else is tolerated.
 fn matches_demand(remaining: &[Action], demanded: &[Action], desired: &DesiredState) -> bool {
-    let demanded_sms = demanded.iter().any(|a| a.target == Target::SmsSignIn);
+    let demanded_sms = demanded.iter().any(|a| a.target() == Target::SmsSignIn);
     let decided_at_run_time = |a: &Action| {
         a.after_reread
-            && a.target == Target::SmsSignIn
+            && a.target() == Target::SmsSignIn
             && !demanded_sms
             && matches!(
-                (desired.sms_sign_in, a.op),
+                (desired.sms_sign_in, a.op()),
                 (Some(SmsSignIn::Enabled), Op::Enable) | (Some(SmsSignIn::Disabled), Op::Disable)
             )
     };
@@ -359,7 +359,7 @@ fn remaining_deletes(
             .get(resume_at..)
             .unwrap_or(&[])
             .iter()
-            .filter(|a| a.op == Op::Delete)
+            .filter(|a| a.op() == Op::Delete)
             .count();
     }
     n
@@ -368,11 +368,11 @@ fn remaining_deletes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Call;
 
     fn action(op: Op, target: Target, after: Option<&str>, after_reread: bool) -> Action {
         Action {
-            op,
-            target,
+            call: Call::new(op, target).expect("a call Graph has"),
             before: None,
             after: after.map(str::to_string),
             after_reread,

@@ -7,9 +7,9 @@ use crate::model::{DesiredPhone, DesiredUser, ObservedMethod, ObservedUser, Phon
 
 use super::lockout;
 use super::model::{
-    Action, BlockCode, Blocked, DEFAULT_MAX_DELETES, DeleteGuard, DesiredState, FORMAT_VERSION,
-    GraphErrorSummary, Guards, LockoutCheck, Op, Pending, Plan, RunError, Summary, Target,
-    UserError, UserPlan, UserState,
+    Action, BlockCode, Blocked, Call, DEFAULT_MAX_DELETES, DeleteGuard, DesiredState,
+    FORMAT_VERSION, GraphErrorSummary, Guards, LockoutCheck, Op, Pending, Plan, RunError, Summary,
+    Target, UserError, UserPlan, UserState,
 };
 use super::redact::Redaction;
 use super::state::{
@@ -260,27 +260,22 @@ fn desired_state(d: &DesiredUser) -> DesiredState {
 /// One phone type's raw decision.
 fn phone_action(t: PhoneType, d: &DesiredUser, obs: &UserState) -> Option<Action> {
     let observed = obs.phones.get(&t);
-    let (op, before, after) = match (d.desired(t)?, observed) {
-        (DesiredPhone::Number(n), None) => (Op::Create, None, Some(n.canonical())),
+    let (call, before, after) = match (d.desired(t)?, observed) {
+        (DesiredPhone::Number(n), None) => (Call::Create(t), None, Some(n.canonical())),
         (DesiredPhone::Number(n), Some(o)) if *o == n.canonical() => return None,
-        (DesiredPhone::Number(n), Some(o)) => (Op::Update, Some(o.clone()), Some(n.canonical())),
-        (DesiredPhone::Absent, Some(o)) => (Op::Delete, Some(o.clone()), None),
+        (DesiredPhone::Number(n), Some(o)) => {
+            (Call::Update(t), Some(o.clone()), Some(n.canonical()))
+        }
+        (DesiredPhone::Absent, Some(o)) => (Call::Delete(t), Some(o.clone()), None),
         (DesiredPhone::Absent, None) => return None,
     };
-    Some(Action {
-        op,
-        target: t.into(),
-        before,
-        after,
-        after_reread: false,
-        note: None,
-    })
+    Some(Action::new(call, before, after))
 }
 
 fn block(a: &Action, code: BlockCode, reason: impl Into<String>) -> Blocked {
     Blocked {
-        target: a.target,
-        op: Some(a.op),
+        target: a.target(),
+        op: Some(a.op()),
         before: a.before.clone(),
         after: a.after.clone(),
         code,
@@ -288,14 +283,10 @@ fn block(a: &Action, code: BlockCode, reason: impl Into<String>) -> Blocked {
     }
 }
 
-fn sms_action(op: Op, before: Option<String>, after: &str, after_reread: bool) -> Action {
+fn sms_action(call: Call, before: Option<String>, after: &str, after_reread: bool) -> Action {
     Action {
-        op,
-        target: Target::SmsSignIn,
-        before,
-        after: Some(after.to_string()),
         after_reread,
-        note: None,
+        ..Action::new(call, before, Some(after.to_string()))
     }
 }
 
@@ -462,11 +453,11 @@ fn phone_steps(d: &DesiredUser, obs: &UserState) -> PhoneSteps {
     // Graph keeps no alternateMobile without a mobile: deleting the mobile while one stays is refused (the docs
     // say to update the mobile instead).
     let alternate_stays = match &alternate {
-        Some(a) => a.op != Op::Delete,
+        Some(a) => a.op() != Op::Delete,
         None => obs.phones.contains_key(&PhoneType::AlternateMobile),
     };
     if let Some(m) = &mobile
-        && m.op == Op::Delete
+        && m.op() == Op::Delete
         && alternate_stays
     {
         blocked.push(block(
@@ -477,15 +468,15 @@ fn phone_steps(d: &DesiredUser, obs: &UserState) -> PhoneSteps {
         ));
         mobile = None;
     }
-    let mobile_deleted = mobile.as_ref().is_some_and(|m| m.op == Op::Delete);
+    let mobile_deleted = mobile.as_ref().is_some_and(|m| m.op() == Op::Delete);
     let mobile_written = mobile
         .as_ref()
-        .is_some_and(|m| matches!(m.op, Op::Create | Op::Update));
+        .is_some_and(|m| matches!(m.op(), Op::Create | Op::Update));
     let mobile_after =
         mobile_written || (obs.phones.contains_key(&PhoneType::Mobile) && !mobile_deleted);
 
     if let Some(a) = &alternate
-        && a.op != Op::Delete
+        && a.op() != Op::Delete
         && !mobile_after
     {
         blocked.push(block(
@@ -528,13 +519,13 @@ fn sms_step(d: &DesiredUser, obs: &UserState, phones: &PhoneSteps) -> SmsStep {
         SmsSignIn::Enabled => "ready",
         SmsSignIn::Disabled => "notEnabled",
     };
-    let op = match want {
-        SmsSignIn::Enabled => Op::Enable,
-        SmsSignIn::Disabled => Op::Disable,
+    let call = match want {
+        SmsSignIn::Enabled => Call::EnableSmsSignIn,
+        SmsSignIn::Disabled => Call::DisableSmsSignIn,
     };
     if phones.mobile_written {
         // The write may register the new number by itself: the executor re-reads, then decides.
-        let mut a = sms_action(op, observed_sms_str, target_state, true);
+        let mut a = sms_action(call, observed_sms_str, target_state, true);
         a.note = Some("after re-reading the mobile: the write may have registered it".into());
         step.action = Some(a);
     } else if !phones.mobile_after {
@@ -555,7 +546,7 @@ fn sms_step(d: &DesiredUser, obs: &UserState, phones: &PhoneSteps) -> SmsStep {
             SmsDecision::InSync => {}
             SmsDecision::InSyncWarning(w) => step.warnings.push(w),
             SmsDecision::Enable | SmsDecision::Disable => {
-                step.action = Some(sms_action(op, observed_sms_str, target_state, false));
+                step.action = Some(sms_action(call, observed_sms_str, target_state, false));
             }
             SmsDecision::PendingUserAction(r) => step.pending.push(Pending {
                 target: Target::SmsSignIn,
@@ -583,7 +574,7 @@ fn pre_delete_disable(obs: &UserState, phones: &PhoneSteps, sms_planned: bool) -
             .sms_sign_in_state
             .as_ref()
             .map(|s| s.as_str().to_string());
-        let mut a = sms_action(Op::Disable, before, "notEnabled", false);
+        let mut a = sms_action(Call::DisableSmsSignIn, before, "notEnabled", false);
         a.note = Some("before deleting the mobile".into());
         a
     })
@@ -596,8 +587,8 @@ fn order(
     sms: Option<Action>,
     pre_delete_disable: Option<Action>,
 ) -> Vec<Action> {
-    let writes = |a: &Option<Action>| a.clone().filter(|a| a.op != Op::Delete);
-    let deletes = |a: &Option<Action>| a.clone().filter(|a| a.op == Op::Delete);
+    let writes = |a: &Option<Action>| a.clone().filter(|a| a.op() != Op::Delete);
+    let deletes = |a: &Option<Action>| a.clone().filter(|a| a.op() == Op::Delete);
     [
         writes(&phones.mobile),
         writes(&phones.alternate),
@@ -705,7 +696,7 @@ fn summarise(users: &[UserPlan]) -> Summary {
             s.users_with_changes += 1;
         }
         for a in &u.actions {
-            match a.op {
+            match a.op() {
                 Op::Create => s.add += 1,
                 Op::Update => s.change += 1,
                 Op::Delete => s.destroy += 1,

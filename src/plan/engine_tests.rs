@@ -76,7 +76,7 @@ fn one(d: DesiredUser, o: ObservedUser) -> UserPlan {
 }
 
 fn ops(u: &UserPlan) -> Vec<(Op, Target)> {
-    u.actions.iter().map(|a| (a.op, a.target)).collect()
+    u.actions.iter().map(|a| (a.op(), a.target())).collect()
 }
 
 #[test]
@@ -659,4 +659,32 @@ fn convergence_tells_lag_from_divergence() {
         convergence(&applied, &one(d, other)),
         Convergence::Diverged(vec![Target::Mobile])
     );
+}
+
+#[test]
+fn a_plan_file_naming_a_call_graph_does_not_have_is_refused() {
+    let u = sms_case(SmsSignIn::Enabled, S::NotEnabled);
+    assert_eq!(u.actions[0].call, Call::EnableSmsSignIn);
+    let mut set = ObservedSet::new();
+    let d = want(
+        Mode::Merge,
+        &[(M, num("+1 2065555555"))],
+        Some(SmsSignIn::Enabled),
+    );
+    set.insert_found(d.user.clone(), have(&[(M, "+1 2065555555")], S::NotEnabled));
+    let text = plan(&[d], &set, &settings()).to_file_json();
+    // The file format is unchanged: the call is written as `op` and `type`.
+    assert!(text.contains("\"op\": \"enable\""), "{text}");
+    assert!(text.contains("\"type\": \"smsSignIn\""), "{text}");
+    assert!(Plan::from_json(&text).is_ok());
+    // "Enable SMS sign-in on the office phone" and "delete SMS sign-in" have no Graph call.
+    for (from, to) in [
+        ("\"type\": \"smsSignIn\"", "\"type\": \"office\""),
+        ("\"op\": \"enable\"", "\"op\": \"delete\""),
+    ] {
+        let forged = text.replace(from, to);
+        assert_ne!(forged, text);
+        let e = Plan::from_json(&forged).unwrap_err().to_string();
+        assert!(e.contains("Graph has no such call"), "{e}");
+    }
 }

@@ -33,9 +33,9 @@ pub use convergence::{Convergence, convergence};
 pub use engine::{Observed, ObservedSet, PlanSettings, Policy, plan};
 pub use lockout::check as lockout_check;
 pub use model::{
-    Action, BlockCode, Blocked, DEFAULT_MAX_DELETES, DeleteGuard, DesiredState, FORMAT_VERSION,
-    GraphErrorSummary, Guards, LockoutCheck, Op, Pending, Plan, PlanFileError, RunError, Summary,
-    Target, UserError, UserPlan, UserState,
+    Action, BlockCode, Blocked, Call, DEFAULT_MAX_DELETES, DeleteGuard, DesiredState,
+    FORMAT_VERSION, GraphErrorSummary, Guards, LockoutCheck, Op, Pending, Plan, PlanFileError,
+    RunError, Summary, Target, UserError, UserPlan, UserState,
 };
 pub use redact::{RedactScope, Redaction, is_masked};
 pub use report::{

@@ -151,15 +151,15 @@ pub fn step(
     action: &Action,
     reg: &Registration,
 ) -> Result<(), SimulateError> {
-    let target = action.target;
+    let target = action.target();
     if let Some(t) = target.phone_type() {
         let exists = state.phones.contains_key(&t);
-        match action.op {
+        match action.op() {
             Op::Create | Op::Update => {
-                if action.op == Op::Create && exists {
+                if action.op() == Op::Create && exists {
                     return Err(SimulateError::Exists(target));
                 }
-                if action.op == Op::Update && !exists {
+                if action.op() == Op::Update && !exists {
                     return Err(SimulateError::NotFound(target));
                 }
                 if t == PhoneType::AlternateMobile && !state.phones.contains_key(&PhoneType::Mobile)
@@ -193,7 +193,7 @@ pub fn step(
             }
             Op::Enable | Op::Disable => {
                 return Err(SimulateError::Sms {
-                    op: action.op,
+                    op: action.op(),
                     reason: "not a phone operation".into(),
                 });
             }
@@ -203,16 +203,16 @@ pub fn step(
     // SMS sign-in.
     if !state.phones.contains_key(&PhoneType::Mobile) {
         return Err(SimulateError::Sms {
-            op: action.op,
+            op: action.op(),
             reason: "no mobile".into(),
         });
     }
-    let desired = match action.op {
+    let desired = match action.op() {
         Op::Enable => SmsSignIn::Enabled,
         Op::Disable => SmsSignIn::Disabled,
         _ => {
             return Err(SimulateError::Sms {
-                op: action.op,
+                op: action.op(),
                 reason: "not an SMS sign-in operation".into(),
             });
         }
@@ -234,7 +234,7 @@ pub fn step(
                     _ => None,
                 }
             } else {
-                Some(action.op)
+                Some(action.op())
             };
             match call {
                 Some(Op::Enable) => match current {
@@ -364,9 +364,9 @@ fn sms_views(desired: &DesiredState, actions: &[Action]) -> Vec<SmsView> {
     out.push(view);
     for a in actions {
         if desired.sms_sign_in.is_some() {
-            if a.target == Target::Mobile && matches!(a.op, Op::Create | Op::Update) {
+            if a.target() == Target::Mobile && matches!(a.op(), Op::Create | Op::Update) {
                 view = SmsView::Any;
-            } else if a.target == Target::SmsSignIn && a.after_reread {
+            } else if a.target() == Target::SmsSignIn && a.after_reread {
                 view = SmsView::Settled;
             }
         }

@@ -85,7 +85,7 @@ fn message(s: &str) -> String {
 }
 
 fn op_words(a: &Action) -> String {
-    let base = match a.op {
+    let base = match a.op() {
         Op::Create => "create",
         Op::Update => "update",
         Op::Delete => "delete",
@@ -141,7 +141,7 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
             .users
             .iter()
             .flat_map(|u| &u.actions)
-            .filter(|a| a.op == Op::Disable && a.is_destructive())
+            .filter(|a| a.op() == Op::Disable && a.is_destructive())
             .count();
         let mut what = Vec::new();
         if s.destroy > 0 {
@@ -222,7 +222,7 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
                 "| {} | {} | {} | {} | {} |\n",
                 name(u.display_name()),
                 op_words(a),
-                a.target,
+                a.target(),
                 code(a.before.as_deref()),
                 code(a.after.as_deref())
             );

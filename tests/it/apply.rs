@@ -117,7 +117,7 @@ async fn sms_auto_registration_after_a_new_mobile_ends_disabled() {
     assert_eq!(
         ann.actions
             .iter()
-            .map(|a| (a.op, a.target, a.after_reread))
+            .map(|a| (a.op(), a.target(), a.after_reread))
             .collect::<Vec<_>>(),
         vec![
             (Op::Create, Target::Mobile, false),
@@ -240,7 +240,7 @@ async fn a_plan_whose_first_actions_were_applied_resumes() {
         .iter()
         .find(|u| u.user == "bob@contoso.com")
         .unwrap();
-    assert_eq!(bob.actions[0].op, Op::Update);
+    assert_eq!(bob.actions[0].op(), Op::Update);
     let token = emu.app_token().await;
     let r = emu
         .patch(

@@ -358,7 +358,7 @@ fn apply_report_fixture() -> ApplyReport {
                 r.converged = None;
             }
             "dana@contoso.com" => {
-                assert_eq!(r.actions[1].action.op, Op::Enable);
+                assert_eq!(r.actions[1].action.op(), Op::Enable);
                 r.actions[1].outcome = ActionOutcome::NotNeeded;
                 r.actions[1].note = Some("already ready after the create".into());
             }
