@@ -12,8 +12,8 @@ use crate::graph::PhoneMethod;
 use crate::model::{DesiredPhone, DesiredUser, PhoneType};
 use crate::phone::PhoneNumber;
 use crate::plan::{
-    Convergence, ObservedSet, PlanSettings, Policy, Target, UserOutcome, UserPlan, UserReport,
-    convergence, is_masked, plan,
+    Convergence, Mask, ObservedSet, PlanSettings, Policy, Target, UserOutcome, UserPlan,
+    UserReport, convergence, plan,
 };
 
 use super::reread::observed_user;
@@ -144,8 +144,7 @@ impl Runner<'_> {
                 .find(|r| r.target() == a.target())
                 .and_then(|r| r.before.clone());
             if let (Some(b), Some(full)) = (&a.before, full)
-                && is_masked(b)
-                && redaction.mask(&full) == *b
+                && Mask::parse(b).is_some_and(|m| m.is_mask_of(&full, redaction))
             {
                 a.before = Some(full);
             }

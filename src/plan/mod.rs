@@ -37,7 +37,7 @@ pub use model::{
     FORMAT_VERSION, GraphErrorSummary, Guards, LockoutCheck, Op, Pending, Plan, PlanFileError,
     RunError, Summary, Target, UserError, UserPlan, UserState,
 };
-pub use redact::{RedactScope, Redaction, is_masked};
+pub use redact::{Mask, RedactScope, Redaction, is_masked};
 pub use report::{
     ActionOutcome, ActionReport, ApplyCounts, ApplyReport, DriftDifference, DriftReport,
     DriftStatus, DriftUser, UserOutcome, UserReport,

@@ -78,20 +78,65 @@ impl Redaction {
         hex
     }
 
-    /// Masks a canonical number (`+1 2065555555` → `+1 206•••5555 ·a1`). An already masked number is returned as is.
+    /// The mask of a canonical number (`+1 2065555555` → `+1 206•••5555 ·a1`).
+    pub fn mask_number(&self, number: &str) -> Mask {
+        Mask {
+            visible: visible_part(number),
+            fingerprint: self.fingerprint(number),
+        }
+    }
+
+    /// [`Redaction::mask_number`] as the plan writes it. An already masked number is returned as is.
     pub fn mask(&self, number: &str) -> String {
         if is_masked(number) {
             return number.to_string();
         }
-        let fp = self.fingerprint(number);
-        let visible = visible_part(number);
-        format!("{visible} ·{fp}")
+        self.mask_number(number).to_string()
     }
 }
 
-/// Whether `s` is a number masked by [`Redaction::mask`].
+/// A number as a plan masks it: the digits left visible (with the hidden part marked) and the fingerprint. Made by
+/// [`Redaction::mask_number`]; a number read back from a plan file is recognised by [`Mask::parse`], the
+/// one place that knows the written form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mask {
+    visible: String,
+    fingerprint: String,
+}
+
+impl Mask {
+    /// The mask written as `s` (`+1 206•••5555 ·a1`), or `None` when `s` is not one (a full number).
+    pub fn parse(s: &str) -> Option<Mask> {
+        let (visible, fingerprint) = s.rsplit_once(" ·")?;
+        let well_formed = visible.contains(HIDDEN)
+            && !fingerprint.is_empty()
+            && fingerprint.chars().all(|c| c.is_ascii_hexdigit());
+        well_formed.then(|| Mask {
+            visible: visible.to_string(),
+            fingerprint: fingerprint.to_string(),
+        })
+    }
+
+    /// The fingerprint (hex).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Whether this is the mask of the full `number` under `redaction` (same visible digits, same fingerprint).
+    pub fn is_mask_of(&self, number: &str, redaction: &Redaction) -> bool {
+        redaction.mask_number(number) == *self
+    }
+}
+
+impl std::fmt::Display for Mask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ·{}", self.visible, self.fingerprint)
+    }
+}
+
+/// Whether `s` is a number masked by [`Redaction::mask`] ([`Mask::parse`] recognises it).
 pub fn is_masked(s: &str) -> bool {
-    s.contains(HIDDEN)
+    Mask::parse(s).is_some()
 }
 
 /// The part of a canonical number left visible: country code, the first 3 and last 4 national digits (first 1 and
@@ -158,5 +203,26 @@ mod tests {
             fingerprint_len: 8,
         };
         assert_ne!(a.mask("+1 2065555555"), b.mask("+1 2065555555"));
+    }
+
+    #[test]
+    fn masks_are_a_type_read_back_from_their_written_form() {
+        let r = Redaction {
+            salt: "s".into(),
+            fingerprint_len: 3,
+        };
+        let m = r.mask_number("+1 2065555555");
+        let written = m.to_string();
+        assert_eq!(written, r.mask("+1 2065555555"));
+        assert_eq!(Mask::parse(&written), Some(m.clone()));
+        assert_eq!(m.fingerprint().len(), 3);
+        assert!(m.is_mask_of("+1 2065555555", &r));
+        assert!(!m.is_mask_of("+1 2065550000", &r));
+        // Full numbers, and text that only looks like a mask, are not masks.
+        assert_eq!(Mask::parse("+1 2065555555"), None);
+        assert_eq!(Mask::parse("+1 206•••5555"), None, "no fingerprint");
+        assert_eq!(Mask::parse("+1 206•••5555 ·zz"), None, "not hex");
+        assert_eq!(Mask::parse("+1 2065555555 ·a1"), None, "nothing hidden");
+        assert!(is_masked(&r.mask("+1 4255550100x123")));
     }
 }
