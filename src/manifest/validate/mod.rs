@@ -596,55 +596,23 @@ impl Walker<'_> {
         let api = get(&fields, "apiVersion");
         let kind = get(&fields, "kind");
         let spec = get(&fields, "spec");
-        let mut header_ok = true;
-        match api {
-            None => {
-                header_ok = false;
-                self.error(
-                    "missing-field",
-                    &doc.referenced,
-                    "apiVersion",
-                    "the document has no `apiVersion`".into(),
-                    format!("add `apiVersion: {API_VERSION}` at the top"),
-                );
-            }
-            Some((_, v)) if v.value != Node::Str(API_VERSION.into()) => {
-                header_ok = false;
-                let shown = self.shown(v);
-                self.error(
-                    "api-version",
-                    &v.referenced,
-                    "apiVersion",
-                    format!("`apiVersion: {shown}` is not a version this authctl reads"),
-                    format!("write `apiVersion: {API_VERSION}`"),
-                );
-            }
-            Some(_) => {}
-        }
-        match kind {
-            None => {
-                header_ok = false;
-                self.error(
-                    "missing-field",
-                    &doc.referenced,
-                    "kind",
-                    "the document has no `kind`".into(),
-                    format!("add `kind: {KIND}` after `apiVersion`"),
-                );
-            }
-            Some((_, v)) if v.value != Node::Str(KIND.into()) => {
-                header_ok = false;
-                let shown = self.shown(v);
-                self.error(
-                    "kind",
-                    &v.referenced,
-                    "kind",
-                    format!("`kind: {shown}` is not a kind authctl reads"),
-                    format!("write `kind: {KIND}` (a manifest of users' phone methods)"),
-                );
-            }
-            Some(_) => {}
-        }
+        let api_ok = self.header_field(
+            doc,
+            api,
+            ("apiVersion", API_VERSION, "api-version"),
+            format!("add `apiVersion: {API_VERSION}` at the top"),
+            |shown| format!("`apiVersion: {shown}` is not a version this authctl reads"),
+            format!("write `apiVersion: {API_VERSION}`"),
+        );
+        let kind_ok = self.header_field(
+            doc,
+            kind,
+            ("kind", KIND, "kind"),
+            format!("add `kind: {KIND}` after `apiVersion`"),
+            |shown| format!("`kind: {shown}` is not a kind authctl reads"),
+            format!("write `kind: {KIND}` (a manifest of users' phone methods)"),
+        );
+        let header_ok = api_ok && kind_ok;
         // A document of another kind or version (say, a Kubernetes manifest in the same directory): its other
         // fields would only add noise.
         if !header_ok {
@@ -707,6 +675,37 @@ impl Walker<'_> {
         };
         for (i, item) in items.iter().enumerate() {
             self.user(item, &format!("spec.users[{i}]"), mode, out);
+        }
+    }
+
+    /// Checks `apiVersion` or `kind` (`key`, which must be `expected`; `code` when it is another value): reports a
+    /// missing or wrong one, `true` when it is right.
+    fn header_field(
+        &mut self,
+        doc: &SNode,
+        field: Option<(&Spanned<String>, &SNode)>,
+        (key, expected, code): (&str, &str, &str),
+        missing_help: String,
+        wrong: impl Fn(&str) -> String,
+        wrong_help: String,
+    ) -> bool {
+        match field {
+            None => {
+                self.error(
+                    "missing-field",
+                    &doc.referenced,
+                    key,
+                    format!("the document has no `{key}`"),
+                    missing_help,
+                );
+                false
+            }
+            Some((_, v)) if v.value != Node::Str(expected.into()) => {
+                let shown = self.shown(v);
+                self.error(code, &v.referenced, key, wrong(&shown), wrong_help);
+                false
+            }
+            Some(_) => true,
         }
     }
 
