@@ -19,6 +19,7 @@
 //! [`simulate`] models Graph applying actions (for property tests and as the reference the executor's behaviour is
 //! checked against).
 
+mod action;
 mod change;
 mod convergence;
 mod engine;

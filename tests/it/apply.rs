@@ -1,4 +1,5 @@
-//! Integration tests: apply. The executor against the in-process emulator (virtual clock, real HTTP client), and
+//! Integration tests: apply (one job: what applying does to a tenant; over 800 lines because each case needs its
+//! tenant and manifests). The executor against the in-process emulator (virtual clock, real HTTP client), and
 //! `authctl apply` through the real binary: freshness and resume, guards, the idempotency table, SMS sign-in after a
 //! mobile write, convergence under read lag, the journal, a property over generated plans, and SIGKILL crashes
 //! against `authctl emulator --persist`.

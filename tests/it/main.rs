@@ -15,6 +15,7 @@ mod goes_away;
 mod hostile;
 mod imperative_commands;
 mod manifest;
+mod password_reset;
 mod persistence;
 mod plan;
 mod reconcile;

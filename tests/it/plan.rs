@@ -1,4 +1,4 @@
-//! Integration tests: plan. The renderers' snapshots over one plan holding every kind of item, the Markdown size
+//! Integration tests: plan (one job: what a plan says, and the engine's properties). The renderers' snapshots over one plan holding every kind of item, the Markdown size
 //! limit, redaction, the plan file schema, and property tests of the engine against the simulator.
 
 use std::collections::BTreeMap;
