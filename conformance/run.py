@@ -70,10 +70,12 @@ class Suite:
     def __init__(self, url: str) -> None:
         self.url = url
         self.failures = 0
+        self.passed = 0
 
     async def check(self, name, coro):
         try:
             await coro
+            self.passed += 1
             print(f"ok {name}", flush=True)
         except Exception as e:  # noqa: BLE001 - every failure is reported, then counted
             self.failures += 1
@@ -132,6 +134,7 @@ class Suite:
         await self.check("$batch through msgraph-core", self.batch())
         await self.check("PageIterator follows nextLink", self.paging())
         await self.check("ODataError carries code and request-id", self.odata_error())
+        print(f"conformance: {self.passed} passed, {self.failures} failed", flush=True)
         return self.failures
 
     async def client_secret(self):

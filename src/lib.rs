@@ -8,6 +8,8 @@
 pub mod apply;
 pub mod cli;
 pub mod clock;
+/// The built-in Graph emulator (cargo feature `emulator`, on by default; a build without it has no server code).
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod escape;
 pub mod exit;
@@ -23,3 +25,9 @@ pub mod units;
 
 pub use cli::run;
 pub use exit::ExitCode;
+
+/// build.rs's version stamping, unit-tested with the library.
+#[cfg(test)]
+#[path = "../build.rs"]
+#[allow(dead_code)]
+mod build_script;

@@ -93,7 +93,9 @@ fn read_plan_file(path: &std::path::Path) -> miette::Result<String> {
 }
 
 /// Runs the command.
-pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
+pub async fn run(mut args: Args, ctx: &Context) -> miette::Result<ExitCode> {
+    // The repository's limits apply to a saved plan too: its guards are the apply side's (recounted at apply).
+    args.plan = args.plan.with_config(ctx);
     let saved = match &args.plan_file {
         Some(path) => {
             if args.paths.is_empty() && !args.plan.users.is_empty() {
@@ -187,6 +189,7 @@ async fn run_saved(
     // Users the remaining actions would now lock out (or that can't be verified) are skipped and named; the others
     // go to the executor.
     let locked: HashMap<usize, String> = verdict.skipped.iter().cloned().collect();
+    ctx.check_protected(&plan)?;
     let mut runnable = plan.clone();
     runnable.users = plan
         .users
@@ -242,6 +245,7 @@ async fn run_connected(
         .map_err(|e| miette!("{e}"))?;
     bar.finish();
     show_plan_diagnostics(&plan, &m, ctx);
+    ctx.check_protected(&plan)?;
     let shown = render::plan_text(
         &plan,
         TextOptions {

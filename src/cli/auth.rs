@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::exit::ExitCode;
+use crate::graph::credentials::{Considered, Verdict};
 use crate::graph::permissions::{CommandAccess, Grants, evaluate};
 
 /// Arguments of `authctl auth`.
@@ -45,6 +46,10 @@ enum Format {
 pub struct Report {
     /// The credential used (never its secret).
     pub credential: String,
+    /// Every credential source considered, in order, and why it was chosen or not.
+    pub sources: Vec<Considered>,
+    /// Where each connection setting came from: flag, environment variable, config file or default.
+    pub settings: Vec<crate::cli::config::SettingSource>,
     /// `application` or `delegated`.
     pub kind: &'static str,
     /// What the token carries.
@@ -70,6 +75,8 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let grants = Grants::from_claims(&claims);
     let report = Report {
         credential: graph.credential_description(),
+        sources: session.sources.clone(),
+        settings: session.settings_sources.clone(),
         kind: if grants.is_delegated() {
             "delegated"
         } else {
@@ -121,17 +128,27 @@ pub fn render_text(r: &Report, color: bool) -> String {
         }
     }
     let _ = writeln!(s, "expires:         {}", r.expires_at);
+    if !r.settings.is_empty() {
+        let _ = writeln!(s, "settings:");
+        for x in &r.settings {
+            let _ = writeln!(s, "    {:<22} {} (from {})", x.setting, x.value, x.from);
+        }
+    }
+    let _ = writeln!(s, "sources:");
+    for c in &r.sources {
+        let mark = match c.verdict {
+            Verdict::Chosen => "→",
+            Verdict::Skipped => "·",
+            Verdict::NotConfigured => " ",
+        };
+        let _ = writeln!(s, "  {mark} {:<22} {}", c.source, c.reason);
+    }
     let _ = writeln!(s, "commands:");
     for c in &r.commands {
-        let (mark, paint) = if c.allowed {
-            ("✓", "\x1b[32m")
+        let mark = if c.allowed {
+            crate::render::paint("✓", crate::render::Color::Green, color)
         } else {
-            ("✗", "\x1b[31m")
-        };
-        let mark = if color {
-            format!("{paint}{mark}\x1b[0m")
-        } else {
-            mark.to_string()
+            crate::render::paint("✗", crate::render::Color::Red, color)
         };
         match &c.note {
             Some(n) => {

@@ -9,17 +9,28 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use miette::{IntoDiagnostic as _, WrapErr as _, miette};
+use miette::miette;
+#[cfg(feature = "emulator")]
+use miette::{IntoDiagnostic as _, WrapErr as _};
 
 use crate::cli::Context;
-use crate::clock::{SharedClock, SystemClock, VirtualClock};
-use crate::emulator::{self, EmulatorHandle};
-use crate::graph::credentials::client_secret::ClientSecret;
-use crate::graph::credentials::device_code::{self, DeviceCode, DeviceCodePrompt, PromptHandler};
+use crate::cli::config::SettingSource;
+use crate::clock::{SharedClock, SystemClock};
+use crate::graph::credentials::device_code;
 use crate::graph::credentials::select::{Selection, imds_url};
+use crate::graph::credentials::{Considered, select_explained};
 use crate::graph::settings::{parse_graph_root, parse_root};
-use crate::graph::{AuthMethod, Cloud, Credential, Env, Graph, GraphSettings};
+use crate::graph::{AuthMethod, Cloud, Env, Graph, GraphSettings};
 use crate::units::Rate;
+#[cfg(feature = "emulator")]
+use {
+    crate::clock::VirtualClock,
+    crate::emulator::{self, EmulatorHandle},
+    crate::graph::Credential,
+    crate::graph::credentials::Verdict,
+    crate::graph::credentials::client_secret::ClientSecret,
+    crate::graph::credentials::device_code::{DeviceCode, DeviceCodePrompt, PromptHandler},
+};
 
 /// The public client used for device-code sign-in when no `--client-id` is given: Microsoft Graph Command Line
 /// Tools, which every tenant can consent to for the delegated scopes authctl needs.
@@ -65,18 +76,29 @@ pub struct GraphArgs {
     /// Stop the run when every connection to Graph has failed for this long, saying Graph is unreachable.
     #[arg(long, default_value = "30s", value_parser = crate::units::parse_duration, value_name = "DURATION")]
     pub unreachable_after: std::time::Duration,
+    #[cfg(feature = "emulator")]
     /// Run against the built-in emulator loaded from this tenant file, in-process (ignores AZURE_* variables).
     #[arg(long, value_name = "TENANT_FILE")]
     pub emulate: Option<PathBuf>,
+    #[cfg(feature = "emulator")]
     /// With --emulate: sign in as this user (device code approved through the emulator) instead of the first app.
     #[arg(long, value_name = "UPN", requires = "emulate")]
     pub emulate_as: Option<String>,
+    #[cfg(feature = "emulator")]
     /// With --emulate: write changes back to the tenant file (journal beside it).
     #[arg(long, requires = "emulate")]
     pub emulate_persist: bool,
+    #[cfg(feature = "emulator")]
     /// Tests: the embedded emulator and the client share a virtual clock (no real waiting).
     #[arg(long, hide = true, requires = "emulate")]
     pub virtual_clock: bool,
+}
+
+fn cloud_name(c: Cloud) -> String {
+    use clap::ValueEnum as _;
+    c.to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
 }
 
 /// `--max-rate`: a rate or `off`.
@@ -95,7 +117,12 @@ fn parse_max_rate(s: &str) -> Result<MaxRate, String> {
 pub struct GraphSession {
     /// The client.
     pub graph: Graph,
+    #[cfg(feature = "emulator")]
     emulator: Option<EmulatorHandle>,
+    /// Every credential source considered, and why it was or was not chosen (for `auth check`).
+    pub sources: Vec<Considered>,
+    /// Where each connection setting came from (flag, environment, config file, default).
+    pub settings_sources: Vec<SettingSource>,
     print_stats: bool,
     finished: bool,
 }
@@ -104,13 +131,22 @@ impl std::fmt::Debug for GraphSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GraphSession")
             .field("graph", &self.graph)
-            .field("emulated", &self.emulator.is_some())
+            .field("emulated", &self.is_emulated())
             .finish_non_exhaustive()
     }
 }
 
 impl GraphSession {
+    /// True when `--emulate` started an embedded emulator.
+    pub fn is_emulated(&self) -> bool {
+        #[cfg(feature = "emulator")]
+        return self.emulator.is_some();
+        #[cfg(not(feature = "emulator"))]
+        false
+    }
+
     /// The embedded emulator, when `--emulate` started one.
+    #[cfg(feature = "emulator")]
     pub fn emulator(&self) -> Option<&EmulatorHandle> {
         self.emulator.as_ref()
     }
@@ -119,6 +155,7 @@ impl GraphSession {
     pub async fn finish(mut self) -> miette::Result<()> {
         self.finished = true;
         self.report_stats();
+        #[cfg(feature = "emulator")]
         if let Some(h) = self.emulator.take() {
             h.shutdown()
                 .await
@@ -145,42 +182,172 @@ impl Drop for GraphSession {
 }
 
 impl GraphArgs {
-    /// Resolves the settings and the credential and builds the client (starting the emulator under `--emulate`).
-    pub async fn connect(&self, ctx: &Context) -> miette::Result<GraphSession> {
-        let _ = ctx;
-        let clock: SharedClock = if self.virtual_clock {
-            VirtualClock::fixed()
-        } else {
-            Arc::new(SystemClock)
+    /// These flags with the config file's values filled in where no flag or environment variable gave one, and
+    /// where each setting came from.
+    pub fn resolve(&self, ctx: &Context) -> miette::Result<(GraphArgs, Vec<SettingSource>)> {
+        let mut g = self.clone();
+        let cfg_path = ctx
+            .config
+            .as_ref()
+            .map(|c| c.path.display().to_string())
+            .unwrap_or_default();
+        let explicit = ctx.explicit.clone().unwrap_or_default();
+        let env = Env::from_process();
+        let mut sources = Vec::new();
+        let mut note = |setting: &'static str, value: String, from: String| {
+            sources.push(SettingSource {
+                setting,
+                value,
+                from,
+            })
         };
-        match &self.emulate {
-            Some(path) => self.connect_emulated(path, clock).await,
-            None => {
-                let settings = self.settings()?;
-                let selection = Selection {
-                    method: self.auth,
-                    tenant: self.tenant.clone(),
-                    client_id: self.client_id.clone(),
-                    token_cache: self.token_cache.clone().or_else(default_token_cache),
-                    prompt: device_code::stderr_prompt(),
-                    imds_url: imds_url(),
-                    default_public_client: DEFAULT_PUBLIC_CLIENT.to_string(),
-                };
-                let credential =
-                    crate::graph::credentials::select(&selection, &Env::from_process())
-                        .map_err(|e| miette!("{e}"))?;
-                let graph = Graph::builder(settings, credential)
-                    .clock(clock)
-                    .build()
-                    .map_err(|e| miette!("{e}"))?;
-                Ok(GraphSession {
-                    graph,
-                    emulator: None,
-                    print_stats: self.stats,
-                    finished: false,
-                })
+        // tenant and client id: flag, AZURE_*, ARM_*, config file.
+        for (setting, id, flag, var, arm) in [
+            (
+                "tenant",
+                "tenant",
+                "--tenant",
+                "AZURE_TENANT_ID",
+                "ARM_TENANT_ID",
+            ),
+            (
+                "client id",
+                "client_id",
+                "--client-id",
+                "AZURE_CLIENT_ID",
+                "ARM_CLIENT_ID",
+            ),
+        ] {
+            let slot = if id == "tenant" {
+                &mut g.tenant
+            } else {
+                &mut g.client_id
+            };
+            let from = if explicit.flags.contains(id) {
+                Some(flag.to_string())
+            } else if explicit.env.contains(id) || (ctx.explicit.is_none() && slot.is_some()) {
+                Some(var.to_string())
+            } else if let Some(v) = env.get(arm) {
+                *slot = Some(v.to_string());
+                Some(arm.to_string())
+            } else if let Some(v) = ctx.from_config(id, |c| {
+                if id == "tenant" {
+                    c.tenant.clone()
+                } else {
+                    c.client_id.clone()
+                }
+            }) {
+                *slot = Some(v);
+                Some(cfg_path.clone())
+            } else {
+                None
+            };
+            match (slot.as_ref(), from) {
+                (Some(v), Some(from)) => note(setting, v.clone(), from),
+                _ => note(setting, "(not set)".into(), "nowhere".into()),
             }
         }
+        // cloud, parallelism, max rate: flag (or AUTHCTL_CLOUD), config file, default.
+        let from = |id: &str, flag: &str, var: Option<&str>| -> Option<String> {
+            if explicit.flags.contains(id) {
+                Some(flag.to_string())
+            } else if explicit.env.contains(id) {
+                var.map(str::to_string)
+            } else {
+                None
+            }
+        };
+        let cloud_from = match from("cloud", "--cloud", Some("AUTHCTL_CLOUD")) {
+            Some(f) => f,
+            None => match ctx.config.as_ref().filter(|_| ctx.explicit.is_some()) {
+                Some(c) => match c.cloud().map_err(|e| miette!("{e}"))? {
+                    Some(cloud) => {
+                        g.cloud = cloud;
+                        cfg_path.clone()
+                    }
+                    None => "default".into(),
+                },
+                None => "default".into(),
+            },
+        };
+        note("cloud", cloud_name(g.cloud), cloud_from);
+        let par_from = match from("parallelism", "--parallelism", None) {
+            Some(f) => f,
+            None => match ctx.from_config("parallelism", |c| c.limits.parallelism) {
+                Some(p) => {
+                    g.parallelism = p;
+                    cfg_path.clone()
+                }
+                None => "default".into(),
+            },
+        };
+        note("parallelism", g.parallelism.to_string(), par_from);
+        let rate_from = match from("max_rate", "--max-rate", None) {
+            Some(f) => f,
+            None => match ctx.from_config("max_rate", |c| c.limits.max_rate.clone()) {
+                Some(r) => {
+                    g.max_rate = parse_max_rate(&r)
+                        .map_err(|e| miette!("{cfg_path}: limits.maxRate `{r}`: {e}"))?;
+                    cfg_path.clone()
+                }
+                None => "default".into(),
+            },
+        };
+        note(
+            "max rate",
+            match g.max_rate.0 {
+                Some(r) => r.to_string(),
+                None => "off".into(),
+            },
+            rate_from,
+        );
+        Ok((g, sources))
+    }
+
+    /// Resolves the settings and the credential and builds the client (starting the emulator under `--emulate`).
+    pub async fn connect(&self, ctx: &Context) -> miette::Result<GraphSession> {
+        let (resolved, settings_sources) = self.resolve(ctx)?;
+        let mut session = resolved.connect_resolved().await?;
+        session.settings_sources = settings_sources;
+        Ok(session)
+    }
+
+    async fn connect_resolved(&self) -> miette::Result<GraphSession> {
+        #[cfg(feature = "emulator")]
+        if let Some(path) = &self.emulate {
+            let clock: SharedClock = if self.virtual_clock {
+                VirtualClock::fixed()
+            } else {
+                Arc::new(SystemClock)
+            };
+            return self.connect_emulated(path, clock).await;
+        }
+        let clock: SharedClock = Arc::new(SystemClock);
+        let settings = self.settings()?;
+        let selection = Selection {
+            method: self.auth,
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone(),
+            token_cache: self.token_cache.clone().or_else(default_token_cache),
+            prompt: device_code::stderr_prompt(),
+            imds_url: imds_url(),
+            default_public_client: DEFAULT_PUBLIC_CLIENT.to_string(),
+        };
+        let (credential, sources) = select_explained(&selection, &Env::from_process());
+        let credential = credential.map_err(|e| miette!("{e}"))?;
+        let graph = Graph::builder(settings, credential)
+            .clock(clock)
+            .build()
+            .map_err(|e| miette!("{e}"))?;
+        Ok(GraphSession {
+            graph,
+            #[cfg(feature = "emulator")]
+            emulator: None,
+            sources,
+            settings_sources: Vec::new(),
+            print_stats: self.stats,
+            finished: false,
+        })
     }
 
     /// Settings from `--cloud`, overridden by `--graph-url`/`--authority-host`, plus the limits.
@@ -204,6 +371,7 @@ impl GraphArgs {
         s.unreachable_after = self.unreachable_after;
     }
 
+    #[cfg(feature = "emulator")]
     async fn connect_emulated(
         &self,
         path: &std::path::Path,
@@ -275,12 +443,19 @@ impl GraphArgs {
         Ok(GraphSession {
             graph,
             emulator: Some(handle),
+            sources: vec![Considered {
+                source: "emulator",
+                verdict: Verdict::Chosen,
+                reason: "--emulate: the environment's credentials are ignored".into(),
+            }],
+            settings_sources: Vec::new(),
             print_stats: self.stats,
             finished: false,
         })
     }
 }
 
+#[cfg(feature = "emulator")]
 /// A device-code prompt handler that approves the code through the emulator as `upn` with `password` (the same
 /// request a tester would make), so `--emulate-as` runs the real device-code flow.
 pub fn emulator_approval(base: &str, upn: &str, password: &str) -> PromptHandler {
@@ -372,6 +547,7 @@ mod tests {
         assert!(e.to_string().contains("loopback"), "{e}");
     }
 
+    #[cfg(feature = "emulator")]
     #[test]
     fn emulate_only_flags_need_emulate() {
         assert!(T::try_parse_from(["t", "--emulate-as", "a@b"]).is_err());

@@ -3,7 +3,10 @@
 
 pub mod apply;
 pub mod auth;
+pub mod completions;
+pub mod config;
 pub mod drift;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod graph_args;
 pub mod import;
@@ -13,6 +16,7 @@ pub mod password;
 pub mod phone;
 pub mod plan;
 pub mod schema;
+pub mod show;
 pub mod sms_sign_in;
 pub mod validate;
 
@@ -24,7 +28,7 @@ use crate::exit::ExitCode;
 
 /// authctl: declare Entra ID users' phone authentication methods in YAML, review a plan, apply exactly that.
 #[derive(Debug, Parser)]
-#[command(name = "authctl", version, about, long_about = None, propagate_version = true)]
+#[command(name = "authctl", version = LONG_VERSION, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -32,8 +36,13 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command takes.
+/// The version with the git commit and the build date (`0.1.0 (commit 1a2b3c4d5e6f, built 2026-12-02)`; the
+/// commit is left out of builds made outside a git checkout). Written by build.rs.
+pub const LONG_VERSION: &str = env!("AUTHCTL_LONG_VERSION");
+
+/// Flags every command takes (shown under their own heading in every `--help`).
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// More log output on stderr (-v info, -vv debug, -vvv trace). `AUTHCTL_LOG` (an env-filter) overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -82,6 +91,24 @@ pub struct Context {
     pub stdin_is_terminal: bool,
     /// Stderr is a terminal (progress bars are possible).
     pub stderr_is_terminal: bool,
+    /// The repository config file, when one was found.
+    pub config: Option<std::sync::Arc<config::Loaded>>,
+    /// Which settings were given by flag or environment (they win over the config file). `None` through the
+    /// [`run_cli`] seam, where no config file is read.
+    pub explicit: Option<config::Explicit>,
+}
+
+impl Command {
+    /// The manifest paths of commands that take them (where the config file is looked for).
+    fn manifest_paths(&self) -> Option<&[String]> {
+        match self {
+            Command::Validate(a) => Some(&a.paths),
+            Command::Plan(a) => Some(&a.paths),
+            Command::Apply(a) => Some(&a.paths),
+            Command::Drift(a) => Some(&a.paths),
+            _ => None,
+        }
+    }
 }
 
 impl Context {
@@ -98,7 +125,50 @@ impl Context {
             quiet: g.quiet,
             stdin_is_terminal: std::io::stdin().is_terminal(),
             stderr_is_terminal: std::io::stderr().is_terminal(),
+            config: None,
+            explicit: None,
         }
+    }
+
+    /// The config file's value for a setting not given by flag or environment (arg id `id`).
+    pub fn from_config<T>(
+        &self,
+        id: &str,
+        pick: impl FnOnce(&config::RepoConfig) -> Option<T>,
+    ) -> Option<T> {
+        let explicit = self.explicit.as_ref()?;
+        if explicit.given(id) {
+            return None;
+        }
+        pick(&self.config.as_ref()?.config)
+    }
+
+    /// Fails when the plan changes an account the config file protects.
+    pub fn check_protected(&self, plan: &crate::plan::Plan) -> miette::Result<()> {
+        let Some(cfg) = &self.config else {
+            return Ok(());
+        };
+        let hit: Vec<&str> = plan
+            .users
+            .iter()
+            .filter(|u| u.has_changes())
+            .filter(|u| {
+                [Some(u.user.as_str()), u.upn.as_deref(), u.id.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .any(|w| cfg.is_protected(w))
+            })
+            .map(|u| u.upn.as_deref().unwrap_or(&u.user))
+            .collect();
+        if hit.is_empty() {
+            return Ok(());
+        }
+        Err(miette::miette!(
+            "the plan changes protected account(s) {} (protectedAccounts in {}); nothing was applied. Remove them \
+             from the manifests, or from protectedAccounts after review",
+            hit.join(", "),
+            cfg.path.display()
+        ))
     }
 }
 
@@ -110,6 +180,7 @@ pub enum Command {
     /// Print the JSON Schema (draft-07) of manifests or saved plans.
     Schema(schema::Args),
     /// Run the built-in Microsoft Graph emulator on loopback.
+    #[cfg(feature = "emulator")]
     Emulator(emulator::Args),
     /// Credentials: show what the configured token allows.
     Auth(auth::Args),
@@ -117,6 +188,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Apply a saved plan, or plan and apply manifests.
     Apply(apply::Args),
+    /// Render a saved plan (text, JSON or Markdown) without Graph, as `terraform show`.
+    Show(show::Args),
     /// Report users whose Graph state differs from the manifests (exit 2 on drift).
     Drift(drift::Args),
     /// Write a manifest of users' current phone methods.
@@ -129,24 +202,57 @@ pub enum Command {
     SmsSignIn(sms_sign_in::Args),
     /// Reset a user's password and follow the operation to its end.
     Password(password::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
+    /// Print the man page, or write every command's man page into a directory.
+    Man(completions::ManArgs),
 }
 
 /// Parses the process's arguments, sets up logging, runs the command, and returns the process exit code.
 pub fn run() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(p) => p,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
             let _ = e.print();
             return code;
         }
     };
-    run_cli(cli).code()
+    let start = cli
+        .command
+        .manifest_paths()
+        .and_then(config::manifest_root)
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let loaded = match config::discover(&start) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: config file: {e}");
+            return ExitCode::Error.code();
+        }
+    };
+    if let Some(c) = &loaded {
+        tracing::debug!(path = %c.path.display(), "config file");
+    }
+    run_with(cli, loaded, Some(config::Explicit::from_matches(&matches))).code()
 }
 
-/// Runs parsed arguments (the seam tests use).
+/// Runs parsed arguments (the seam tests use; no config file is read).
 pub fn run_cli(cli: Cli) -> ExitCode {
-    let ctx = Context::from_args(&cli.global);
+    run_with(cli, None, None)
+}
+
+fn run_with(
+    cli: Cli,
+    config: Option<config::Loaded>,
+    explicit: Option<config::Explicit>,
+) -> ExitCode {
+    let mut ctx = Context::from_args(&cli.global);
+    ctx.config = config.map(std::sync::Arc::new);
+    ctx.explicit = explicit;
     init_logging(&cli.global, ctx.color_stderr);
     install_miette(ctx.color_stderr);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -172,16 +278,20 @@ async fn dispatch(command: Command, ctx: &Context) -> miette::Result<ExitCode> {
     match command {
         Command::Validate(args) => validate::run(args, ctx).await,
         Command::Schema(args) => schema::run(args, ctx).await,
+        #[cfg(feature = "emulator")]
         Command::Emulator(args) => emulator::run(args, ctx).await,
         Command::Auth(args) => auth::run(args, ctx).await,
         Command::Plan(args) => plan::run(args, ctx).await,
         Command::Apply(args) => apply::run(args, ctx).await,
+        Command::Show(args) => show::run(args, ctx).await,
         Command::Drift(args) => drift::run(args, ctx).await,
         Command::Import(args) => import::run(args, ctx).await,
         Command::Methods(args) => methods::run(args, ctx).await,
         Command::Phone(args) => phone::run(args, ctx).await,
         Command::SmsSignIn(args) => sms_sign_in::run(args, ctx).await,
         Command::Password(args) => password::run(args, ctx).await,
+        Command::Completions(args) => completions::run(args, ctx).await,
+        Command::Man(args) => completions::run_man(args, ctx).await,
     }
 }
 

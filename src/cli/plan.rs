@@ -38,6 +38,14 @@ pub struct PlanFlags {
 }
 
 impl PlanFlags {
+    /// `--max-deletes` from the config file's `limits.maxDeletes` when not given on the command line.
+    pub fn with_config(mut self, ctx: &Context) -> PlanFlags {
+        if let Some(n) = ctx.from_config("max_deletes", |c| c.limits.max_deletes) {
+            self.max_deletes = n;
+        }
+        self
+    }
+
     /// The flags resolved, once, into the [`Policy`] the read side, the engine and apply's gate take.
     pub fn policy(&self) -> Policy {
         Policy {
@@ -93,7 +101,8 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
+pub async fn run(mut args: Args, ctx: &Context) -> miette::Result<ExitCode> {
+    args.plan = args.plan.with_config(ctx);
     let manifests = manifest::load(&args.paths);
     if !show_manifest_diagnostics(&manifests, ctx) {
         return Ok(ExitCode::Error);
@@ -105,6 +114,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     progress.finish();
     let plan = built.map_err(|e| miette!("{e}"))?;
     show_plan_diagnostics(&plan, &manifests, ctx);
+    let protected = ctx.check_protected(&plan);
 
     let code = args.plan.exit_code(&plan, args.detailed_exitcode);
     let guard_failure = (!plan.guards_hold()).then(|| {
@@ -157,6 +167,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         eprintln!("{message}");
     }
     session.finish().await?;
+    protected?;
     Ok(code)
 }
 

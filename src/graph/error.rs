@@ -154,6 +154,9 @@ pub enum AuthError {
         /// The body's message (never a token).
         message: String,
     },
+    /// The Azure CLI could not give a token (not installed, not signed in, refused); says what to do.
+    #[error("Azure CLI: {0}")]
+    AzureCli(String),
     /// Device-code sign-in did not complete (declined, expired).
     #[error("device-code sign-in failed: {0}")]
     DeviceCode(String),

@@ -12,6 +12,8 @@ pub mod report;
 pub mod text;
 
 mod style;
+
+pub(crate) use style::{Color, paint};
 mod yaml;
 
 pub use json::{plan_json, write_plan_json};

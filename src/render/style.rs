@@ -1,4 +1,7 @@
-//! ANSI colour for the text renderers, applied only when the caller asks (`--color`, `NO_COLOR`, terminal).
+//! Colour for the text renderers, applied only when the caller asks (`--color`, `NO_COLOR`, terminal). The escape
+//! sequences come from anstyle (already in the tree through clap), not from hand-written codes.
+
+use anstyle::{AnsiColor, Effects, Style};
 
 /// Colours used by the text renderers.
 #[derive(Debug, Clone, Copy)]
@@ -13,15 +16,16 @@ pub(crate) enum Color {
 }
 
 impl Color {
-    fn code(self) -> &'static str {
+    fn style(self) -> Style {
+        let fg = |c: AnsiColor| Style::new().fg_color(Some(c.into()));
         match self {
-            Color::Green => "32",
-            Color::Yellow => "33",
-            Color::Red => "31",
-            Color::Cyan => "36",
-            Color::Magenta => "35",
-            Color::Bold => "1",
-            Color::Dim => "2",
+            Color::Green => fg(AnsiColor::Green),
+            Color::Yellow => fg(AnsiColor::Yellow),
+            Color::Red => fg(AnsiColor::Red),
+            Color::Cyan => fg(AnsiColor::Cyan),
+            Color::Magenta => fg(AnsiColor::Magenta),
+            Color::Bold => Style::new().effects(Effects::BOLD),
+            Color::Dim => Style::new().effects(Effects::DIMMED),
         }
     }
 }
@@ -31,8 +35,22 @@ impl Color {
 pub(crate) fn paint(s: &str, c: Color, on: bool) -> String {
     let s = crate::escape::visible(s);
     if on {
-        format!("\u{1b}[{}m{s}\u{1b}[0m", c.code())
+        let style = c.style();
+        format!("{style}{s}{style:#}")
     } else {
         s.into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sequences_are_the_plain_sgr_codes() {
+        assert_eq!(paint("x", Color::Green, true), "\u{1b}[32mx\u{1b}[0m");
+        assert_eq!(paint("x", Color::Bold, true), "\u{1b}[1mx\u{1b}[0m");
+        assert_eq!(paint("x", Color::Dim, true), "\u{1b}[2mx\u{1b}[0m");
+        assert_eq!(paint("x", Color::Red, false), "x");
     }
 }

@@ -944,3 +944,321 @@ impl std::io::Write for Capture {
         Ok(())
     }
 }
+
+// ---- credentials users already have: Azure CLI, Azure Pipelines, PFX, ARM_* -------------------------------------
+
+/// A fake `az` on PATH: records its arguments and answers `answer` on stdout (exit 0) or `stderr` (exit 1).
+fn fake_az(dir: &std::path::Path, answer: &str, fail_with: Option<&str>) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let args = dir.join("az-args");
+    std::fs::write(dir.join("answer"), answer).unwrap();
+    let body = match fail_with {
+        None => format!("cat '{}'\n", dir.join("answer").display()),
+        Some(e) => format!("echo '{e}' >&2\nexit 1\n"),
+    };
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n{body}",
+        args.display()
+    );
+    let az = bin.join("az");
+    std::fs::write(&az, script).unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+#[tokio::test]
+async fn azure_cli_sign_in_through_a_fake_az_on_path_is_chosen_and_explained_by_auth_check() {
+    let t = Tenanted::start(tenant(SMALL_TENANT), |_| {}).await;
+    let token = t.handle.mint_token(TokenSpec::app(&[
+        "UserAuthenticationMethod.Read.All",
+        "User.Read.All",
+    ]));
+    let expires_on = t.clock.now().as_second() + 3600;
+    let dir = tempfile::tempdir().unwrap();
+    let answer = json!({ "accessToken": token, "expiresOn": "2030-01-01 00:00:00.000000", "expires_on": expires_on, "tenant": t.tenant_id(), "tokenType": "Bearer" });
+    let bin = fake_az(dir.path(), &answer.to_string(), None);
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let mut cmd = authctl_cmd();
+    cmd.env("PATH", &path)
+        .env("AZURE_TENANT_ID", t.tenant_id())
+        .args(["auth", "check", "--graph-url", &t.handle.base_url()]);
+    let out = run(cmd).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("credential:      Azure CLI sign-in"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("→ Azure CLI"), "{stdout}");
+    assert!(
+        stdout.contains("AZURE_CLIENT_SECRET nor ARM_CLIENT_SECRET"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&token), "the token is never printed");
+    let args = std::fs::read_to_string(dir.path().join("az-args")).unwrap();
+    let resource = t.handle.base_url().trim_end_matches('/').to_string();
+    let expected = format!(
+        "account\nget-access-token\n--output\njson\n--resource\n{resource}\n--tenant\n{}\n",
+        t.tenant_id()
+    );
+    assert_eq!(args, expected);
+    // The token from `az` works against Graph.
+    let env = Env::from_pairs([("PATH", path.as_str())]);
+    let g = t.graph_with(
+        credentials::select(&t.selection(AuthMethod::AzureCli), &env).unwrap(),
+        |_| {},
+    );
+    t.assert_reads_kim(&g).await;
+}
+
+#[tokio::test]
+async fn azure_cli_not_signed_in_or_missing_is_explained() {
+    let t = Tenanted::start(tenant(SMALL_TENANT), |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = fake_az(
+        dir.path(),
+        "",
+        Some("ERROR: Please run 'az login' to setup account."),
+    );
+    let env = Env::from_pairs([("PATH", format!("{}:/usr/bin:/bin", bin.display()))]);
+    let g = t.graph_with(
+        credentials::select(&t.selection(AuthMethod::AzureCli), &env).unwrap(),
+        |_| {},
+    );
+    let e = g.get_user("kim@contoso.com").await.unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("az login --tenant {}", t.tenant_id())),
+        "{e}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let e = credentials::select(
+        &t.selection(AuthMethod::AzureCli),
+        &Env::from_pairs([("PATH", empty.path().to_str().unwrap())]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("not on PATH"), "{e}");
+}
+
+#[tokio::test]
+async fn azure_pipelines_oidc_through_a_loopback_stand_in_reads_a_user_and_a_refused_access_token_is_explained()
+ {
+    const ADO_ISSUER: &str = "https://vstoken.dev.azure.com/00000000-0000-4000-8000-0000000000cc";
+    const ADO_SUBJECT: &str = "sc://contoso/identity/authctl-prod";
+    let issuer = Arc::new(TestIssuer::new());
+    let mut ten = tenant(SMALL_TENANT);
+    ten.apps[0].secret = None;
+    ten.apps[0].federated_credentials.push(FederatedCredential {
+        issuer: ADO_ISSUER.into(),
+        subject: ADO_SUBJECT.into(),
+        audience: "api://AzureADTokenExchange".into(),
+        issuer_key: issuer.key.public_key_pem(),
+    });
+    let t = Tenanted::start(ten, |_| {}).await;
+    // Azure DevOps' OIDC endpoint: POST with the job's access token and the service connection id.
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let app = axum::Router::new().route(
+        "/org/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
+        axum::routing::post({
+            let issuer = issuer.clone();
+            let clock = t.clock.clone();
+            let seen = seen.clone();
+            move |Query(q): Query<BTreeMap<String, String>>, h: HeaderMap| async move {
+                let auth = h
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                seen.lock().unwrap().push(format!(
+                    "{} {} {}",
+                    q.get("api-version").cloned().unwrap_or_default(),
+                    q.get("serviceConnectionId").cloned().unwrap_or_default(),
+                    h.get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                ));
+                if auth != "Bearer ado-job-token" {
+                    return (
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        [("x-vss-e2eid", "e2e-1")],
+                        axum::Json(json!({ "message": "TF400813" })),
+                    );
+                }
+                let jwt = issuer.jwt(
+                    ADO_ISSUER,
+                    ADO_SUBJECT,
+                    "api://AzureADTokenExchange",
+                    clock.now(),
+                );
+                (
+                    axum::http::StatusCode::OK,
+                    [("x-vss-e2eid", "e2e-2")],
+                    axum::Json(json!({ "oidcToken": jwt })),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!(
+        "http://{}/org/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let g = t.graph_from_env(
+        AuthMethod::Auto,
+        &[
+            ("SYSTEM_OIDCREQUESTURI", uri.as_str()),
+            ("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "sc-1234"),
+            ("SYSTEM_ACCESSTOKEN", "ado-job-token"),
+        ],
+    );
+    t.assert_reads_kim(&g).await;
+    assert_eq!(seen.lock().unwrap()[0], "7.1 sc-1234 application/json");
+    assert!(
+        g.credential_description()
+            .contains("Azure Pipelines OIDC, service connection sc-1234")
+    );
+    let g = t.graph_from_env(
+        AuthMethod::AzurePipelines,
+        &[
+            ("SYSTEM_OIDCREQUESTURI", uri.as_str()),
+            ("ARM_USE_OIDC", "true"),
+            ("ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID", "sc-1234"),
+            ("SYSTEM_ACCESSTOKEN", "stale"),
+        ],
+    );
+    let e = g.get_user("kim@contoso.com").await.unwrap_err().to_string();
+    assert!(
+        e.contains("401") && e.contains("$(System.AccessToken)") && e.contains("e2e-1"),
+        "{e}"
+    );
+    assert!(!e.contains("stale"));
+}
+
+/// A PFX of `key` and `cert` protected by `password` (AES-256-CBC with PBKDF2, as OpenSSL 3 and Windows export).
+fn pfx(key: &rcgen::KeyPair, cert: &rcgen::Certificate, password: &str) -> Vec<u8> {
+    let chain = p12_keystore::PrivateKeyChain::new(
+        vec![7u8; 20],
+        p12_keystore::PrivateKey::from_der(&key.serialize_der()).unwrap(),
+        [p12_keystore::Certificate::from_der(cert.der()).unwrap()],
+    );
+    let mut store = p12_keystore::KeyStore::new();
+    store.add_entry(
+        "authctl",
+        p12_keystore::KeyStoreEntry::PrivateKeyChain(chain),
+    );
+    store.writer(password).write().unwrap()
+}
+
+#[tokio::test]
+async fn a_pfx_made_by_the_test_with_a_password_reads_a_user_through_azure_and_arm_variables() {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["authctl-pfx".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let mut ten = tenant(SMALL_TENANT);
+    ten.apps[0].secret = None;
+    ten.apps[0].certificate = Some(cert.pem());
+    let t = Tenanted::start(ten, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.pfx");
+    std::fs::write(&file, pfx(&key, &cert, "Pfx-Pass1!")).unwrap();
+    let path = file.to_str().unwrap();
+    let g = t.graph_from_env(
+        AuthMethod::Auto,
+        &[
+            ("AZURE_CLIENT_CERTIFICATE_PATH", path),
+            ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "Pfx-Pass1!"),
+        ],
+    );
+    t.assert_reads_kim(&g).await;
+    let g = t.graph_from_env(
+        AuthMethod::Certificate,
+        &[
+            ("ARM_CLIENT_CERTIFICATE_PATH", path),
+            ("ARM_CLIENT_CERTIFICATE_PASSWORD", "Pfx-Pass1!"),
+        ],
+    );
+    t.assert_reads_kim(&g).await;
+    // The AZURE_* password wins over the ARM_* one: a wrong AZURE_* password fails, naming the variable.
+    let e = credentials::select(
+        &t.selection(AuthMethod::Auto),
+        &Env::from_pairs([
+            ("AZURE_CLIENT_CERTIFICATE_PATH", path),
+            ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "wrong"),
+            ("ARM_CLIENT_CERTIFICATE_PASSWORD", "Pfx-Pass1!"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("AZURE_CLIENT_CERTIFICATE_PASSWORD") && e.contains("app.pfx"),
+        "{e}"
+    );
+    assert!(!e.contains("Pfx-Pass1!"));
+}
+
+#[tokio::test]
+async fn auth_check_json_with_terraform_arm_variables_says_which_source_was_chosen_and_why_not_the_others()
+ {
+    let t = Tenanted::start(tenant(SMALL_TENANT), |_| {}).await;
+    let mut cmd = authctl_cmd();
+    cmd.env("PATH", "/usr/bin:/bin")
+        .env("ARM_TENANT_ID", t.tenant_id())
+        .env("ARM_CLIENT_ID", RW)
+        .env("ARM_CLIENT_SECRET", "s3cret")
+        .env("ARM_OIDC_TOKEN", "not-used-without-arm-use-oidc")
+        .env("AZURE_AUTHORITY_HOST", t.handle.base_url())
+        .args([
+            "auth",
+            "check",
+            "--graph-url",
+            &t.handle.base_url(),
+            "--format",
+            "json",
+        ]);
+    let out = run(cmd).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources = v["sources"].as_array().unwrap();
+    let chosen: Vec<&Value> = sources
+        .iter()
+        .filter(|s| s["verdict"] == "chosen")
+        .collect();
+    assert_eq!(chosen.len(), 1, "{sources:?}");
+    assert_eq!(chosen[0]["source"], "client secret");
+    assert!(
+        chosen[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ARM_CLIENT_SECRET is set")
+    );
+    let oidc = sources
+        .iter()
+        .find(|s| s["source"] == "ARM_OIDC_TOKEN")
+        .unwrap();
+    assert_eq!(oidc["verdict"], "not-configured");
+    assert!(
+        oidc["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ARM_USE_OIDC=true")
+    );
+    assert_eq!(v["tenant"], t.tenant_id());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cret"));
+}

@@ -1,5 +1,5 @@
 //! The client-certificate credential (`AZURE_CLIENT_CERTIFICATE_PATH`): a PEM file holding the private key and the
-//! certificate. Each token request carries a fresh client assertion: a JWT signed PS256 (RSA-PSS) with header
+//! certificate, or a PKCS#12 (`.pfx`/`.p12`) file opened with `AZURE_CLIENT_CERTIFICATE_PASSWORD` (empty when unset). Each token request carries a fresh client assertion: a JWT signed PS256 (RSA-PSS) with header
 //! `x5t#S256` = base64url(SHA-256 of the certificate's DER), claims `aud` = the token endpoint, `iss` = `sub` =
 //! client id, a unique `jti`, `nbf`/`iat` = now and `exp` = now + 10 minutes, as Entra's current docs describe.
 
@@ -56,15 +56,81 @@ struct AssertionClaims<'a> {
 }
 
 impl Certificate {
-    /// Reads the PEM file at `path` (private key + certificate, in any order).
-    pub fn from_file(tenant: &str, client_id: &str, path: &Path) -> Result<Certificate, AuthError> {
-        let pem = std::fs::read_to_string(path).map_err(|e| {
+    /// Reads the file at `path`: PEM (private key + certificate, in any order) or PKCS#12, told apart by content
+    /// (PEM is text with `-----BEGIN`; PKCS#12 is DER). `password` opens a PKCS#12 file.
+    pub fn from_file(
+        tenant: &str,
+        client_id: &str,
+        path: &Path,
+        password: Option<&Secret>,
+    ) -> Result<Certificate, AuthError> {
+        let bytes = read_bounded(path)?;
+        match std::str::from_utf8(&bytes) {
+            Ok(text) if text.contains("-----BEGIN ") => {
+                Certificate::from_pem(tenant, client_id, path, text)
+            }
+            _ => Certificate::from_pkcs12(
+                tenant,
+                client_id,
+                path,
+                &bytes,
+                password.map(Secret::expose).unwrap_or(""),
+            ),
+        }
+    }
+
+    /// Opens PKCS#12 bytes with `password`: the first private key and the certificate stored with it.
+    pub fn from_pkcs12(
+        tenant: &str,
+        client_id: &str,
+        path: &Path,
+        der: &[u8],
+        password: &str,
+    ) -> Result<Certificate, AuthError> {
+        let where_ = path.display();
+        let store = p12_keystore::KeyStore::from_pkcs12(
+            der,
+            password,
+            p12_keystore::Pkcs12ImportPolicy::Strict,
+        )
+        .map_err(|e| {
+            let why = match e {
+                p12_keystore::error::Error::MacError(_) => {
+                    "the password is wrong (set AZURE_CLIENT_CERTIFICATE_PASSWORD)".to_string()
+                }
+                other => format!(
+                    "it is neither PEM nor a PKCS#12 file authctl can open ({other}); a wrong \
+                     AZURE_CLIENT_CERTIFICATE_PASSWORD also shows this way"
+                ),
+            };
+            AuthError::Config(format!("{where_}: {why}"))
+        })?;
+        let (_, chain) = store.private_key_chain().ok_or_else(|| {
             AuthError::Config(format!(
-                "cannot read the certificate file {}: {e}",
-                path.display()
+                "{where_}: the PKCS#12 file holds no private key (export it with its key)"
             ))
         })?;
-        Certificate::from_pem(tenant, client_id, path, &pem)
+        let cert = chain.certs().first().ok_or_else(|| {
+            AuthError::Config(format!(
+                "{where_}: the PKCS#12 file holds no certificate for its private key"
+            ))
+        })?;
+        let key_pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            STANDARD.encode(chain.key().as_der())
+        );
+        let key = EncodingKey::from_rsa_pem(key_pem.as_bytes()).map_err(|e| {
+            AuthError::Config(format!(
+                "{where_}: the private key is not a usable RSA key: {e}"
+            ))
+        })?;
+        Ok(Certificate {
+            tenant: tenant.to_string(),
+            client_id: client_id.to_string(),
+            path: path.to_path_buf(),
+            key,
+            x5t_s256: thumbprint_s256(cert.as_der()),
+        })
     }
 
     /// Parses PEM text holding an RSA private key (PKCS#8 or PKCS#1) and the certificate.
@@ -155,6 +221,32 @@ impl Certificate {
         ];
         Ok(request_token(cx, &self.tenant, &form).await?.access)
     }
+}
+
+/// A certificate file is small; more than this is not one.
+const MAX_CERTIFICATE_FILE: u64 = 1024 * 1024;
+
+fn read_bounded(path: &Path) -> Result<Vec<u8>, AuthError> {
+    use std::io::Read as _;
+    let cannot = |e: std::io::Error| {
+        AuthError::Config(format!(
+            "cannot read the certificate file {}: {e}",
+            path.display()
+        ))
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(MAX_CERTIFICATE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_CERTIFICATE_FILE {
+        return Err(AuthError::Config(format!(
+            "{}: larger than 1 MiB; not a certificate file",
+            path.display()
+        )));
+    }
+    Ok(bytes)
 }
 
 /// base64url(SHA-256(DER)), the `x5t#S256` header value.
@@ -273,6 +365,54 @@ mod tests {
             claims["jti"],
             crate::graph::jwt::decode_claims(b.expose()).unwrap()["jti"]
         );
+    }
+
+    /// A PFX holding `key` and `cert`, made with p12-keystore (AES-256/PBKDF2 as OpenSSL 3 and Windows write them).
+    pub(crate) fn pfx(key: &rcgen::KeyPair, cert: &rcgen::Certificate, password: &str) -> Vec<u8> {
+        let chain = p12_keystore::PrivateKeyChain::new(
+            vec![1u8; 20],
+            p12_keystore::PrivateKey::from_der(&key.serialize_der()).unwrap(),
+            [p12_keystore::Certificate::from_der(cert.der()).unwrap()],
+        );
+        let mut store = p12_keystore::KeyStore::new();
+        store.add_entry("app", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
+        store.writer(password).write().unwrap()
+    }
+
+    #[test]
+    fn a_pfx_with_a_password_opens_and_a_wrong_password_says_so() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["authctl.test".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pfx");
+        std::fs::write(&path, pfx(&key, &cert, "s3cret-pfx")).unwrap();
+        let c = Certificate::from_file("t", "c", &path, Some(&Secret::new("s3cret-pfx"))).unwrap();
+        assert_eq!(c.x5t_s256(), thumbprint_s256(cert.der()));
+        let aud = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
+        let a = c
+            .assertion(aud, jiff::Timestamp::from_second(1_767_225_600).unwrap())
+            .unwrap();
+        let pubkey = jsonwebtoken::DecodingKey::from_rsa_der(&rsa_public_key_der(&key));
+        let mut v = jsonwebtoken::Validation::new(Algorithm::PS256);
+        v.set_audience(&[aud]);
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        jsonwebtoken::decode::<serde_json::Value>(a.expose(), &pubkey, &v).unwrap();
+        for wrong in [None, Some(Secret::new("nope"))] {
+            let e = Certificate::from_file("t", "c", &path, wrong.as_ref()).unwrap_err();
+            let s = e.to_string();
+            assert!(
+                s.contains("AZURE_CLIENT_CERTIFICATE_PASSWORD") && s.contains("app.pfx"),
+                "{s}"
+            );
+            assert!(!s.contains("s3cret-pfx"));
+        }
+        std::fs::write(&path, b"\x30\x03\x02\x01\x03").unwrap();
+        let e = Certificate::from_file("t", "c", &path, None).unwrap_err();
+        assert!(e.to_string().contains("neither PEM nor"), "{e}");
     }
 
     /// The PKCS#1 RSAPublicKey inside rcgen's SubjectPublicKeyInfo.

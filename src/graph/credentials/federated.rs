@@ -2,7 +2,9 @@
 //! client assertion. Two sources: a token file (`AZURE_FEDERATED_TOKEN_FILE`, as AKS and others mount it; re-read
 //! when the copy in memory is older than 5 minutes, because the platform rotates it) and GitHub Actions' OIDC
 //! endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL` + `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, audience
-//! `api://AzureADTokenExchange`).
+//! `api://AzureADTokenExchange`), Azure Pipelines' OIDC endpoint (`SYSTEM_OIDCREQUESTURI`, a service connection id
+//! and `SYSTEM_ACCESSTOKEN`: `POST {uri}?api-version=7.1&serviceConnectionId={id}`, as azure-identity's
+//! `AzurePipelinesCredential` does, answering `{"oidcToken": …}`), and a token given as it is (`ARM_OIDC_TOKEN`).
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -38,7 +40,21 @@ pub enum FederatedSource {
         /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
         request_token: Secret,
     },
+    /// Azure Pipelines' OIDC endpoint for a service connection.
+    AzurePipelines {
+        /// `SYSTEM_OIDCREQUESTURI`.
+        request_url: Url,
+        /// The service connection's id.
+        service_connection_id: String,
+        /// `SYSTEM_ACCESSTOKEN` (the job's access token, mapped into the step's environment).
+        access_token: Secret,
+    },
+    /// A token given as it is (`ARM_OIDC_TOKEN`).
+    Value(Secret),
 }
+
+/// The Azure DevOps API version of the OIDC token request (azure-identity's).
+pub const PIPELINES_API_VERSION: &str = "7.1";
 
 impl FederatedSource {
     /// A file source.
@@ -56,6 +72,11 @@ impl FederatedSource {
                 format!("AZURE_FEDERATED_TOKEN_FILE {}", path.display())
             }
             FederatedSource::GitHubActions { .. } => "GitHub Actions OIDC".to_string(),
+            FederatedSource::AzurePipelines {
+                service_connection_id,
+                ..
+            } => format!("Azure Pipelines OIDC, service connection {service_connection_id}"),
+            FederatedSource::Value(_) => "ARM_OIDC_TOKEN".to_string(),
         }
     }
 }
@@ -74,6 +95,12 @@ pub struct Federated {
 #[derive(serde::Deserialize)]
 struct GitHubAnswer {
     value: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PipelinesAnswer {
+    oidc_token: String,
 }
 
 impl Federated {
@@ -140,6 +167,12 @@ impl Federated {
                 })?;
                 Ok(Secret::new(a.value))
             }
+            FederatedSource::AzurePipelines {
+                request_url,
+                service_connection_id,
+                access_token,
+            } => pipelines_token(cx, request_url, service_connection_id, access_token).await,
+            FederatedSource::Value(v) => Ok(v.clone()),
         }
     }
 
@@ -156,6 +189,87 @@ impl Federated {
         ];
         Ok(request_token(cx, &self.tenant, &form).await?.access)
     }
+}
+
+/// Asks Azure Pipelines for the service connection's OIDC token.
+async fn pipelines_token(
+    cx: &TokenContext,
+    request_url: &Url,
+    service_connection_id: &str,
+    access_token: &Secret,
+) -> Result<Secret, AuthError> {
+    const WHAT: &str = "Azure Pipelines OIDC (SYSTEM_OIDCREQUESTURI)";
+    check_credential_url(request_url, "SYSTEM_OIDCREQUESTURI")?;
+    let mut url = request_url.clone();
+    url.query_pairs_mut()
+        .append_pair("api-version", PIPELINES_API_VERSION)
+        .append_pair("serviceConnectionId", service_connection_id);
+    let resp = cx
+        .http
+        .post(url)
+        .header(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", access_token.expose()),
+        )
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body("")
+        .send()
+        .await
+        .map_err(|e| AuthError::Transport(format!("{WHAT}: {}", transport_message(&e))))?;
+    let status = resp.status().as_u16();
+    // Azure DevOps' trace ids, for a support case.
+    let ids: Vec<String> = ["x-vss-e2eid", "x-msedge-ref"]
+        .iter()
+        .filter_map(|h| {
+            let v = resp.headers().get(*h)?.to_str().ok()?;
+            Some(format!("{h}: {}", super::printable(v, 80)))
+        })
+        .collect();
+    let html = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("html"));
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| AuthError::Transport(format!("{WHAT}: {}", transport_message(&e))))?;
+    let ids = if ids.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", ids.join(", "))
+    };
+    if !(200..300).contains(&status) || html {
+        let hint = if status == 401 || status == 403 || html {
+            "; the job's access token was refused: map it into the step with `env: SYSTEM_ACCESSTOKEN: \
+             $(System.AccessToken)`"
+        } else if status == 404 {
+            "; check the service connection id (the connection must use workload identity federation)"
+        } else {
+            ""
+        };
+        let text = if html {
+            "an HTML page instead of a token".to_string()
+        } else {
+            super::printable(&String::from_utf8_lossy(&body[..body.len().min(300)]), 300)
+        };
+        return Err(AuthError::Endpoint {
+            source_name: WHAT.into(),
+            status,
+            message: format!("{text}{hint}{ids}"),
+        });
+    }
+    let a: PipelinesAnswer = serde_json::from_slice(&body).map_err(|e| {
+        AuthError::Transport(format!(
+            "{WHAT} answered a body without `oidcToken` ({e}){ids}"
+        ))
+    })?;
+    if a.oidc_token.trim().is_empty() {
+        return Err(AuthError::Transport(format!(
+            "{WHAT} answered an empty `oidcToken`{ids}"
+        )));
+    }
+    Ok(Secret::new(a.oidc_token.trim()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //!
 //! Nothing here logs a secret, an assertion or a token: they are [`Secret`]s from the moment they are read.
 
+pub mod azure_cli;
 pub mod certificate;
 pub mod client_secret;
 pub mod device_code;
@@ -24,7 +25,7 @@ use crate::clock::{self, SharedClock};
 use crate::graph::error::AuthError;
 use crate::graph::secret::Secret;
 
-pub use select::{AuthMethod, Env, select};
+pub use select::{AuthMethod, Considered, Env, Verdict, select, select_explained};
 
 /// An access token and when it stops being valid.
 #[derive(Debug, Clone)]
@@ -83,6 +84,8 @@ pub enum Credential {
     Federated(federated::Federated),
     /// Azure managed identity (`IDENTITY_ENDPOINT` or IMDS).
     ManagedIdentity(managed_identity::ManagedIdentity),
+    /// The Azure CLI's sign-in (`az account get-access-token`).
+    AzureCli(azure_cli::AzureCli),
     /// Device-code sign-in (delegated), refresh token cached in a 0600 file.
     DeviceCode(device_code::DeviceCode),
     /// `AUTHCTL_ACCESS_TOKEN`: a ready token, used as it is.
@@ -107,6 +110,10 @@ impl Credential {
                 c.source.describe()
             ),
             Credential::ManagedIdentity(c) => format!("managed identity ({})", c.describe()),
+            Credential::AzureCli(c) => match &c.tenant {
+                Some(t) => format!("Azure CLI sign-in ({}, tenant {t})", c.program.display()),
+                None => format!("Azure CLI sign-in ({})", c.program.display()),
+            },
             Credential::DeviceCode(c) => format!("device-code sign-in with app {}", c.client_id),
             Credential::Static(_) => "a ready access token (AUTHCTL_ACCESS_TOKEN)".to_string(),
         }
@@ -118,6 +125,7 @@ impl Credential {
             Credential::Certificate(c) => c.fetch(cx).await,
             Credential::Federated(c) => c.fetch(cx).await,
             Credential::ManagedIdentity(c) => c.fetch(cx).await,
+            Credential::AzureCli(c) => c.fetch(cx).await,
             Credential::DeviceCode(c) => c.fetch(cx).await,
             Credential::Static(c) => c.fetch(cx),
         }
@@ -214,6 +222,20 @@ pub fn new_uuid() -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+/// `s` fit for a message: control characters (terminal escapes) dropped, at most `max` characters.
+pub fn printable(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
 }
 
 /// True when `url` may carry a credential: https, or http to a loopback address.
