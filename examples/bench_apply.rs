@@ -20,7 +20,8 @@ use std::time::Instant;
 use authctl::apply::{ApplyOptions, apply};
 use authctl::emulator::tenant::{App, Method, Phone, Tenant, User};
 use authctl::model::PhoneType;
-use authctl::observe::{BuildSettings, NoProgress, build_plan};
+use authctl::observe::{NoProgress, build_plan};
+use authctl::plan::Policy;
 
 const TENANT_ID: &str = "00000000-0000-4000-8000-00000000c000";
 const CLIENT_ID: &str = "00000000-0000-4000-8000-00000000c001";
@@ -130,8 +131,10 @@ async fn main() {
     );
     println!("| phase | Graph requests | batch items | 429s | retries | wall time |");
     println!("|---|---|---|---|---|---|");
-    let mut build = BuildSettings::new();
-    build.max_deletes = users;
+    let build = Policy {
+        max_deletes: users,
+        ..Policy::default()
+    };
     let start = Instant::now();
     let plan = build_plan(&graph, &manifests, &build, &NoProgress)
         .await

@@ -19,7 +19,8 @@ use std::time::Instant;
 
 use authctl::emulator::tenant::{App, Phone, Tenant, User};
 use authctl::model::PhoneType;
-use authctl::observe::{BuildSettings, NoProgress, build_plan};
+use authctl::observe::{NoProgress, build_plan};
+use authctl::plan::Policy;
 
 const TENANT_ID: &str = "00000000-0000-4000-8000-00000000b000";
 const CLIENT_ID: &str = "00000000-0000-4000-8000-00000000b001";
@@ -123,9 +124,9 @@ async fn main() {
         let plan = build_plan(
             &graph,
             &manifests,
-            &BuildSettings {
+            &Policy {
                 max_deletes: usize::MAX,
-                ..BuildSettings::new()
+                ..Policy::default()
             },
             &NoProgress,
         )

@@ -3,7 +3,7 @@
 //! Data flows one way: manifests → desired state; Graph → observed state; both → plan → renderers / executor.
 //! The pure core ([`model`], [`phone`], [`manifest`]'s model and validation, [`plan`]) knows nothing of HTTP, files
 //! or terminals; I/O lives at the edges ([`graph`], [`emulator`], [`render`], [`observe`] (the read side: Graph → a finished plan), [`apply`], [`cli`]). Only [`cli`]
-//! knows every other module.
+//! knows every other module. ARCHITECTURE.md draws the modules and names the file of each protocol.
 
 pub mod apply;
 pub mod cli;
@@ -11,6 +11,7 @@ pub mod clock;
 /// The built-in Graph emulator (cargo feature `emulator`, on by default; a build without it has no server code).
 #[cfg(feature = "emulator")]
 pub mod emulator;
+pub mod escape;
 pub mod exit;
 pub mod graph;
 pub mod manifest;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod observe;
 pub mod phone;
 pub mod plan;
+pub mod private_file;
 pub mod render;
 pub mod units;
 

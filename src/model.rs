@@ -279,6 +279,171 @@ pub struct ObservedUser {
     pub unknown_phones: Vec<serde_json::Value>,
 }
 
+/// The authentication method types authctl knows: the one list, parsed from Graph's `@odata.type` at the edge
+/// (`crate::graph::types::method_kind`), read by the lock-out preflight ([`MethodKind::is_second_factor`],
+/// [`MethodKind::signs_in`]) and by `authctl methods` (names and properties). A type Graph adds later is
+/// [`MethodKind::Unknown`] until a variant is added here (see ARCHITECTURE.md, "How to add a new method type").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MethodKind {
+    /// `passwordAuthenticationMethod`.
+    Password,
+    /// `phoneAuthenticationMethod`.
+    Phone,
+    /// `fido2AuthenticationMethod` (security keys and passkeys).
+    Fido2,
+    /// `microsoftAuthenticatorAuthenticationMethod`.
+    MicrosoftAuthenticator,
+    /// `passwordlessMicrosoftAuthenticatorAuthenticationMethod` (the older passwordless registration).
+    PasswordlessMicrosoftAuthenticator,
+    /// `windowsHelloForBusinessAuthenticationMethod`.
+    WindowsHelloForBusiness,
+    /// `softwareOathAuthenticationMethod`.
+    SoftwareOath,
+    /// `hardwareOathAuthenticationMethod` (beta only today; listed if Graph returns it).
+    HardwareOath,
+    /// `temporaryAccessPassAuthenticationMethod`.
+    TemporaryAccessPass,
+    /// `emailAuthenticationMethod` (self-service password reset).
+    Email,
+    /// `platformCredentialAuthenticationMethod` (macOS platform SSO).
+    PlatformCredential,
+    /// `externalAuthenticationMethod` (external authentication methods, EAM).
+    External,
+    /// `qrCodePinAuthenticationMethod`.
+    QrCodePin,
+    /// Any other `@odata.type` (or none): shown by its type, never an error, and counted for nothing.
+    Unknown,
+}
+
+impl MethodKind {
+    /// Every kind, `Unknown` last.
+    pub const ALL: [MethodKind; 14] = [
+        MethodKind::Password,
+        MethodKind::Phone,
+        MethodKind::Fido2,
+        MethodKind::MicrosoftAuthenticator,
+        MethodKind::PasswordlessMicrosoftAuthenticator,
+        MethodKind::WindowsHelloForBusiness,
+        MethodKind::SoftwareOath,
+        MethodKind::HardwareOath,
+        MethodKind::TemporaryAccessPass,
+        MethodKind::Email,
+        MethodKind::PlatformCredential,
+        MethodKind::External,
+        MethodKind::QrCodePin,
+        MethodKind::Unknown,
+    ];
+
+    /// The short name inside `#microsoft.graph.{short}AuthenticationMethod` (`None` for `Unknown`).
+    pub fn graph_name(self) -> Option<&'static str> {
+        Some(match self {
+            MethodKind::Password => "password",
+            MethodKind::Phone => "phone",
+            MethodKind::Fido2 => "fido2",
+            MethodKind::MicrosoftAuthenticator => "microsoftAuthenticator",
+            MethodKind::PasswordlessMicrosoftAuthenticator => "passwordlessMicrosoftAuthenticator",
+            MethodKind::WindowsHelloForBusiness => "windowsHelloForBusiness",
+            MethodKind::SoftwareOath => "softwareOath",
+            MethodKind::HardwareOath => "hardwareOath",
+            MethodKind::TemporaryAccessPass => "temporaryAccessPass",
+            MethodKind::Email => "email",
+            MethodKind::PlatformCredential => "platformCredential",
+            MethodKind::External => "external",
+            MethodKind::QrCodePin => "qrCodePin",
+            MethodKind::Unknown => return None,
+        })
+    }
+
+    /// A short stable name for JSON (`phone`, `fido2`, …; `unknown` for types authctl does not know).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MethodKind::External => "externalAuthentication",
+            MethodKind::Unknown => "unknown",
+            other => other.graph_name().unwrap_or("unknown"),
+        }
+    }
+
+    /// The name people use for the method.
+    pub fn label(self) -> &'static str {
+        match self {
+            MethodKind::Password => "Password",
+            MethodKind::Phone => "Phone",
+            MethodKind::Fido2 => "FIDO2 security key / passkey",
+            MethodKind::MicrosoftAuthenticator => "Microsoft Authenticator",
+            MethodKind::PasswordlessMicrosoftAuthenticator => {
+                "Microsoft Authenticator (passwordless)"
+            }
+            MethodKind::WindowsHelloForBusiness => "Windows Hello for Business",
+            MethodKind::SoftwareOath => "Software OATH token",
+            MethodKind::HardwareOath => "Hardware OATH token",
+            MethodKind::TemporaryAccessPass => "Temporary Access Pass",
+            MethodKind::Email => "Email (password reset)",
+            MethodKind::PlatformCredential => "Platform credential",
+            MethodKind::External => "External authentication method",
+            MethodKind::QrCodePin => "QR code + PIN",
+            MethodKind::Unknown => "Unknown method type",
+        }
+    }
+
+    /// A second factor other than a phone (phones are counted from the plan's states): Authenticator (push or
+    /// passwordless), FIDO2, Windows Hello for Business, software or hardware OATH. A Temporary Access Pass counts
+    /// only while usable ([`ObservedMethod::is_second_factor`]). Email (SSPR only) and unknown types do not.
+    pub fn is_second_factor(self) -> bool {
+        matches!(
+            self,
+            MethodKind::MicrosoftAuthenticator
+                | MethodKind::PasswordlessMicrosoftAuthenticator
+                | MethodKind::Fido2
+                | MethodKind::WindowsHelloForBusiness
+                | MethodKind::SoftwareOath
+                | MethodKind::HardwareOath
+        )
+    }
+
+    /// A way to sign in other than SMS sign-in: a password, Authenticator, FIDO2, Windows Hello for Business (and a
+    /// usable Temporary Access Pass, [`ObservedMethod::signs_in`]).
+    pub fn signs_in(self) -> bool {
+        matches!(
+            self,
+            MethodKind::Password
+                | MethodKind::MicrosoftAuthenticator
+                | MethodKind::PasswordlessMicrosoftAuthenticator
+                | MethodKind::Fido2
+                | MethodKind::WindowsHelloForBusiness
+        )
+    }
+}
+
+/// One method of a user's full method list, as the lock-out preflight needs it (parsed at the Graph edge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObservedMethod {
+    /// What it is.
+    pub kind: MethodKind,
+    /// A Temporary Access Pass's `isUsable` (true for every other kind).
+    pub usable: bool,
+}
+
+impl ObservedMethod {
+    /// A method of `kind` (usable).
+    pub fn of(kind: MethodKind) -> ObservedMethod {
+        ObservedMethod { kind, usable: true }
+    }
+
+    /// Counts as a second factor (see [`MethodKind::is_second_factor`]; a TAP while usable).
+    pub fn is_second_factor(&self) -> bool {
+        self.kind.is_second_factor() || self.usable_tap()
+    }
+
+    /// Counts as a way to sign in (see [`MethodKind::signs_in`]; a TAP while usable).
+    pub fn signs_in(&self) -> bool {
+        self.kind.signs_in() || self.usable_tap()
+    }
+
+    fn usable_tap(&self) -> bool {
+        self.kind == MethodKind::TemporaryAccessPass && self.usable
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,12 +12,12 @@ use crate::graph::PhoneMethod;
 use crate::model::{DesiredPhone, DesiredUser, PhoneType};
 use crate::phone::PhoneNumber;
 use crate::plan::{
-    Convergence, ObservedSet, PlanSettings, Target, UserOutcome, UserPlan, UserReport, convergence,
-    is_masked, plan,
+    Convergence, Mask, ObservedSet, PlanSettings, Policy, Target, UserOutcome, UserPlan,
+    UserReport, convergence, plan,
 };
 
-use super::executor::Runner;
 use super::reread::observed_user;
+use super::runner::Runner;
 
 /// The longest wait between two convergence re-reads.
 const MAX_DELAY: Duration = Duration::from_secs(10);
@@ -69,8 +69,7 @@ impl Runner<'_> {
         set.insert_found(u.user.clone(), observed.clone());
         let mut settings = PlanSettings::new(self.graph.clock().now(), "");
         // Every remaining difference must show as an action, not be hidden as "blocked" by the guards.
-        settings.allow_lockout = true;
-        settings.max_deletes = usize::MAX;
+        settings.policy = Policy::unguarded();
         let replan = plan(&[desired], &set, &settings);
         if let Some(e) = &replan.error {
             return Check::Final(vec![e.to_string()]);
@@ -142,11 +141,10 @@ impl Runner<'_> {
             let full = again
                 .actions
                 .iter()
-                .find(|r| r.target == a.target)
+                .find(|r| r.target() == a.target())
                 .and_then(|r| r.before.clone());
             if let (Some(b), Some(full)) = (&a.before, full)
-                && is_masked(b)
-                && redaction.mask(&full) == *b
+                && Mask::parse(b).is_some_and(|m| m.is_mask_of(&full, redaction))
             {
                 a.before = Some(full);
             }

@@ -11,71 +11,24 @@
 //! Users run in parallel (`parallelism`; the client's own semaphore bounds requests in flight too), read ahead in
 //! chunks so re-resolution and re-reading use `$filter … in` and `$batch`.
 
-use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
-use crate::graph::trace::traced;
 use crate::graph::{Graph, GraphError, PhoneMethod};
 use crate::model::{ObservedUser, PhoneType, SmsSignIn, SmsSignInState};
 use crate::phone::PhoneNumber;
 use crate::plan::{
     Action, ActionOutcome, ActionReport, ApplyReport, Freshness, GraphErrorSummary, Op, Plan,
-    Redaction, SmsDecision, Target, UserOutcome, UserPlan, UserReport, sms_decision,
+    SmsDecision, Target, UserOutcome, UserPlan, UserReport, sms_decision,
 };
 
-use super::journal::{Journal, JournalSubject};
 use super::reread::{observed_user, summary};
-use crate::observe::Progress;
+use super::runner::{ApplyOptions, Runner};
 
 /// Users read ahead per chunk: a multiple of both the UPNs per `$filter` (15) and the reads per `$batch` (20).
 const CHUNK: usize = 60;
-
-/// How apply runs.
-#[derive(Clone)]
-pub struct ApplyOptions {
-    /// Users applied at the same time (`--parallelism`, default 8).
-    pub parallelism: usize,
-    /// How long to re-read and re-plan applied users until they converge (`--converge-timeout`, default 60 s).
-    /// Zero checks once without waiting.
-    pub converge_timeout: Duration,
-    /// `--journal FILE`: one line per Graph call.
-    pub journal: Option<Arc<Journal>>,
-    /// Progress display: one step per user applied, then one per user checked for convergence.
-    pub progress: Option<Arc<dyn Progress>>,
-    /// `None`: the plan's own `--max-deletes` guard is enforced (a plan made in this process). `Some(n)`: the
-    /// apply side's `--max-deletes`, already enforced by the caller on the actions that remain after the re-read
-    /// (`crate::apply::verify`); the limit written in a plan file is information only.
-    pub max_deletes: Option<usize>,
-}
-
-impl Default for ApplyOptions {
-    fn default() -> Self {
-        ApplyOptions {
-            parallelism: 8,
-            converge_timeout: Duration::from_secs(60),
-            journal: None,
-            progress: None,
-            max_deletes: None,
-        }
-    }
-}
-
-impl std::fmt::Debug for ApplyOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApplyOptions")
-            .field("parallelism", &self.parallelism)
-            .field("converge_timeout", &self.converge_timeout)
-            .field(
-                "journal",
-                &self.journal.as_ref().map(|j| j.path().to_path_buf()),
-            )
-            .finish_non_exhaustive()
-    }
-}
 
 /// Applies `plan`: refuses it whole when a guard does not hold or the plan has a run error; otherwise applies every
 /// user it can and reports each one. Never panics on Graph errors: they end up in the report.
@@ -134,7 +87,7 @@ fn refusal(plan: &Plan, own_guard: bool) -> Option<String> {
         .users
         .iter()
         .flat_map(|u| &u.actions)
-        .filter(|a| a.op == Op::Delete)
+        .filter(|a| a.op() == Op::Delete)
         .count();
     let g = &plan.guards.max_deletes;
     if !g.holds || deletes > g.limit {
@@ -198,16 +151,6 @@ fn has_phone(user: &ObservedUser, t: PhoneType, number: &str) -> bool {
         .is_some_and(|p| canonical(&p.phone_number).as_deref() == canonical(number).as_deref())
 }
 
-/// The shared state of one apply run.
-pub(crate) struct Runner<'a> {
-    pub(crate) graph: &'a Graph,
-    pub(crate) options: &'a ApplyOptions,
-    /// The plan's redaction (to recognise masked `before` values in a loaded plan).
-    pub(crate) redaction: Option<&'a Redaction>,
-    /// Set when the journal can't be written: no new user starts.
-    stop: AtomicBool,
-}
-
 /// How an action failed: the report for it and the error that stops the user.
 struct Failure {
     error: GraphErrorSummary,
@@ -224,37 +167,6 @@ impl From<&GraphError> for Failure {
 }
 
 impl<'a> Runner<'a> {
-    /// Runs `fut` (Graph calls) and journals every HTTP exchange it made.
-    pub(crate) async fn journaled<T>(
-        &self,
-        user: Option<&str>,
-        users: Option<usize>,
-        op: &str,
-        target: Option<&str>,
-        fut: impl Future<Output = T>,
-    ) -> T {
-        let Some(journal) = &self.options.journal else {
-            return fut.await;
-        };
-        let subject = JournalSubject {
-            user,
-            users,
-            op,
-            target,
-        };
-        // The intent is on disk before the first request goes out, so a kill in flight leaves it unanswered.
-        if let Err(e) = journal.intent(subject, self.graph.clock().now()) {
-            tracing::error!(journal = %journal.path().display(), error = %e, "cannot write the journal; no further user is started");
-            self.stop.store(true, Ordering::SeqCst);
-        }
-        let (out, records) = traced(fut).await;
-        if let Err(e) = journal.write(subject, &records) {
-            tracing::error!(journal = %journal.path().display(), error = %e, "cannot write the journal; no further user is started");
-            self.stop.store(true, Ordering::SeqCst);
-        }
-        out
-    }
-
     /// Applies `users` and converges them; reports in input order.
     pub(crate) async fn run(&self, users: &[&UserPlan]) -> Vec<UserReport> {
         let mut reports: Vec<Option<UserReport>> = vec![None; users.len()];
@@ -408,7 +320,7 @@ impl<'a> Runner<'a> {
                     if r.outcome == ActionOutcome::NotNeeded
                         && let Some(n) = &r.note
                     {
-                        rep.notes.push(format!("{}: {n}", a.target));
+                        rep.notes.push(format!("{}: {n}", a.target()));
                     }
                     rep.actions[k] = r;
                 }
@@ -420,7 +332,7 @@ impl<'a> Runner<'a> {
                         error: Some(f.error.clone()),
                     };
                     rep.outcome = UserOutcome::Failed;
-                    rep.reason = Some(format!("{} {} failed", a.op, a.target));
+                    rep.reason = Some(format!("{} {} failed", a.op(), a.target()));
                     rep.error = Some(f.error);
                     break;
                 }
@@ -437,7 +349,7 @@ impl<'a> Runner<'a> {
         st: &mut UserRun,
     ) -> Result<ActionReport, Failure> {
         let id = st.id.clone();
-        match (a.op, a.target.phone_type()) {
+        match (a.op(), a.target().phone_type()) {
             (Op::Create, Some(t)) => {
                 let number = a.after.clone().unwrap_or_default();
                 let r = self.create(&id, t, &number, st).await;
@@ -495,7 +407,7 @@ impl<'a> Runner<'a> {
                 error: GraphErrorSummary {
                     message: format!(
                         "the plan has an action authctl can't run: {op} {}",
-                        a.target
+                        a.target()
                     ),
                     ..GraphErrorSummary::default()
                 },
@@ -625,7 +537,7 @@ impl<'a> Runner<'a> {
         st: &mut UserRun,
     ) -> Result<ActionReport, Failure> {
         let id = st.id.clone();
-        let desired = u.desired.sms_sign_in.unwrap_or(if a.op == Op::Enable {
+        let desired = u.desired.sms_sign_in.unwrap_or(if a.op() == Op::Enable {
             SmsSignIn::Enabled
         } else {
             SmsSignIn::Disabled
@@ -685,7 +597,7 @@ impl<'a> Runner<'a> {
                 }
             }
         } else {
-            a.op
+            a.op()
         };
         st.last_read = None;
         let sms = Some(Target::SmsSignIn.as_str());
@@ -712,7 +624,7 @@ impl<'a> Runner<'a> {
             Ok(()) => Ok(report(
                 a,
                 ActionOutcome::Done,
-                (op != a.op).then(|| format!("{op}d after the re-read")),
+                (op != a.op()).then(|| format!("{op}d after the re-read")),
             )),
             Err(e) => Err(Failure::from(&e)),
         }

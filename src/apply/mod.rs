@@ -6,8 +6,10 @@ pub mod executor;
 pub mod journal;
 pub mod progress;
 pub mod reread;
+pub mod runner;
 pub mod verify;
 
-pub use executor::{ApplyOptions, apply, apply_user};
+pub use executor::{apply, apply_user};
 pub use journal::{Journal, JournalEntry, JournalPhase};
-pub use verify::{ApplyGuards, Verdict, verify};
+pub use runner::ApplyOptions;
+pub use verify::{Verdict, verify};

@@ -72,7 +72,7 @@ impl Progress for LineProgress {
     fn start(&self, message: &str, total: u64) {
         let now = self.clock.now();
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.phase = crate::render::escape::visible_capped(message, 80);
+        s.phase = crate::escape::visible_capped(message, 80);
         s.total = total;
         s.done = 0;
         s.started = now;

@@ -7,7 +7,7 @@ use crate::graph::{GraphError, PhoneMethod};
 use crate::model::ObservedUser;
 use crate::plan::{GraphErrorSummary, UserPlan};
 
-use super::executor::Runner;
+use super::runner::Runner;
 
 /// Why a user could not be re-read.
 #[derive(Debug, Clone, PartialEq, Eq)]

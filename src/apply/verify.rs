@@ -24,20 +24,11 @@ use crate::graph::Graph;
 use crate::model::{DesiredUser, SmsSignIn};
 use crate::observe::{self, NoProgress, Progress};
 use crate::plan::{
-    Action, DesiredState, Freshness, Observed, ObservedSet, Op, Plan, PlanSettings, Registration,
-    Target, UserPlan, UserState, lockout_check, step,
+    Action, DesiredState, Freshness, Observed, ObservedSet, Op, Plan, PlanSettings, Policy,
+    Registration, Target, UserPlan, UserState, lockout_check, step,
 };
 
 use super::converge::desired_user;
-
-/// The apply side's guards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ApplyGuards {
-    /// `apply --max-deletes`.
-    pub max_deletes: usize,
-    /// `apply --allow-lockout`.
-    pub allow_lockout: bool,
-}
 
 /// What the gate decided.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,8 +71,8 @@ type Checked = (usize, String, String, UserState, Vec<Action>);
 /// How one action reads in a mismatch line.
 fn shown(a: &Action) -> String {
     match &a.after {
-        Some(after) => format!("{} {} → {after}", a.op, a.target),
-        None => format!("{} {}", a.op, a.target),
+        Some(after) => format!("{} {} → {after}", a.op(), a.target()),
+        None => format!("{} {}", a.op(), a.target()),
     }
 }
 
@@ -96,7 +87,7 @@ fn shown_all(actions: &[Action]) -> String {
 /// The same call: op, target and the value sent. (`before` is masked in a saved plan, and `afterReread` differs
 /// after a resume: the re-derived plan sees the mobile already written.)
 fn same_call(a: &Action, b: &Action) -> bool {
-    a.op == b.op && a.target == b.target && a.after == b.after
+    a.op() == b.op() && a.target() == b.target() && a.after == b.after
 }
 
 /// Whether a user's remaining saved actions are what the manifests demand now: the same calls in the same order.
@@ -105,13 +96,13 @@ fn same_call(a: &Action, b: &Action) -> bool {
 /// re-reads and decides such an action from the (verified) desired state, so it is kept only when that state manages
 /// SMS sign-in the same way the action does. Nothing else is tolerated.
 fn matches_demand(remaining: &[Action], demanded: &[Action], desired: &DesiredState) -> bool {
-    let demanded_sms = demanded.iter().any(|a| a.target == Target::SmsSignIn);
+    let demanded_sms = demanded.iter().any(|a| a.target() == Target::SmsSignIn);
     let decided_at_run_time = |a: &Action| {
         a.after_reread
-            && a.target == Target::SmsSignIn
+            && a.target() == Target::SmsSignIn
             && !demanded_sms
             && matches!(
-                (desired.sms_sign_in, a.op),
+                (desired.sms_sign_in, a.op()),
                 (Some(SmsSignIn::Enabled), Op::Enable) | (Some(SmsSignIn::Disabled), Op::Disable)
             )
     };
@@ -129,7 +120,7 @@ pub async fn verify(
     plan: &Plan,
     graph: &Graph,
     demand: Option<&[DesiredUser]>,
-    guards: ApplyGuards,
+    guards: &Policy,
     progress: &dyn Progress,
 ) -> Verdict {
     let mut verdict = Verdict::default();
@@ -150,8 +141,7 @@ pub async fn verify(
     // Re-derived through the same read side and engine as `authctl plan`. Guards off here: every difference must
     // show as an action (the lock-out and delete guards are the apply side's, checked below on what remains).
     let mut settings = PlanSettings::new(graph.clock().now(), observe::fresh_salt());
-    settings.allow_lockout = true;
-    settings.max_deletes = usize::MAX;
+    settings.policy = Policy::unguarded();
     let (demanded, mut observed) = observe::plan_users(graph, desired, &settings, progress).await;
     if let Some(e) = &demanded.error {
         verdict.refusal = Some(format!(
@@ -300,7 +290,7 @@ async fn lockout_pass(
     graph: &Graph,
     observed: &mut ObservedSet,
     to_check: &[Checked],
-    guards: ApplyGuards,
+    guards: &Policy,
     verdict: &mut Verdict,
 ) {
     if to_check.is_empty() {
@@ -369,7 +359,7 @@ fn remaining_deletes(
             .get(resume_at..)
             .unwrap_or(&[])
             .iter()
-            .filter(|a| a.op == Op::Delete)
+            .filter(|a| a.op() == Op::Delete)
             .count();
     }
     n
@@ -378,11 +368,11 @@ fn remaining_deletes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Call;
 
     fn action(op: Op, target: Target, after: Option<&str>, after_reread: bool) -> Action {
         Action {
-            op,
-            target,
+            call: Call::new(op, target).expect("a call Graph has"),
             before: None,
             after: after.map(str::to_string),
             after_reread,

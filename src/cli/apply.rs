@@ -14,12 +14,13 @@ use miette::miette;
 use std::collections::HashMap;
 
 use crate::apply::executor::not_run;
-use crate::apply::{ApplyGuards, ApplyOptions, Journal, apply, verify};
+use crate::apply::{ApplyOptions, Journal, apply, verify};
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
-use crate::cli::plan::{
-    Bar, PlanFlags, print_stdout, progress_for, show_manifest_diagnostics, show_plan_diagnostics,
+use crate::cli::output::{
+    Bar, print_stdout, progress_for, show_manifest_diagnostics, show_plan_diagnostics,
 };
+use crate::cli::plan::PlanFlags;
 use crate::exit::ExitCode;
 use crate::exit::{Outcome, Policy, decide};
 use crate::graph::Graph;
@@ -161,20 +162,17 @@ async fn run_saved(
     manifests: Option<crate::manifest::Manifests>,
     journal: Option<Arc<Journal>>,
 ) -> miette::Result<ExitCode> {
+    let policy = args.plan.policy();
     let desired = match &manifests {
         Some(m) => Some(
-            selected_users(graph, m, &args.plan.build_settings())
+            selected_users(graph, m, &policy)
                 .await
                 .map_err(|e| miette!("{e}"))?,
         ),
         None => None,
     };
-    let guards = ApplyGuards {
-        max_deletes: args.plan.max_deletes,
-        allow_lockout: args.plan.allow_lockout,
-    };
     let bar = progress_for(ctx, plan.users.len());
-    let verdict = verify(&plan, graph, desired.as_deref(), guards, &bar).await;
+    let verdict = verify(&plan, graph, desired.as_deref(), &policy, &bar).await;
     bar.finish();
     if let Some(refusal) = verdict.refusal_text() {
         let report = ApplyReport {
@@ -242,7 +240,7 @@ async fn run_connected(
         return Err(miette!("give manifest PATHs to plan and apply"));
     };
     let bar = progress_for(ctx, m.users.len());
-    let plan = build_plan(graph, &m, &args.plan.build_settings(), &bar)
+    let plan = build_plan(graph, &m, &args.plan.policy(), &bar)
         .await
         .map_err(|e| miette!("{e}"))?;
     bar.finish();

@@ -9,12 +9,13 @@ use miette::miette;
 
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
-use crate::cli::plan::{
+use crate::cli::output::{
     print_stdout, progress_for, show_manifest_diagnostics, show_plan_diagnostics,
 };
 use crate::exit::ExitCode;
 use crate::manifest;
-use crate::observe::{self, BuildSettings};
+use crate::observe;
+use crate::plan::Policy;
 use crate::plan::{DriftReport, RedactScope};
 use crate::render;
 
@@ -57,9 +58,9 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         return Ok(ExitCode::Error);
     }
     let session = args.graph.connect(ctx).await?;
-    let settings = BuildSettings {
+    let settings = Policy {
         only_users: args.users.clone(),
-        ..BuildSettings::new()
+        ..Policy::default()
     };
     let progress = progress_for(ctx, manifests.users.len());
     let built = observe::build_plan(&session.graph, &manifests, &settings, &progress).await;

@@ -6,7 +6,6 @@
 //! Masked numbers (a caller without full read rights) are refused for the whole run: a manifest of masks would
 //! delete or overwrite real numbers when applied.
 
-use std::fmt::Write as _;
 use std::io::Read as _;
 use std::path::PathBuf;
 
@@ -14,11 +13,11 @@ use miette::miette;
 
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
-use crate::cli::plan::{print_stdout, write_private};
+use crate::cli::output::print_stdout;
 use crate::exit::ExitCode;
-use crate::model::{Mode, ObservedUser, PhoneType, SmsSignInState};
+use crate::manifest::{self, write::ImportedUser};
+use crate::model::{Mode, ObservedUser};
 use crate::observe::{self, NoProgress};
-use crate::phone::PhoneNumber;
 use crate::plan::{Observed, RunError, UserState};
 
 /// `--mode`: required, like `spec.mode`, so deletion is always asked for visibly.
@@ -117,7 +116,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     }
     match &args.out {
         Some(out) => {
-            write_private(out, text.as_bytes())
+            crate::private_file::write(out, text.as_bytes())
                 .map_err(|e| miette!("cannot write {}: {e}", out.display()))?;
             if !ctx.quiet {
                 eprintln!("Wrote {} user(s) to {}", users.len(), out.display());
@@ -148,80 +147,38 @@ fn read_user_list(path: &std::path::Path) -> miette::Result<Vec<String>> {
         .collect())
 }
 
-/// A YAML string scalar (JSON's quoting is valid YAML).
-fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
-}
-
-/// The manifest text for `users` (whose numbers are known not to be masked), and warnings for the operator.
+/// The manifest text for `users` (whose numbers are known not to be masked), and warnings for the operator: the
+/// observed users as [`ImportedUser`]s (numbers canonical), written by [`manifest::write::manifest_yaml`].
 pub fn manifest_yaml(users: &[&ObservedUser], mode: Mode) -> (String, Vec<String>) {
-    let mut notes = Vec::new();
-    let mut out = format!(
-        "# Imported by authctl {} from Microsoft Graph: these users' phone methods as they were read.\n\
-         # Users are named by object id (stable across renames); the comment after each is its userPrincipalName.\n\
-         apiVersion: authctl/v1\n\
-         kind: PhoneMethods\n\
-         spec:\n  mode: {mode}\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    if users.is_empty() {
-        out.push_str("  users: []\n");
-        return (out, notes);
-    }
-    out.push_str("  users:\n");
-    for u in users {
-        let state = UserState::from_observed(u).unwrap_or_default();
-        // A UPN never holds a newline; guard anyway so a comment can't end early.
-        let upn = u.user_principal_name.replace(['\n', '\r'], " ");
-        let _ = writeln!(out, "    - user: {}   # {upn}", u.id);
-        out.push_str("      phones:\n");
-        if state.phones.is_empty() {
-            // Nothing to list: say so explicitly (an empty `phones` is an error in exact mode, and a no-op in merge).
-            for t in PhoneType::ALL {
-                let _ = writeln!(out, "        {t}: absent");
+    let imported: Vec<ImportedUser<'_>> = users
+        .iter()
+        .map(|u| {
+            let state = UserState::from_observed(u).unwrap_or_default();
+            ImportedUser {
+                id: &u.id,
+                user_principal_name: &u.user_principal_name,
+                phones: state.phones,
+                sms_sign_in_state: state.sms_sign_in_state,
+                unknown_phone_types: u
+                    .unknown_phones
+                    .iter()
+                    .map(|raw| {
+                        raw.get("phoneType")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("(none)")
+                            .to_string()
+                    })
+                    .collect(),
             }
-        }
-        for t in PhoneType::ALL {
-            if let Some(n) = state.phones.get(&t) {
-                let _ = writeln!(out, "        {t}: {}", quoted(n));
-                if let Err(e) = PhoneNumber::parse(n) {
-                    notes.push(format!(
-                        "{upn}: the {t} number {n} does not pass validation ({e}); fix it in the manifest"
-                    ));
-                }
-            }
-        }
-        if state.phones.contains_key(&PhoneType::Mobile) {
-            match &state.sms_sign_in_state {
-                Some(SmsSignInState::Ready) => out.push_str("      smsSignIn: enabled\n"),
-                Some(SmsSignInState::NotEnabled) => out.push_str("      smsSignIn: disabled\n"),
-                Some(other) => {
-                    let _ = writeln!(
-                        out,
-                        "      # smsSignIn left unmanaged: the mobile's smsSignInState is `{other}`"
-                    );
-                }
-                None => {}
-            }
-        }
-        for raw in &u.unknown_phones {
-            let t = raw
-                .get("phoneType")
-                .and_then(|v| v.as_str())
-                .unwrap_or("(none)");
-            let _ = writeln!(
-                out,
-                "      # also has a phone method of a type authctl does not know (phoneType `{t}`); it is never touched"
-            );
-        }
-    }
-    (out, notes)
+        })
+        .collect();
+    manifest::write::manifest_yaml(&imported, mode)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ObservedPhone;
+    use crate::model::{ObservedPhone, PhoneType, SmsSignInState};
 
     fn user(phones: &[(PhoneType, &str, SmsSignInState)]) -> ObservedUser {
         ObservedUser {

@@ -11,6 +11,7 @@ pub mod emulator;
 pub mod graph_args;
 pub mod import;
 pub mod methods;
+pub mod output;
 pub mod password;
 pub mod phone;
 pub mod plan;

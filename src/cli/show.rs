@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use miette::miette;
 
 use crate::cli::Context;
-use crate::cli::plan::{PlanFormat, print_stdout};
+use crate::cli::output::print_stdout;
+use crate::cli::plan::PlanFormat;
 use crate::exit::ExitCode;
 use crate::plan::Plan;
 use crate::render;

@@ -3,9 +3,10 @@
 //! the user is blocked (no mobile, not in the policy, number not unique) or only the user can finish set-up.
 
 use crate::cli::Context;
-use crate::cli::phone::{Change, ChangeArgs, run_change};
+use crate::cli::phone::{ChangeArgs, run_change};
 use crate::exit::ExitCode;
 use crate::model::SmsSignIn;
+use crate::plan::Change;
 
 /// Arguments of `authctl sms-sign-in`.
 #[derive(Debug, clap::Args)]

@@ -186,7 +186,7 @@ fn lock_state(state: &Path) -> Result<Arc<StateLock>, EmulatorError> {
             let holder = if holder.is_empty() {
                 "another process".to_string()
             } else {
-                crate::render::escape::visible_capped(holder, 200)
+                crate::escape::visible_capped(holder, 200)
             };
             return Err(EmulatorError::Io(format!(
                 "the state file {} is in use by {holder} (lock {}); a second writer would lose one of the two runs' \
@@ -282,7 +282,7 @@ impl EmulatorState {
                 let state_id = state_identity(state_path, &bytes)?;
                 let path = journal_path(state_path);
                 replayed = replay(&path, &state_id, &mut tenant)?;
-                let file = open_private(&path, true)?;
+                let file = open_private(&path)?;
                 Some(Mutex::new(Journal {
                     path,
                     file,
@@ -532,14 +532,10 @@ fn replay(path: &Path, state_id: &str, tenant: &mut Tenant) -> Result<bool, Emul
     Ok(any)
 }
 
-fn open_private(path: &Path, append: bool) -> Result<File, EmulatorError> {
+/// Opens the journal for appending, mode 0600.
+fn open_private(path: &Path) -> Result<File, EmulatorError> {
     let mut o = OpenOptions::new();
-    o.create(true);
-    if append {
-        o.append(true);
-    } else {
-        o.write(true).truncate(true);
-    }
+    o.create(true).append(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -556,26 +552,11 @@ fn open_private(path: &Path, append: bool) -> Result<File, EmulatorError> {
     Ok(f)
 }
 
-/// Replaces `path` with `bytes` atomically: a 0600 temporary file beside it, fsynced, renamed over it, and the
-/// directory fsynced.
+/// Replaces `path` with `bytes` through [`crate::private_file::write`] (a unique 0600 temporary file beside it,
+/// fsynced, renamed over it, the directory fsynced).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EmulatorError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let mut f = open_private(&tmp, false)?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| EmulatorError::Io(format!("cannot write {}: {e}", tmp.display())))?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-        .map_err(|e| EmulatorError::Io(format!("cannot replace {}: {e}", path.display())))?;
-    if let Some(dir) = dir
-        && let Ok(d) = File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::private_file::write(path, bytes)
+        .map_err(|e| EmulatorError::Io(format!("cannot replace {}: {e}", path.display())))
 }
 
 #[cfg(test)]

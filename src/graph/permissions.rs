@@ -1,4 +1,4 @@
-//! The permission matrix (DESIGN "Graph client"): which application roles, delegated scopes and directory roles
+//! The permission matrix: which application roles, delegated scopes and directory roles
 //! each authctl command needs, and what a given token therefore allows. Used by `authctl auth check`.
 
 use serde::Serialize;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::graph::secret::Secret;
-use crate::model::{ObservedPhone, PhoneType, SmsSignInState};
+use crate::model::{MethodKind, ObservedMethod, ObservedPhone, PhoneType, SmsSignInState};
 
 /// A user as resolved from Graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +60,46 @@ impl PhoneMethod {
             None => Err(serde_json::to_value(self).unwrap_or(serde_json::Value::Null)),
         }
     }
+}
+
+/// The kind named by an `@odata.type` (`#microsoft.graph.fido2AuthenticationMethod`; the leading `#` and the
+/// namespace are optional, case is ignored). The one place Graph's type names are read.
+pub fn method_kind_of_type(odata_type: &str) -> MethodKind {
+    let short = odata_type.trim_start_matches('#');
+    let short = short.strip_prefix("microsoft.graph.").unwrap_or(short);
+    let short = short.to_ascii_lowercase();
+    let Some(name) = short.strip_suffix("authenticationmethod") else {
+        return MethodKind::Unknown;
+    };
+    MethodKind::ALL
+        .into_iter()
+        .find(|k| k.graph_name().is_some_and(|g| g.eq_ignore_ascii_case(name)))
+        .unwrap_or(MethodKind::Unknown)
+}
+
+/// The kind of one method object from `GET …/authentication/methods` (or a per-type list, whose objects leave
+/// `@odata.type` out: the shape tells a phone or a password).
+pub fn method_kind(raw: &serde_json::Value) -> MethodKind {
+    match raw.get("@odata.type").and_then(serde_json::Value::as_str) {
+        Some(t) if !t.is_empty() => method_kind_of_type(t),
+        _ if raw.get("phoneType").is_some() || raw.get("phoneNumber").is_some() => {
+            MethodKind::Phone
+        }
+        _ if raw.get("password").is_some() => MethodKind::Password,
+        _ => MethodKind::Unknown,
+    }
+}
+
+/// One method object as the lock-out preflight takes it: its kind, and a Temporary Access Pass's `isUsable`
+/// (missing = not usable).
+pub fn observed_method(raw: &serde_json::Value) -> ObservedMethod {
+    let kind = method_kind(raw);
+    let usable = kind != MethodKind::TemporaryAccessPass
+        || raw
+            .get("isUsable")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+    ObservedMethod { kind, usable }
 }
 
 /// Graph accepted a password reset.
@@ -124,6 +164,48 @@ mod tests {
         assert_eq!(
             (o.phone_type, o.sms_sign_in_state),
             (PhoneType::Mobile, SmsSignInState::Ready)
+        );
+    }
+
+    #[test]
+    fn every_method_kind_is_parsed_from_its_odata_type_and_back() {
+        for k in MethodKind::ALL {
+            let Some(name) = k.graph_name() else {
+                assert_eq!(k, MethodKind::Unknown);
+                continue;
+            };
+            let t = format!("#microsoft.graph.{name}AuthenticationMethod");
+            assert_eq!(method_kind_of_type(&t), k, "{t}");
+        }
+        assert_eq!(
+            method_kind_of_type("#microsoft.graph.somethingNew"),
+            MethodKind::Unknown
+        );
+        assert_eq!(method_kind_of_type(""), MethodKind::Unknown);
+    }
+
+    #[test]
+    fn the_lock_out_view_of_a_method_reads_isusable_only_for_a_tap() {
+        let tap = |v: serde_json::Value| observed_method(&v);
+        let t = "#microsoft.graph.temporaryAccessPassAuthenticationMethod";
+        assert!(tap(serde_json::json!({"@odata.type": t, "isUsable": true})).usable);
+        assert!(!tap(serde_json::json!({"@odata.type": t, "isUsable": false})).usable);
+        assert!(
+            !tap(serde_json::json!({"@odata.type": t})).usable,
+            "missing = not usable"
+        );
+        let p = tap(
+            serde_json::json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}),
+        );
+        assert_eq!(p, ObservedMethod::of(MethodKind::Password));
+        // Per-type lists leave `@odata.type` out: the shape tells.
+        assert_eq!(
+            method_kind(&serde_json::json!({"id": "x", "phoneNumber": "+1 2065550100"})),
+            MethodKind::Phone
+        );
+        assert_eq!(
+            method_kind(&serde_json::json!({"id": "x"})),
+            MethodKind::Unknown
         );
     }
 }

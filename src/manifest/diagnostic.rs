@@ -8,8 +8,8 @@ use std::sync::Arc;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceSpan};
 use serde::Serialize;
 
+use crate::escape::{visible_capped, visible_keep_tabs};
 use crate::model::SourceLocation;
-use crate::render::escape::{visible_capped, visible_keep_tabs};
 
 /// How bad a diagnostic is. Warnings are shown but keep `validate`'s exit code 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod model;
 pub mod node;
 pub mod validate;
+pub mod write;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

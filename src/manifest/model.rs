@@ -160,6 +160,22 @@ impl<'de> Deserialize<'de> for PhoneSetting {
     }
 }
 
+/// `true` for an object id (a GUID, any case).
+pub fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// A userPrincipalName is `name@domain` without spaces (guests look like `name_domain#EXT#@tenant`).
+pub fn looks_like_upn(s: &str) -> bool {
+    !s.chars().any(char::is_whitespace)
+        && s.char_indices()
+            .any(|(i, c)| c == '@' && i > 0 && i + 1 < s.len())
+}
+
 /// An optional field that, when written, must hold a value: `mode: null` is a mistake, not "no override" (the
 /// schema says the same by not allowing `null`).
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
@@ -169,7 +185,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 /// A userPrincipalName (`name@domain`) or an object id (a GUID), as the validator and the schema's pattern accept.
 fn user_ref<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;
-    if super::validate::is_guid(&s) || super::validate::looks_like_upn(&s) {
+    if is_guid(&s) || looks_like_upn(&s) {
         Ok(s)
     } else {
         Err(serde::de::Error::custom(format!(

@@ -13,11 +13,12 @@ use std::path::Path;
 
 use futures_util::StreamExt as _;
 
+use crate::graph::types::observed_method;
 use crate::graph::{Graph, GraphError, PhoneMethod, UserInfo};
 use crate::manifest::Manifests;
 use crate::model::{DesiredUser, ObservedUser};
 use crate::plan::{
-    GraphErrorSummary, Observed, ObservedSet, Plan, PlanSettings, plan as plan_engine,
+    GraphErrorSummary, Observed, ObservedSet, Plan, PlanSettings, Policy, plan as plan_engine,
 };
 
 /// Users resolved and read per unit of work. Several units run at once (the client's own `--parallelism` bounds
@@ -43,28 +44,6 @@ pub struct NoProgress;
 impl Progress for NoProgress {
     fn start(&self, _message: &str, _total: u64) {}
     fn advance(&self, _n: u64) {}
-}
-
-/// Settings of [`build_plan`] beyond the manifests: the guards and the user filter (`--user`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BuildSettings {
-    /// `--max-deletes`.
-    pub max_deletes: usize,
-    /// `--allow-lockout`.
-    pub allow_lockout: bool,
-    /// `--user`: plan only these users (UPN, case-insensitive, or object id). Empty = every user.
-    pub only_users: Vec<String>,
-}
-
-impl BuildSettings {
-    /// The defaults: `--max-deletes 10`, no `--allow-lockout`, every user.
-    pub fn new() -> BuildSettings {
-        BuildSettings {
-            max_deletes: crate::plan::DEFAULT_MAX_DELETES,
-            allow_lockout: false,
-            only_users: Vec::new(),
-        }
-    }
 }
 
 /// Why no plan could be built.
@@ -211,7 +190,7 @@ pub async fn read_method_lists(
             progress.advance(1);
             match r {
                 Ok(list) => {
-                    observed.set_methods(&id, list);
+                    observed.set_methods(&id, list.iter().map(observed_method).collect());
                 }
                 Err(e) => {
                     tracing::warn!(user = %id, error = %e, "cannot read the method list for the lock-out preflight")
@@ -351,29 +330,24 @@ pub async fn plan_users(
     (plan, observed)
 }
 
-/// The manifests' users that `settings` selects (`--user`), after checking the manifests and the credentials.
+/// The manifests' users that `policy` selects (`--user`), after checking the manifests and the credentials.
 pub async fn selected_users(
     graph: &Graph,
     manifests: &Manifests,
-    settings: &BuildSettings,
+    policy: &Policy,
 ) -> Result<Vec<DesiredUser>, BuildError> {
     if manifests.has_errors() {
         return Err(BuildError::InvalidManifests(manifests.error_count()));
     }
     check_credentials(graph).await?;
-    filter_users(graph, &manifests.users, &settings.only_users).await
+    filter_users(graph, &manifests.users, &policy.only_users).await
 }
 
-/// The engine's settings for the manifests under `settings`: the guards, the manifest digest, the git commit, a
+/// The engine's settings for the manifests under `policy`: the guards, the manifest digest, the git commit, a
 /// fresh salt and a creation time from the Graph client's clock.
-pub fn plan_settings(
-    graph: &Graph,
-    manifests: &Manifests,
-    settings: &BuildSettings,
-) -> PlanSettings {
+pub fn plan_settings(graph: &Graph, manifests: &Manifests, policy: &Policy) -> PlanSettings {
     let mut plan_settings = PlanSettings::new(graph.clock().now(), fresh_salt());
-    plan_settings.max_deletes = settings.max_deletes;
-    plan_settings.allow_lockout = settings.allow_lockout;
+    plan_settings.policy = policy.clone();
     plan_settings.manifest_digest = manifests.digest.clone();
     plan_settings.git_commit = git_commit(&manifests.files);
     plan_settings
@@ -385,23 +359,23 @@ pub fn plan_settings(
 pub async fn build_plan(
     graph: &Graph,
     manifests: &Manifests,
-    settings: &BuildSettings,
+    policy: &Policy,
     progress: &dyn Progress,
 ) -> Result<Plan, BuildError> {
     if manifests.has_errors() {
         return Err(BuildError::InvalidManifests(manifests.error_count()));
     }
     check_credentials(graph).await?;
-    let plan_settings = plan_settings(graph, manifests, settings);
+    let plan_settings = plan_settings(graph, manifests, policy);
     // Without `--user`, the manifests' users as they are (a copy of 100,000 users is tens of megabytes).
-    if settings.only_users.is_empty() {
+    if policy.only_users.is_empty() {
         return Ok(
             plan_users(graph, &manifests.users, &plan_settings, progress)
                 .await
                 .0,
         );
     }
-    let filtered = filter_users(graph, &manifests.users, &settings.only_users).await?;
+    let filtered = filter_users(graph, &manifests.users, &policy.only_users).await?;
     Ok(plan_users(graph, &filtered, &plan_settings, progress)
         .await
         .0)

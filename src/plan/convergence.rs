@@ -36,27 +36,27 @@ pub fn convergence(applied: &UserPlan, replanned: &UserPlan) -> Convergence {
     let mut lagging = Vec::new();
     let mut diverged = Vec::new();
     for r in &replanned.actions {
-        let planned = applied.actions.iter().find(|a| a.target == r.target);
+        let planned = applied.actions.iter().find(|a| a.target() == r.target());
         if let (Some(p), Some(sent), Some(stored)) =
             (planned, planned.and_then(|p| p.after.as_ref()), &r.before)
-            && r.target != Target::SmsSignIn
-            && matches!(p.op, Op::Create | Op::Update)
+            && r.target() != Target::SmsSignIn
+            && matches!(p.op(), Op::Create | Op::Update)
             && digits(sent) == digits(stored)
         {
             return Convergence::NormalisedDifferently {
-                target: r.target,
+                target: r.target(),
                 sent: sent.clone(),
                 stored: stored.clone(),
             };
         }
         let still_old = match planned {
-            Some(p) => p.op == r.op && p.before == r.before,
+            Some(p) => p.op() == r.op() && p.before == r.before,
             None => false,
         };
         if still_old {
-            lagging.push(r.target);
+            lagging.push(r.target());
         } else {
-            diverged.push(r.target);
+            diverged.push(r.target());
         }
     }
     if diverged.is_empty() {

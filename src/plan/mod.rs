@@ -5,7 +5,8 @@
 //!
 //! 1. Build an [`ObservedSet`]: for each desired user (keyed by the user as written), [`Observed::Found`] with the
 //!    [`crate::model::ObservedUser`], [`Observed::Missing`], or [`Observed::Error`].
-//! 2. [`plan()`] with [`PlanSettings`] (time, salt, guards supplied by the caller).
+//! 2. [`plan()`] with [`PlanSettings`] (time, salt, and the [`Policy`] resolved from the command line, supplied by the
+//!    caller).
 //! 3. If [`Plan::users_needing_lockout_check`] is not empty, read those users' full method lists, add them with
 //!    [`ObservedSet::set_methods`], and plan again (until then their destructive actions are blocked).
 //! 4. Render (`crate::render`), save ([`Plan::to_file_json`]), or apply: per user, re-read and call
@@ -18,6 +19,8 @@
 //! [`simulate`] models Graph applying actions (for property tests and as the reference the executor's behaviour is
 //! checked against).
 
+mod action;
+mod change;
 mod convergence;
 mod engine;
 mod lockout;
@@ -26,15 +29,16 @@ mod redact;
 mod report;
 mod state;
 
+pub use change::{Change, Conflict};
 pub use convergence::{Convergence, convergence};
-pub use engine::{Observed, ObservedSet, PlanSettings, plan};
+pub use engine::{Observed, ObservedSet, PlanSettings, Policy, plan};
 pub use lockout::check as lockout_check;
 pub use model::{
-    Action, BlockCode, Blocked, DEFAULT_MAX_DELETES, DeleteGuard, DesiredState, FORMAT_VERSION,
-    GraphErrorSummary, Guards, LockoutCheck, Op, Pending, Plan, PlanFileError, RunError, Summary,
-    Target, UserError, UserPlan, UserState,
+    Action, BlockCode, Blocked, Call, DEFAULT_MAX_DELETES, DeleteGuard, DesiredState,
+    FORMAT_VERSION, GraphErrorSummary, Guards, LockoutCheck, Op, Pending, Plan, PlanFileError,
+    RunError, Summary, Target, UserError, UserPlan, UserState,
 };
-pub use redact::{RedactScope, Redaction, is_masked};
+pub use redact::{Mask, RedactScope, Redaction, is_masked};
 pub use report::{
     ActionOutcome, ActionReport, ApplyCounts, ApplyReport, DriftDifference, DriftReport,
     DriftStatus, DriftUser, UserOutcome, UserReport,

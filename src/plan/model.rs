@@ -5,7 +5,7 @@
 //! saved plan hides an observed number the manifests don't contain. Nothing that apply needs to *send* is ever
 //! masked: creates and updates carry manifest numbers, and deletes are addressed by type.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use schemars::JsonSchema;
@@ -13,138 +13,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Mode, PhoneType, SmsSignIn, SmsSignInState, SourceLocation};
 
-use super::redact::Redaction;
+pub use super::action::{Action, Call, Op, Target};
+use super::redact::{RedactScope, Redaction};
 
 /// The plan file format this build writes and accepts. A plan with any other value is refused on load.
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The default of `--max-deletes`.
 pub const DEFAULT_MAX_DELETES: usize = 10;
-
-/// What an action or a blocked item is about: one of the three phone types, or the mobile's SMS sign-in.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "camelCase")]
-pub enum Target {
-    /// The `mobile` phone method.
-    Mobile,
-    /// The `alternateMobile` phone method.
-    AlternateMobile,
-    /// The `office` phone method.
-    Office,
-    /// SMS sign-in on the mobile (`enableSmsSignIn` / `disableSmsSignIn`).
-    SmsSignIn,
-}
-
-impl Target {
-    /// The phone type, for the three phone targets.
-    pub fn phone_type(self) -> Option<PhoneType> {
-        match self {
-            Target::Mobile => Some(PhoneType::Mobile),
-            Target::AlternateMobile => Some(PhoneType::AlternateMobile),
-            Target::Office => Some(PhoneType::Office),
-            Target::SmsSignIn => None,
-        }
-    }
-
-    /// The manifest's spelling (`mobile`, `alternateMobile`, `office`, `smsSignIn`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Target::Mobile => "mobile",
-            Target::AlternateMobile => "alternateMobile",
-            Target::Office => "office",
-            Target::SmsSignIn => "smsSignIn",
-        }
-    }
-}
-
-impl From<PhoneType> for Target {
-    fn from(t: PhoneType) -> Target {
-        match t {
-            PhoneType::Mobile => Target::Mobile,
-            PhoneType::AlternateMobile => Target::AlternateMobile,
-            PhoneType::Office => Target::Office,
-        }
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The Graph call an action makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum Op {
-    /// `POST …/phoneMethods` with the `after` number.
-    Create,
-    /// `PATCH …/phoneMethods/{fixed id}` to the `after` number.
-    Update,
-    /// `DELETE …/phoneMethods/{fixed id}`.
-    Delete,
-    /// `POST …/phoneMethods/{mobile id}/enableSmsSignIn`.
-    Enable,
-    /// `POST …/phoneMethods/{mobile id}/disableSmsSignIn`.
-    Disable,
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Op::Create => "create",
-            Op::Update => "update",
-            Op::Delete => "delete",
-            Op::Enable => "enable",
-            Op::Disable => "disable",
-        })
-    }
-}
-
-/// One planned Graph call for one user. A user's actions are in the order they must be applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Action {
-    /// The call.
-    pub op: Op,
-    /// What it acts on.
-    #[serde(rename = "type")]
-    pub target: Target,
-    /// Phone targets: the observed number (none for a create). SMS sign-in: the observed `smsSignInState` (none
-    /// when the mobile is created by an earlier action).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub before: Option<String>,
-    /// Phone targets: the number to send (none for a delete). SMS sign-in: the predicted `smsSignInState`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<String>,
-    /// Set on an SMS sign-in action that follows a mobile create or update: the write may have registered the new
-    /// mobile for SMS sign-in by itself, so the executor re-reads the mobile first and decides with
-    /// `plan::sms_decision` whether to call, report a pending user action, or report it blocked.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub after_reread: bool,
-    /// Why this action is there when it is not obvious (e.g. "before deleting the mobile").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-impl Action {
-    /// The phone type, for phone actions.
-    pub fn phone_type(&self) -> Option<PhoneType> {
-        self.target.phone_type()
-    }
-
-    /// A delete, or an SMS sign-in disable of a mobile that was `ready`: what the lock-out check and the Markdown
-    /// "destructive rows first" ordering care about.
-    pub fn is_destructive(&self) -> bool {
-        match self.op {
-            Op::Delete => true,
-            Op::Disable => self.before.as_deref() == Some(SmsSignInState::Ready.as_str()),
-            _ => false,
-        }
-    }
-}
 
 /// Why an item is blocked (machine-readable; the text is in `reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -595,7 +471,7 @@ impl Plan {
     /// [`Plan::to_file_json`] streamed into `w`, consuming the plan so the numbers are masked in place instead of
     /// in a copy.
     pub fn into_file_json(self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        let redacted = self.into_redacted(super::redact::RedactScope::NotInManifests);
+        let redacted = self.into_redacted(RedactScope::NotInManifests);
         serde_json::to_writer_pretty(&mut *w, &redacted)?;
         w.write_all(b"\n")
     }
@@ -700,5 +576,51 @@ impl Plan {
         let mut s = serde_json::to_string_pretty(&schema).expect("a schema always serialises");
         s.push('\n');
         s
+    }
+}
+impl Plan {
+    /// A copy with numbers masked: observed numbers the manifests don't contain ([`RedactScope::NotInManifests`],
+    /// the saved plan file) or every number ([`RedactScope::All`]).
+    pub fn redacted(&self, scope: RedactScope) -> Plan {
+        self.clone().into_redacted(scope)
+    }
+
+    /// [`Plan::redacted`] in place, without the copy (a 100,000-user plan is hundreds of megabytes).
+    pub fn into_redacted(mut self, scope: RedactScope) -> Plan {
+        let manifest_numbers: HashSet<String> = self
+            .users
+            .iter()
+            .flat_map(|u| u.desired.phones.values().flatten().cloned())
+            .collect();
+        let r = self.redaction.clone();
+        let r = &r;
+        let mask = |n: &mut String| {
+            let keep =
+                scope == RedactScope::NotInManifests && manifest_numbers.contains(n.as_str());
+            if !keep {
+                *n = r.mask(n);
+            }
+        };
+        let mask_state = |s: &mut UserState| s.phones.values_mut().for_each(mask);
+        for u in &mut self.users {
+            if scope == RedactScope::All {
+                u.desired.phones.values_mut().flatten().for_each(mask);
+            }
+            u.observed.iter_mut().for_each(mask_state);
+            u.predicted.iter_mut().for_each(mask_state);
+            for a in &mut u.actions {
+                if a.target() != Target::SmsSignIn {
+                    a.before.iter_mut().for_each(mask);
+                    a.after.iter_mut().for_each(mask);
+                }
+            }
+            for b in &mut u.blocked {
+                if b.target != Target::SmsSignIn {
+                    b.before.iter_mut().for_each(mask);
+                    b.after.iter_mut().for_each(mask);
+                }
+            }
+        }
+        self
     }
 }

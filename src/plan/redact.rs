@@ -12,8 +12,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::model::{Plan, Target, UserState};
-
 /// The bullet used to hide digits; a number containing it is already masked.
 const HIDDEN: &str = "•••";
 
@@ -27,7 +25,7 @@ pub struct Redaction {
     pub fingerprint_len: usize,
 }
 
-/// Which numbers [`Plan::redacted`] masks.
+/// Which numbers [`super::Plan::redacted`] masks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedactScope {
     /// Only observed numbers that no manifest contains (the saved plan file).
@@ -80,20 +78,65 @@ impl Redaction {
         hex
     }
 
-    /// Masks a canonical number (`+1 2065555555` → `+1 206•••5555 ·a1`). An already masked number is returned as is.
+    /// The mask of a canonical number (`+1 2065555555` → `+1 206•••5555 ·a1`).
+    pub fn mask_number(&self, number: &str) -> Mask {
+        Mask {
+            visible: visible_part(number),
+            fingerprint: self.fingerprint(number),
+        }
+    }
+
+    /// [`Redaction::mask_number`] as the plan writes it. An already masked number is returned as is.
     pub fn mask(&self, number: &str) -> String {
         if is_masked(number) {
             return number.to_string();
         }
-        let fp = self.fingerprint(number);
-        let visible = visible_part(number);
-        format!("{visible} ·{fp}")
+        self.mask_number(number).to_string()
     }
 }
 
-/// Whether `s` is a number masked by [`Redaction::mask`].
+/// A number as a plan masks it: the digits left visible (with the hidden part marked) and the fingerprint. Made by
+/// [`Redaction::mask_number`]; a number read back from a plan file is recognised by [`Mask::parse`], the
+/// one place that knows the written form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mask {
+    visible: String,
+    fingerprint: String,
+}
+
+impl Mask {
+    /// The mask written as `s` (`+1 206•••5555 ·a1`), or `None` when `s` is not one (a full number).
+    pub fn parse(s: &str) -> Option<Mask> {
+        let (visible, fingerprint) = s.rsplit_once(" ·")?;
+        let well_formed = visible.contains(HIDDEN)
+            && !fingerprint.is_empty()
+            && fingerprint.chars().all(|c| c.is_ascii_hexdigit());
+        well_formed.then(|| Mask {
+            visible: visible.to_string(),
+            fingerprint: fingerprint.to_string(),
+        })
+    }
+
+    /// The fingerprint (hex).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Whether this is the mask of the full `number` under `redaction` (same visible digits, same fingerprint).
+    pub fn is_mask_of(&self, number: &str, redaction: &Redaction) -> bool {
+        redaction.mask_number(number) == *self
+    }
+}
+
+impl std::fmt::Display for Mask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ·{}", self.visible, self.fingerprint)
+    }
+}
+
+/// Whether `s` is a number masked by [`Redaction::mask`] ([`Mask::parse`] recognises it).
 pub fn is_masked(s: &str) -> bool {
-    s.contains(HIDDEN)
+    Mask::parse(s).is_some()
 }
 
 /// The part of a canonical number left visible: country code, the first 3 and last 4 national digits (first 1 and
@@ -118,53 +161,6 @@ fn visible_part(number: &str) -> String {
     let head: String = digits[..head].iter().collect();
     let tail: String = digits[digits.len() - tail..].iter().collect();
     format!("{cc} {head}{HIDDEN}{tail}{ext}")
-}
-
-impl Plan {
-    /// A copy with numbers masked: observed numbers the manifests don't contain ([`RedactScope::NotInManifests`],
-    /// the saved plan file) or every number ([`RedactScope::All`]).
-    pub fn redacted(&self, scope: RedactScope) -> Plan {
-        self.clone().into_redacted(scope)
-    }
-
-    /// [`Plan::redacted`] in place, without the copy (a 100,000-user plan is hundreds of megabytes).
-    pub fn into_redacted(mut self, scope: RedactScope) -> Plan {
-        let manifest_numbers: HashSet<String> = self
-            .users
-            .iter()
-            .flat_map(|u| u.desired.phones.values().flatten().cloned())
-            .collect();
-        let r = self.redaction.clone();
-        let r = &r;
-        let mask = |n: &mut String| {
-            let keep =
-                scope == RedactScope::NotInManifests && manifest_numbers.contains(n.as_str());
-            if !keep {
-                *n = r.mask(n);
-            }
-        };
-        let mask_state = |s: &mut UserState| s.phones.values_mut().for_each(mask);
-        for u in &mut self.users {
-            if scope == RedactScope::All {
-                u.desired.phones.values_mut().flatten().for_each(mask);
-            }
-            u.observed.iter_mut().for_each(mask_state);
-            u.predicted.iter_mut().for_each(mask_state);
-            for a in &mut u.actions {
-                if a.target != Target::SmsSignIn {
-                    a.before.iter_mut().for_each(mask);
-                    a.after.iter_mut().for_each(mask);
-                }
-            }
-            for b in &mut u.blocked {
-                if b.target != Target::SmsSignIn {
-                    b.before.iter_mut().for_each(mask);
-                    b.after.iter_mut().for_each(mask);
-                }
-            }
-        }
-        self
-    }
 }
 
 #[cfg(test)]
@@ -207,5 +203,26 @@ mod tests {
             fingerprint_len: 8,
         };
         assert_ne!(a.mask("+1 2065555555"), b.mask("+1 2065555555"));
+    }
+
+    #[test]
+    fn masks_are_a_type_read_back_from_their_written_form() {
+        let r = Redaction {
+            salt: "s".into(),
+            fingerprint_len: 3,
+        };
+        let m = r.mask_number("+1 2065555555");
+        let written = m.to_string();
+        assert_eq!(written, r.mask("+1 2065555555"));
+        assert_eq!(Mask::parse(&written), Some(m.clone()));
+        assert_eq!(m.fingerprint().len(), 3);
+        assert!(m.is_mask_of("+1 2065555555", &r));
+        assert!(!m.is_mask_of("+1 2065550000", &r));
+        // Full numbers, and text that only looks like a mask, are not masks.
+        assert_eq!(Mask::parse("+1 2065555555"), None);
+        assert_eq!(Mask::parse("+1 206•••5555"), None, "no fingerprint");
+        assert_eq!(Mask::parse("+1 206•••5555 ·zz"), None, "not hex");
+        assert_eq!(Mask::parse("+1 2065555555 ·a1"), None, "nothing hidden");
+        assert!(is_masked(&r.mask("+1 4255550100x123")));
     }
 }

@@ -51,8 +51,8 @@ impl UserState {
     }
 }
 
-/// What to do about SMS sign-in, given the desired setting and the mobile's observed `smsSignInState` (DESIGN's
-/// table). The executor calls this after re-reading the mobile for an action with [`Action::after_reread`].
+/// What to do about SMS sign-in, given the desired setting and the mobile's observed `smsSignInState` (the table of
+/// [`sms_decision`]). The executor calls this after re-reading the mobile for an action with [`Action::after_reread`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SmsDecision {
     /// Nothing to do.
@@ -69,7 +69,8 @@ pub enum SmsDecision {
     Blocked(String),
 }
 
-/// The SMS sign-in table of DESIGN ("Reconcile semantics").
+/// The SMS sign-in table: desired `enabled`/`disabled` × the mobile's `smsSignInState` → call, in sync, pending
+/// user action, or blocked (each cell pinned by a unit test).
 pub fn sms_decision(desired: SmsSignIn, observed: &SmsSignInState) -> SmsDecision {
     use SmsSignInState as S;
     match (desired, observed) {
@@ -150,15 +151,15 @@ pub fn step(
     action: &Action,
     reg: &Registration,
 ) -> Result<(), SimulateError> {
-    let target = action.target;
+    let target = action.target();
     if let Some(t) = target.phone_type() {
         let exists = state.phones.contains_key(&t);
-        match action.op {
+        match action.op() {
             Op::Create | Op::Update => {
-                if action.op == Op::Create && exists {
+                if action.op() == Op::Create && exists {
                     return Err(SimulateError::Exists(target));
                 }
-                if action.op == Op::Update && !exists {
+                if action.op() == Op::Update && !exists {
                     return Err(SimulateError::NotFound(target));
                 }
                 if t == PhoneType::AlternateMobile && !state.phones.contains_key(&PhoneType::Mobile)
@@ -192,7 +193,7 @@ pub fn step(
             }
             Op::Enable | Op::Disable => {
                 return Err(SimulateError::Sms {
-                    op: action.op,
+                    op: action.op(),
                     reason: "not a phone operation".into(),
                 });
             }
@@ -202,16 +203,16 @@ pub fn step(
     // SMS sign-in.
     if !state.phones.contains_key(&PhoneType::Mobile) {
         return Err(SimulateError::Sms {
-            op: action.op,
+            op: action.op(),
             reason: "no mobile".into(),
         });
     }
-    let desired = match action.op {
+    let desired = match action.op() {
         Op::Enable => SmsSignIn::Enabled,
         Op::Disable => SmsSignIn::Disabled,
         _ => {
             return Err(SimulateError::Sms {
-                op: action.op,
+                op: action.op(),
                 reason: "not an SMS sign-in operation".into(),
             });
         }
@@ -233,7 +234,7 @@ pub fn step(
                     _ => None,
                 }
             } else {
-                Some(action.op)
+                Some(action.op())
             };
             match call {
                 Some(Op::Enable) => match current {
@@ -363,9 +364,9 @@ fn sms_views(desired: &DesiredState, actions: &[Action]) -> Vec<SmsView> {
     out.push(view);
     for a in actions {
         if desired.sms_sign_in.is_some() {
-            if a.target == Target::Mobile && matches!(a.op, Op::Create | Op::Update) {
+            if a.target() == Target::Mobile && matches!(a.op(), Op::Create | Op::Update) {
                 view = SmsView::Any;
-            } else if a.target == Target::SmsSignIn && a.after_reread {
+            } else if a.target() == Target::SmsSignIn && a.after_reread {
                 view = SmsView::Settled;
             }
         }

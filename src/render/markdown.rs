@@ -44,7 +44,7 @@ impl Default for MarkdownOptions {
 /// Escapes text for a Markdown table cell or inline use: control and bidirectional characters shown as `\u{…}`,
 /// pipes and `<` neutralised.
 fn cell(s: &str) -> String {
-    crate::render::escape::visible(&s.replace('\n', " "))
+    crate::escape::visible(&s.replace('\n', " "))
         .replace('|', "\\|")
         .replace('<', "&lt;")
 }
@@ -76,7 +76,7 @@ fn message(s: &str) -> String {
         .enumerate()
         .map(|(i, p)| {
             if i % 2 == 1 {
-                crate::render::escape::markdown_code_span(&cell(p))
+                crate::escape::markdown_code_span(&cell(p))
             } else {
                 name(p)
             }
@@ -85,7 +85,7 @@ fn message(s: &str) -> String {
 }
 
 fn op_words(a: &Action) -> String {
-    let base = match a.op {
+    let base = match a.op() {
         Op::Create => "create",
         Op::Update => "update",
         Op::Delete => "delete",
@@ -105,7 +105,7 @@ fn op_words(a: &Action) -> String {
 }
 
 fn code(v: Option<&str>) -> String {
-    v.map(|s| crate::render::escape::markdown_code_span(&cell(s)))
+    v.map(|s| crate::escape::markdown_code_span(&cell(s)))
         .unwrap_or_default()
 }
 
@@ -141,7 +141,7 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
             .users
             .iter()
             .flat_map(|u| &u.actions)
-            .filter(|a| a.op == Op::Disable && a.is_destructive())
+            .filter(|a| a.op() == Op::Disable && a.is_destructive())
             .count();
         let mut what = Vec::new();
         if s.destroy > 0 {
@@ -222,7 +222,7 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
                 "| {} | {} | {} | {} | {} |\n",
                 name(u.display_name()),
                 op_words(a),
-                a.target,
+                a.target(),
                 code(a.before.as_deref()),
                 code(a.after.as_deref())
             );
@@ -334,7 +334,7 @@ fn details(u: &UserPlan) -> String {
         .split_inclusive('\n')
         .map(|l| {
             let (body, nl) = l.strip_suffix('\n').map_or((l, ""), |b| (b, "\n"));
-            format!("{}{nl}", crate::render::escape::visible_keep_tabs(body))
+            format!("{}{nl}", crate::escape::visible_keep_tabs(body))
         })
         .collect();
     let longest = diff.split(|c| c != '`').map(str::len).max().unwrap_or(0);

@@ -6,102 +6,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::model::PhoneType;
+use crate::graph::types::method_kind;
+use crate::model::{MethodKind, PhoneType};
 use crate::plan::GraphErrorSummary;
-
-/// The method types authctl knows, by the short name inside `#microsoft.graph.{short}AuthenticationMethod`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MethodKind {
-    /// `passwordAuthenticationMethod`.
-    Password,
-    /// `phoneAuthenticationMethod`.
-    Phone,
-    /// `fido2AuthenticationMethod` (security keys and passkeys).
-    Fido2,
-    /// `microsoftAuthenticatorAuthenticationMethod`.
-    MicrosoftAuthenticator,
-    /// `windowsHelloForBusinessAuthenticationMethod`.
-    WindowsHelloForBusiness,
-    /// `softwareOathAuthenticationMethod`.
-    SoftwareOath,
-    /// `hardwareOathAuthenticationMethod` (beta only today; listed if Graph returns it).
-    HardwareOath,
-    /// `temporaryAccessPassAuthenticationMethod`.
-    TemporaryAccessPass,
-    /// `emailAuthenticationMethod` (self-service password reset).
-    Email,
-    /// `platformCredentialAuthenticationMethod` (macOS platform SSO).
-    PlatformCredential,
-    /// `externalAuthenticationMethod` (external authentication methods, EAM).
-    External,
-    /// `qrCodePinAuthenticationMethod`.
-    QrCodePin,
-    /// Any other `@odata.type` (or none): shown by its type, never an error.
-    Unknown,
-}
-
-impl MethodKind {
-    /// The kind named by an `@odata.type` (`#microsoft.graph.fido2AuthenticationMethod`; the leading `#` and the
-    /// namespace are optional, case is ignored).
-    pub fn from_odata_type(t: &str) -> MethodKind {
-        let short = t.trim_start_matches('#');
-        let short = short.strip_prefix("microsoft.graph.").unwrap_or(short);
-        let short = short.to_ascii_lowercase();
-        match short.as_str() {
-            "passwordauthenticationmethod" => MethodKind::Password,
-            "phoneauthenticationmethod" => MethodKind::Phone,
-            "fido2authenticationmethod" => MethodKind::Fido2,
-            "microsoftauthenticatorauthenticationmethod" => MethodKind::MicrosoftAuthenticator,
-            "windowshelloforbusinessauthenticationmethod" => MethodKind::WindowsHelloForBusiness,
-            "softwareoathauthenticationmethod" => MethodKind::SoftwareOath,
-            "hardwareoathauthenticationmethod" => MethodKind::HardwareOath,
-            "temporaryaccesspassauthenticationmethod" => MethodKind::TemporaryAccessPass,
-            "emailauthenticationmethod" => MethodKind::Email,
-            "platformcredentialauthenticationmethod" => MethodKind::PlatformCredential,
-            "externalauthenticationmethod" => MethodKind::External,
-            "qrcodepinauthenticationmethod" => MethodKind::QrCodePin,
-            _ => MethodKind::Unknown,
-        }
-    }
-
-    /// A short stable name for JSON (`phone`, `fido2`, …; `unknown` for types authctl does not know).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MethodKind::Password => "password",
-            MethodKind::Phone => "phone",
-            MethodKind::Fido2 => "fido2",
-            MethodKind::MicrosoftAuthenticator => "microsoftAuthenticator",
-            MethodKind::WindowsHelloForBusiness => "windowsHelloForBusiness",
-            MethodKind::SoftwareOath => "softwareOath",
-            MethodKind::HardwareOath => "hardwareOath",
-            MethodKind::TemporaryAccessPass => "temporaryAccessPass",
-            MethodKind::Email => "email",
-            MethodKind::PlatformCredential => "platformCredential",
-            MethodKind::External => "externalAuthentication",
-            MethodKind::QrCodePin => "qrCodePin",
-            MethodKind::Unknown => "unknown",
-        }
-    }
-
-    /// The name people use for the method.
-    pub fn label(self) -> &'static str {
-        match self {
-            MethodKind::Password => "Password",
-            MethodKind::Phone => "Phone",
-            MethodKind::Fido2 => "FIDO2 security key / passkey",
-            MethodKind::MicrosoftAuthenticator => "Microsoft Authenticator",
-            MethodKind::WindowsHelloForBusiness => "Windows Hello for Business",
-            MethodKind::SoftwareOath => "Software OATH token",
-            MethodKind::HardwareOath => "Hardware OATH token",
-            MethodKind::TemporaryAccessPass => "Temporary Access Pass",
-            MethodKind::Email => "Email (password reset)",
-            MethodKind::PlatformCredential => "Platform credential",
-            MethodKind::External => "External authentication method",
-            MethodKind::QrCodePin => "QR code + PIN",
-            MethodKind::Unknown => "Unknown method type",
-        }
-    }
-}
 
 /// One method, described.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,18 +70,7 @@ pub fn describe(raw: &Value) -> MethodView {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let kind = if odata_type.is_empty() {
-        // Per-type collections (`phoneMethods`, `passwordMethods`) leave `@odata.type` out; the shape tells.
-        if m.contains_key("phoneType") || m.contains_key("phoneNumber") {
-            MethodKind::Phone
-        } else if m.contains_key("password") {
-            MethodKind::Password
-        } else {
-            MethodKind::Unknown
-        }
-    } else {
-        MethodKind::from_odata_type(&odata_type)
-    };
+    let kind = method_kind(raw);
     let mut details: Vec<(&'static str, String)> = Vec::new();
     let mut put = |label: &'static str, key: &str| {
         if let Some(v) = m.get(key).and_then(text) {
@@ -202,7 +98,7 @@ pub fn describe(raw: &Value) -> MethodView {
             put("attestation", "attestationLevel");
             kind.label().to_string()
         }
-        MethodKind::MicrosoftAuthenticator => {
+        MethodKind::MicrosoftAuthenticator | MethodKind::PasswordlessMicrosoftAuthenticator => {
             put("device", "displayName");
             put("device tag", "deviceTag");
             put("app version", "phoneAppVersion");
@@ -388,6 +284,7 @@ pub fn methods_json(users: &[UserMethods]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::types::method_kind_of_type;
 
     fn example_methods() -> Vec<Value> {
         // Microsoft's methods-list example, plus the password and phone shapes of the other examples.
@@ -535,11 +432,11 @@ mod tests {
     #[test]
     fn odata_type_matching_is_lenient_about_prefix_and_case() {
         assert_eq!(
-            MethodKind::from_odata_type("microsoft.graph.Fido2AuthenticationMethod"),
+            method_kind_of_type("microsoft.graph.Fido2AuthenticationMethod"),
             MethodKind::Fido2
         );
         assert_eq!(
-            MethodKind::from_odata_type("#microsoft.graph.qrCodePinAuthenticationMethod"),
+            method_kind_of_type("#microsoft.graph.qrCodePinAuthenticationMethod"),
             MethodKind::QrCodePin
         );
     }

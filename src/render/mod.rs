@@ -4,7 +4,7 @@
 //! Redaction: text and JSON show numbers unless `redact` is set; Markdown masks them unless `redact` is unset by
 //! `--no-redact`. Masks carry a per-plan fingerprint (see [`crate::plan::Redaction`]).
 
-pub mod escape;
+pub use crate::escape;
 pub mod json;
 pub mod markdown;
 pub mod methods;

@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 
 use crate::plan::{ActionOutcome, ApplyReport, DriftReport, DriftStatus, UserOutcome};
 
-use super::escape::visible as v;
 use super::style::{Color, paint};
 use super::text::{describe, symbol};
+use crate::escape::visible as v;
 
 /// The apply report for the terminal.
 pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {

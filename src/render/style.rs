@@ -31,9 +31,9 @@ impl Color {
 }
 
 /// `s` in colour `c` when `on`, else `s` as is; either way with control and bidirectional characters escaped
-/// ([`crate::render::escape::visible`]), since what is painted holds names and values from files and Graph.
+/// ([`crate::escape::visible`]), since what is painted holds names and values from files and Graph.
 pub(crate) fn paint(s: &str, c: Color, on: bool) -> String {
-    let s = crate::render::escape::visible(s);
+    let s = crate::escape::visible(s);
     if on {
         let style = c.style();
         format!("{style}{s}{style:#}")

@@ -19,7 +19,7 @@ pub struct TextOptions {
 
 /// The symbol and colour of an action.
 pub(crate) fn symbol(a: &Action) -> (&'static str, Color) {
-    match a.op {
+    match a.op() {
         Op::Create => ("+", Color::Green),
         Op::Update => ("~", Color::Yellow),
         Op::Delete => ("-", Color::Red),
@@ -37,16 +37,16 @@ pub(crate) fn symbol(a: &Action) -> (&'static str, Color) {
 
 /// One action in words, without the symbol: `mobile  +1 2065555555 → +1 2065550001`.
 pub(crate) fn describe(a: &Action) -> String {
-    let value = match (a.op, &a.before, &a.after) {
+    let value = match (a.op(), &a.before, &a.after) {
         (Op::Create, _, Some(after)) => after.clone(),
         (Op::Delete, Some(before), _) => before.clone(),
         (_, Some(b), Some(after)) => format!("{b} → {after}"),
         (_, None, Some(after)) => format!("→ {after}"),
         (_, before, None) => before.clone().unwrap_or_default(),
     };
-    let mut s = format!("{:<16} {value}", a.target.as_str());
-    if a.target == Target::SmsSignIn {
-        let _ = write!(s, " ({} SMS sign-in", a.op);
+    let mut s = format!("{:<16} {value}", a.target().as_str());
+    if a.target() == Target::SmsSignIn {
+        let _ = write!(s, " ({} SMS sign-in", a.op());
         if a.after_reread {
             s.push_str(" if needed, after re-reading the mobile");
         } else if let Some(n) = &a.note {
@@ -83,7 +83,7 @@ pub(crate) fn is_interesting(u: &UserPlan) -> bool {
         || !u.warnings.is_empty()
 }
 
-use crate::render::escape::visible as v;
+use crate::escape::visible as v;
 
 /// Renders a plan for the terminal. Names, values and messages are escaped ([`v`]).
 pub fn plan_text(plan: &Plan, opts: TextOptions) -> String {

@@ -1,4 +1,5 @@
-//! Integration tests: apply. The executor against the in-process emulator (virtual clock, real HTTP client), and
+//! Integration tests: apply (one job: what applying does to a tenant; over 800 lines because each case needs its
+//! tenant and manifests). The executor against the in-process emulator (virtual clock, real HTTP client), and
 //! `authctl apply` through the real binary: freshness and resume, guards, the idempotency table, SMS sign-in after a
 //! mobile write, convergence under read lag, the journal, a property over generated plans, and SIGKILL crashes
 //! against `authctl emulator --persist`.
@@ -10,8 +11,8 @@ use authctl::clock::{Clock as _, SharedClock};
 use authctl::graph::credentials::client_secret::ClientSecret;
 use authctl::graph::{Credential, Graph, GraphSettings, Secret};
 use authctl::manifest::Manifests;
-use authctl::observe::{BuildSettings, NoProgress, build_plan};
-use authctl::plan::{ActionOutcome, ApplyReport, Op, Plan, Target, UserOutcome};
+use authctl::observe::{NoProgress, build_plan};
+use authctl::plan::{ActionOutcome, ApplyReport, Op, Plan, Policy, Target, UserOutcome};
 
 use authctl::emulator::Tenant;
 
@@ -117,7 +118,7 @@ async fn sms_auto_registration_after_a_new_mobile_ends_disabled() {
     assert_eq!(
         ann.actions
             .iter()
-            .map(|a| (a.op, a.target, a.after_reread))
+            .map(|a| (a.op(), a.target(), a.after_reread))
             .collect::<Vec<_>>(),
         vec![
             (Op::Create, Target::Mobile, false),
@@ -240,7 +241,7 @@ async fn a_plan_whose_first_actions_were_applied_resumes() {
         .iter()
         .find(|u| u.user == "bob@contoso.com")
         .unwrap();
-    assert_eq!(bob.actions[0].op, Op::Update);
+    assert_eq!(bob.actions[0].op(), Op::Update);
     let token = emu.app_token().await;
     let r = emu
         .patch(
@@ -913,8 +914,10 @@ pub fn desired(yaml: &str) -> Manifests {
 
 /// Plans the way `authctl plan` does (resolve, read, lock-out preflight).
 pub async fn plan_now(graph: &Graph, manifests: &Manifests, max_deletes: usize) -> Plan {
-    let mut settings = BuildSettings::new();
-    settings.max_deletes = max_deletes;
+    let settings = Policy {
+        max_deletes,
+        ..Policy::default()
+    };
     build_plan(graph, manifests, &settings, &NoProgress)
         .await
         .expect("plans")
@@ -1094,9 +1097,11 @@ mod accepted {
                 let emu = Emu::start(&tenant_yaml(&cases)).await;
                 let graph = graph_for(&emu, 4);
                 let manifests = desired(&manifest(&cases));
-                let mut settings = BuildSettings::new();
-                settings.allow_lockout = allow_lockout;
-                settings.max_deletes = 100;
+                let settings = Policy {
+                    allow_lockout,
+                    max_deletes: 100,
+                    ..Policy::default()
+                };
                 let p = build_plan(&graph, &manifests, &settings, &NoProgress).await.expect("plans");
                 let report = apply(&p, &graph, &options()).await;
                 let shown = text(&report);

@@ -1,4 +1,4 @@
-//! Integration tests: client. The Graph client against the in-process emulator on a shared VirtualClock (no real
+//! Integration tests: client (one job: the Graph client's behaviour on the wire). The Graph client against the in-process emulator on a shared VirtualClock (no real
 //! sleeping): every credential path, token renewal, throttling and faults at 2,000 users, `$batch` item retries,
 //! refusals, and secrets kept out of logs; `auth check` through the real binary.
 

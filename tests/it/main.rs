@@ -4,16 +4,22 @@
 mod support;
 
 mod apply;
+mod architecture;
+mod budgets;
+mod ci_recipes;
 mod client;
 mod config;
 mod emulator;
+mod fault_campaign;
+mod fuzz;
 mod goes_away;
 mod habits;
 mod hostile;
+mod imperative_commands;
 mod manifest;
-mod operations;
+mod password_reset;
 mod persistence;
 mod plan;
-mod proof;
 mod reconcile;
+mod secrets_in_logs;
 mod trust;

@@ -1,11 +1,11 @@
-//! Integration tests: plan. The renderers' snapshots over one plan holding every kind of item, the Markdown size
+//! Integration tests: plan (one job: what a plan says, and the engine's properties). The renderers' snapshots over one plan holding every kind of item, the Markdown size
 //! limit, redaction, the plan file schema, and property tests of the engine against the simulator.
 
 use std::collections::BTreeMap;
 
 use authctl::model::{
-    DesiredPhone, DesiredUser, Mode, ObservedPhone, ObservedUser, PhoneType, SmsSignIn,
-    SmsSignInState as S, SourceLocation,
+    DesiredPhone, DesiredUser, Mode, ObservedMethod, ObservedPhone, ObservedUser, PhoneType,
+    SmsSignIn, SmsSignInState as S, SourceLocation,
 };
 use authctl::phone::PhoneNumber;
 use authctl::plan::{
@@ -205,7 +205,7 @@ fn markdown_for_5000_users_stays_under_the_limit_with_summary_and_deletions() {
         );
     }
     let mut s = settings();
-    s.max_deletes = 100;
+    s.policy.max_deletes = 100;
     let p = plan(&desired, &set, &s);
     assert_eq!(p.summary.destroy, 50);
     let md = render::plan_markdown(&p, MarkdownOptions::default());
@@ -358,7 +358,7 @@ fn apply_report_fixture() -> ApplyReport {
                 r.converged = None;
             }
             "dana@contoso.com" => {
-                assert_eq!(r.actions[1].action.op, Op::Enable);
+                assert_eq!(r.actions[1].action.op(), Op::Enable);
                 r.actions[1].outcome = ActionOutcome::NotNeeded;
                 r.actions[1].note = Some("already ready after the create".into());
             }
@@ -436,11 +436,18 @@ fn have(id: &str, upn: &str, phones: &[(PhoneType, &str)], sms: S) -> ObservedUs
     }
 }
 
-fn strong_methods() -> Option<Vec<serde_json::Value>> {
-    Some(vec![
+fn strong_methods() -> Option<Vec<ObservedMethod>> {
+    Some(graph_methods(&[
         json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}),
         json!({"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"}),
-    ])
+    ]))
+}
+
+/// A method list as Graph sends it, parsed the way the read side does.
+fn graph_methods(raw: &[serde_json::Value]) -> Vec<ObservedMethod> {
+    raw.iter()
+        .map(authctl::graph::types::observed_method)
+        .collect()
 }
 
 fn settings() -> PlanSettings {
@@ -584,9 +591,9 @@ fn fixture() -> Plan {
                 &[(O, "+1 4255550199")],
                 S::NotEnabled,
             ),
-            methods: Some(vec![
-                json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}),
-            ]),
+            methods: Some(graph_methods(&[json!(
+                {"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}
+            )])),
         },
     );
     set.insert_found(
@@ -706,12 +713,12 @@ pub(crate) mod strategies {
     }
 
     /// The method list for the lock-out preflight: not read, only a password, or a password and Authenticator.
-    pub(crate) fn methods() -> impl Strategy<Value = Option<Vec<serde_json::Value>>> {
+    pub(crate) fn methods() -> impl Strategy<Value = Option<Vec<ObservedMethod>>> {
         prop_oneof![
             Just(None),
-            Just(Some(vec![
-                json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"})
-            ])),
+            Just(Some(graph_methods(&[json!(
+                {"@odata.type": "#microsoft.graph.passwordAuthenticationMethod"}
+            )]))),
             Just(strong_methods()),
         ]
     }
@@ -719,7 +726,7 @@ pub(crate) mod strategies {
     /// A case: users (desired, observed, methods), `--allow-lockout`, and the registration outcome Graph applies to a
     /// mobile write.
     pub(crate) type Case = (
-        Vec<(DesiredUser, ObservedUser, Option<Vec<serde_json::Value>>)>,
+        Vec<(DesiredUser, ObservedUser, Option<Vec<ObservedMethod>>)>,
         bool,
         S,
     );
@@ -747,7 +754,7 @@ pub(crate) mod strategies {
 
     /// Plans a case.
     pub(crate) fn plan_case(
-        users: &[(DesiredUser, ObservedUser, Option<Vec<serde_json::Value>>)],
+        users: &[(DesiredUser, ObservedUser, Option<Vec<ObservedMethod>>)],
         allow: bool,
     ) -> Plan {
         let desired: Vec<DesiredUser> = users.iter().map(|(d, _, _)| d.clone()).collect();
@@ -762,8 +769,8 @@ pub(crate) mod strategies {
             );
         }
         let mut s = settings();
-        s.allow_lockout = allow;
-        s.max_deletes = 100;
+        s.policy.allow_lockout = allow;
+        s.policy.max_deletes = 100;
         plan(&desired, &set, &s)
     }
 }

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use authctl::observe::{BuildSettings, NoProgress, build_plan};
+use authctl::observe::{NoProgress, build_plan};
 use authctl::plan::Plan;
+use authctl::plan::Policy;
 use serde_json::Value;
 
 use crate::support::{Emu, authctl_cmd, repo_path};
@@ -438,14 +439,14 @@ async fn the_examples_apply_and_converge_except_blocked_and_pending() {
     let manifests = authctl::manifest::load(&[repo_path("examples/manifests")
         .to_string_lossy()
         .into_owned()]);
-    let plan = build_plan(&graph, &manifests, &BuildSettings::new(), &NoProgress)
+    let plan = build_plan(&graph, &manifests, &Policy::default(), &NoProgress)
         .await
         .expect("plans");
     assert!(plan.has_changes() && plan.guards_hold());
     let report =
         authctl::apply::apply(&plan, &graph, &authctl::apply::ApplyOptions::default()).await;
     assert!(!report.has_failures(), "{report:#?}");
-    let again = build_plan(&graph, &manifests, &BuildSettings::new(), &NoProgress)
+    let again = build_plan(&graph, &manifests, &Policy::default(), &NoProgress)
         .await
         .expect("plans");
     assert!(

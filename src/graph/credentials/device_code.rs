@@ -258,34 +258,11 @@ impl DeviceCode {
     }
 }
 
-/// Writes `data` to `path` with mode 0600: a temporary file beside it, fsynced, then renamed over.
+/// Writes `data` to `path` with [`crate::private_file::write`] (unique temporary name, `create_new` with mode 0600,
+/// fsync, rename, directory fsync), creating the directory first.
 pub fn write_private_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("authctl"),
-        std::process::id()
-    ));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    std::fs::create_dir_all(crate::private_file::directory_of(path))?;
+    crate::private_file::write(path, data)
 }
 
 #[cfg(test)]

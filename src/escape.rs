@@ -1,7 +1,8 @@
 //! Escaping for text that came from outside (a manifest, a saved plan, a Graph answer) before it reaches a terminal,
 //! a GitHub annotation or a Markdown comment: control characters (C0, DEL, C1: `ESC`, `BEL`, `NUL`, …) and the
 //! invisible or bidirectional formatting characters (`U+202E`, zero-width spaces, …) are shown as `\u{…}`, so a
-//! value can neither drive the terminal nor hide or reorder what a reviewer reads.
+//! value can neither drive the terminal nor hide or reorder what a reviewer reads. A leaf that knows no output format,
+//! so the pure core (manifest diagnostics) and every renderer share it; `crate::render::escape` names it too.
 
 use std::borrow::Cow;
 

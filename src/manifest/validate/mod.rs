@@ -1,6 +1,8 @@
-//! Offline validation: walks each parsed document, checks every field and every rule of DESIGN.md's normative
-//! table that needs no tenant, and collects all problems as [`Diagnostic`]s with file, line, column, field path and
-//! a way to fix each. Pure: it takes file names and texts, never reads files itself.
+//! Offline validation: walks each parsed document, checks every field and every rule of the manifest format that
+//! needs no tenant (README "Manifest format", the rules table), and collects all problems as [`Diagnostic`]s with
+//! file, line, column, field path and a way to fix each. Pure: it takes file names and texts, never reads files itself.
+//!
+//! One user entry (its `user`, `mode`, `smsSignIn`, `phones` and the rules between them) is walked in [`user`].
 //!
 //! The walk accepts exactly what the serde types in [`super::model`] accept (a test holds them to agreement); it
 //! walks the YAML tree instead of calling serde so that a run reports every problem of a document, not the first.
@@ -11,9 +13,12 @@ use serde_saphyr::{Location, MessageFormatter, Spanned};
 
 use super::diagnostic::Diagnostic;
 use super::model::{API_VERSION, KIND};
+pub use super::model::{is_guid, looks_like_upn};
 use super::node::{Node, SNode};
-use crate::model::{DesiredPhone, DesiredUser, Mode, PhoneType, SmsSignIn, SourceLocation};
-use crate::phone::{PhoneError, PhoneNumber};
+use crate::model::{DesiredUser, Mode, SmsSignIn, SourceLocation};
+use crate::phone::PhoneNumber;
+
+mod user;
 
 /// One user entry as declared, with what the checks across users need.
 #[derive(Debug, Clone)]
@@ -119,7 +124,7 @@ fn tags(w: &mut Walker<'_>) {
                     "yaml-tag",
                     &at,
                     "",
-                    format!("the value is tagged `{}`; YAML tags are not allowed", crate::render::escape::visible_capped(&tag, 60)),
+                    format!("the value is tagged `{}`; YAML tags are not allowed", crate::escape::visible_capped(&tag, 60)),
                 )
                 .with_help(
                     "remove the tag: authctl reads plain strings, numbers, lists and mappings only, so the text a \
@@ -262,15 +267,6 @@ pub fn suggest<'c>(input: &str, candidates: &[&'c str]) -> Option<&'c str> {
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
-}
-
-/// `true` for an object id (a GUID, any case).
-pub fn is_guid(s: &str) -> bool {
-    s.len() == 36
-        && s.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
 }
 
 /// What a phone type's entry turned out to be.
@@ -538,7 +534,7 @@ impl Walker<'_> {
     /// Checks every node of a document for a control or invisible/bidirectional character in a key or a string (a
     /// UPN holding `ESC` or `U+202E` could drive a terminal or hide what a plan does).
     fn hostile(&mut self, node: &SNode, path: &str) {
-        let control = |s: &str| s.chars().find(|&c| crate::render::escape::is_hostile(c));
+        let control = |s: &str| s.chars().find(|&c| crate::escape::is_hostile(c));
         match &node.value {
             Node::Str(v) => {
                 if let Some(c) = control(v) {
@@ -600,55 +596,23 @@ impl Walker<'_> {
         let api = get(&fields, "apiVersion");
         let kind = get(&fields, "kind");
         let spec = get(&fields, "spec");
-        let mut header_ok = true;
-        match api {
-            None => {
-                header_ok = false;
-                self.error(
-                    "missing-field",
-                    &doc.referenced,
-                    "apiVersion",
-                    "the document has no `apiVersion`".into(),
-                    format!("add `apiVersion: {API_VERSION}` at the top"),
-                );
-            }
-            Some((_, v)) if v.value != Node::Str(API_VERSION.into()) => {
-                header_ok = false;
-                let shown = self.shown(v);
-                self.error(
-                    "api-version",
-                    &v.referenced,
-                    "apiVersion",
-                    format!("`apiVersion: {shown}` is not a version this authctl reads"),
-                    format!("write `apiVersion: {API_VERSION}`"),
-                );
-            }
-            Some(_) => {}
-        }
-        match kind {
-            None => {
-                header_ok = false;
-                self.error(
-                    "missing-field",
-                    &doc.referenced,
-                    "kind",
-                    "the document has no `kind`".into(),
-                    format!("add `kind: {KIND}` after `apiVersion`"),
-                );
-            }
-            Some((_, v)) if v.value != Node::Str(KIND.into()) => {
-                header_ok = false;
-                let shown = self.shown(v);
-                self.error(
-                    "kind",
-                    &v.referenced,
-                    "kind",
-                    format!("`kind: {shown}` is not a kind authctl reads"),
-                    format!("write `kind: {KIND}` (a manifest of users' phone methods)"),
-                );
-            }
-            Some(_) => {}
-        }
+        let api_ok = self.header_field(
+            doc,
+            api,
+            ("apiVersion", API_VERSION, "api-version"),
+            format!("add `apiVersion: {API_VERSION}` at the top"),
+            |shown| format!("`apiVersion: {shown}` is not a version this authctl reads"),
+            format!("write `apiVersion: {API_VERSION}`"),
+        );
+        let kind_ok = self.header_field(
+            doc,
+            kind,
+            ("kind", KIND, "kind"),
+            format!("add `kind: {KIND}` after `apiVersion`"),
+            |shown| format!("`kind: {shown}` is not a kind authctl reads"),
+            format!("write `kind: {KIND}` (a manifest of users' phone methods)"),
+        );
+        let header_ok = api_ok && kind_ok;
         // A document of another kind or version (say, a Kubernetes manifest in the same directory): its other
         // fields would only add noise.
         if !header_ok {
@@ -714,6 +678,37 @@ impl Walker<'_> {
         }
     }
 
+    /// Checks `apiVersion` or `kind` (`key`, which must be `expected`; `code` when it is another value): reports a
+    /// missing or wrong one, `true` when it is right.
+    fn header_field(
+        &mut self,
+        doc: &SNode,
+        field: Option<(&Spanned<String>, &SNode)>,
+        (key, expected, code): (&str, &str, &str),
+        missing_help: String,
+        wrong: impl Fn(&str) -> String,
+        wrong_help: String,
+    ) -> bool {
+        match field {
+            None => {
+                self.error(
+                    "missing-field",
+                    &doc.referenced,
+                    key,
+                    format!("the document has no `{key}`"),
+                    missing_help,
+                );
+                false
+            }
+            Some((_, v)) if v.value != Node::Str(expected.into()) => {
+                let shown = self.shown(v);
+                self.error(code, &v.referenced, key, wrong(&shown), wrong_help);
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
     fn mode(&mut self, v: &SNode, path: &str) -> Option<Mode> {
         match &v.value {
             Node::Str(s) if s == "exact" => Some(Mode::Exact),
@@ -740,366 +735,11 @@ impl Walker<'_> {
         }
     }
 
-    fn user(
-        &mut self,
-        item: &SNode,
-        path: &str,
-        doc_mode: Option<Mode>,
-        out: &mut Vec<Declaration>,
-    ) {
-        let errors_before = self.error_count();
-        let Some(fields) = self.mapping(
-            item,
-            path,
-            "a user entry",
-            &["user", "mode", "phones", "smsSignIn"],
-            "unknown-field",
-        ) else {
-            return;
-        };
-        let Some((user_key, user_val)) = get(&fields, "user") else {
-            self.error(
-                "missing-field",
-                &item.referenced,
-                &join(path, "user"),
-                "the entry has no `user`".into(),
-                "add `user:` with the user's userPrincipalName (e.g. `AdeleV@contoso.com`) or object id".into(),
-            );
-            return;
-        };
-        let user = match &user_val.value {
-            Node::Str(s) if is_guid(s) || looks_like_upn(s) => s.clone(),
-            Node::Str(s) => {
-                self.error(
-                    "invalid-user",
-                    &user_val.referenced,
-                    &join(path, "user"),
-                    format!("`{s}` is neither a userPrincipalName (name@domain) nor an object id (a GUID)"),
-                    "write the user's userPrincipalName, e.g. `AdeleV@contoso.com`, or object id, e.g. \
-                     `4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e`"
-                        .into(),
-                );
-                return;
-            }
-            other => {
-                let at = if *other == Node::Null {
-                    &user_key.referenced
-                } else {
-                    &user_val.referenced
-                };
-                self.error(
-                    "invalid-type",
-                    at,
-                    &join(path, "user"),
-                    format!("`user` must be a string, not {}", other.kind()),
-                    "write the user's userPrincipalName or object id".into(),
-                );
-                return;
-            }
-        };
-        let user_mode = get(&fields, "mode").map(|(_, v)| self.mode(v, &join(path, "mode")));
-        let mode = match user_mode {
-            Some(m) => m,
-            None => doc_mode,
-        };
-        let sms = get(&fields, "smsSignIn").and_then(|(_, v)| {
-            let p = join(path, "smsSignIn");
-            match &v.value {
-                Node::Str(s) if s == "enabled" => Some((SmsSignIn::Enabled, v)),
-                Node::Str(s) if s == "disabled" => Some((SmsSignIn::Disabled, v)),
-                other => {
-                    let shown = self.shown(v);
-                    let hint = match other {
-                        Node::Bool(true) => ": write `enabled`".to_string(),
-                        Node::Bool(false) => ": write `disabled`".to_string(),
-                        Node::Str(s) => suggest(s, &["enabled", "disabled"])
-                            .map(|s| format!(": did you mean `{s}`?"))
-                            .unwrap_or_default(),
-                        _ => String::new(),
-                    };
-                    self.error(
-                        "invalid-value",
-                        &v.referenced,
-                        &p,
-                        format!("`smsSignIn: {shown}` is not a setting{hint}"),
-                        "write `enabled` or `disabled`, or leave `smsSignIn` out to leave SMS sign-in unmanaged"
-                            .into(),
-                    );
-                    None
-                }
-            }
-        });
-
-        let mut phones = BTreeMap::new();
-        let mut declared = [Declared::Undeclared; 3];
-        let mut mobile = None;
-        let mut alternate_at = None;
-        let phones_entry = get(&fields, "phones");
-        let mut phones_empty = true;
-        if let Some((phones_key, phones_node)) = phones_entry {
-            let p = join(path, "phones");
-            if phones_node.value == Node::Null {
-                phones_empty = false;
-                self.error(
-                    "invalid-type",
-                    &phones_key.referenced,
-                    &p,
-                    "`phones` is empty (null)".into(),
-                    "list the phones under it (`mobile: \"+1 2065555555\"`), or leave `phones` out"
-                        .into(),
-                );
-            } else if let Some(entries) = self.mapping(
-                phones_node,
-                &p,
-                "`phones`",
-                &["mobile", "alternateMobile", "office"],
-                "unknown-phone-type",
-            ) {
-                phones_empty = matches!(&phones_node.value, Node::Map(m) if m.is_empty());
-                for (k, v) in entries {
-                    let Some(t) = PhoneType::parse(&k.value) else {
-                        continue;
-                    };
-                    let idx = t as usize;
-                    let fp = join(&p, &k.value);
-                    match self.phone(t, k, v, &fp) {
-                        Some(DesiredPhone::Absent) => {
-                            declared[idx] = Declared::Absent;
-                            phones.insert(t, DesiredPhone::Absent);
-                        }
-                        Some(DesiredPhone::Number(n)) => {
-                            declared[idx] = Declared::Number;
-                            if t == PhoneType::Mobile {
-                                mobile = Some((
-                                    n.clone(),
-                                    self.loc(&v.referenced),
-                                    Self::len(&v.referenced),
-                                ));
-                            }
-                            phones.insert(t, DesiredPhone::Number(n));
-                        }
-                        None => declared[idx] = Declared::Broken,
-                    }
-                    if t == PhoneType::AlternateMobile {
-                        alternate_at = Some(k.referenced);
-                    }
-                }
-            } else {
-                phones_empty = false;
-            }
-        }
-
-        if let Some(mode) = mode {
-            let mobile_missing = match declared[PhoneType::Mobile as usize] {
-                Declared::Absent => Some("`mobile: absent`"),
-                Declared::Undeclared if mode == Mode::Exact => {
-                    Some("no `mobile` (which in exact mode means absent)")
-                }
-                _ => None,
-            };
-            if mode == Mode::Exact && phones_empty {
-                let at = phones_entry.map_or(&user_key.referenced, |(k, _)| &k.referenced);
-                self.error(
-                    "no-phones",
-                    at,
-                    &join(path, "phones"),
-                    format!(
-                        "`{user}` is in exact mode but declares no phones, which would remove every phone method"
-                    ),
-                    "declare the phones the user should have; to remove them all on purpose, write each type as \
-                     `absent` (`mobile: absent`, `alternateMobile: absent`, `office: absent`); or use `mode: merge`"
-                        .into(),
-                );
-            }
-            if mode == Mode::Merge && phones_empty && sms.is_none() {
-                self.warning(
-                    "nothing-managed",
-                    &user_key.referenced,
-                    &join(path, "user"),
-                    format!("`{user}` is in merge mode and declares nothing, so authctl will not touch it"),
-                    "declare phones or `smsSignIn`, or remove the entry".into(),
-                );
-            }
-            if let (Declared::Number, Some(why), Some(at)) = (
-                declared[PhoneType::AlternateMobile as usize],
-                mobile_missing,
-                alternate_at,
-            ) {
-                self.error(
-                    "alternate-without-mobile",
-                    &at,
-                    &join(path, "phones.alternateMobile"),
-                    format!("`{user}` declares an alternateMobile but {why}; Graph refuses an alternateMobile without a mobile"),
-                    "declare a `mobile` too, or make `alternateMobile: absent`".into(),
-                );
-            }
-            if let (Some((SmsSignIn::Enabled, v)), Some(why)) = (sms, mobile_missing) {
-                self.error(
-                    "sms-without-mobile",
-                    &v.referenced,
-                    &join(path, "smsSignIn"),
-                    format!(
-                        "`{user}` enables SMS sign-in but has {why}; SMS sign-in needs a mobile"
-                    ),
-                    "declare a `mobile`, or write `smsSignIn: disabled` (or leave it out)".into(),
-                );
-            }
-        }
-
-        let valid = mode.is_some() && self.error_count() == errors_before;
-        out.push(Declaration {
-            desired: DesiredUser {
-                user,
-                mode: mode.unwrap_or(Mode::Merge),
-                phones,
-                sms_sign_in: sms.map(|(s, _)| s),
-                source: self.loc(&user_key.referenced),
-            },
-            valid,
-            path: path.to_string(),
-            user_at: (
-                self.loc(&user_val.referenced),
-                Self::len(&user_val.referenced),
-            ),
-            mobile,
-        });
-    }
-
     fn error_count(&self) -> usize {
         self.diags
             .iter()
             .filter(|d| d.is_error() && d.file == self.file)
             .count()
-    }
-
-    /// Checks one phone entry; `None` when it has an error (reported).
-    fn phone(
-        &mut self,
-        t: PhoneType,
-        key: &Spanned<String>,
-        v: &SNode,
-        path: &str,
-    ) -> Option<DesiredPhone> {
-        let name = t.as_str();
-        let s = match &v.value {
-            Node::Str(s) => s,
-            Node::Null => {
-                self.error(
-                    "null-phone",
-                    &key.referenced,
-                    path,
-                    format!("`{name}` is empty (null): a phone type takes a number or `absent`"),
-                    format!(
-                        "write a number (`{name}: \"+1 2065555555\"`), or `{name}: absent` to remove the phone; in \
-                         merge mode, leave `{name}` out to leave it unmanaged"
-                    ),
-                );
-                return None;
-            }
-            Node::Int(_) | Node::Float(_) => {
-                let raw = self.raw(&v.referenced).unwrap_or("").trim().to_string();
-                let fix = if raw.starts_with('+') {
-                    match PhoneNumber::parse(&raw) {
-                        Ok(p) => format!("quote it: `{name}: \"{}\"`", p.number),
-                        Err(_) => format!("quote it: `{name}: \"{raw}\"`"),
-                    }
-                } else {
-                    format!(
-                        "quote it and start it with `+` and the country code, e.g. `{name}: \"+1 2065555555\"`"
-                    )
-                };
-                self.error(
-                    "unquoted-number",
-                    &v.referenced,
-                    path,
-                    format!(
-                        "`{raw}` is a YAML number, not text: YAML drops a leading `+` and leading zeros from numbers"
-                    ),
-                    fix,
-                );
-                return None;
-            }
-            other => {
-                self.error(
-                    "invalid-type",
-                    &v.referenced,
-                    path,
-                    format!(
-                        "`{name}` must be a phone number or `absent`, not {}",
-                        other.kind()
-                    ),
-                    format!("write `{name}: \"+1 2065555555\"` or `{name}: absent`"),
-                );
-                return None;
-            }
-        };
-        if s == "absent" {
-            return Some(DesiredPhone::Absent);
-        }
-        if [
-            "none", "null", "absent", "no", "remove", "delete", "empty", "-",
-        ]
-        .contains(&s.trim().to_lowercase().as_str())
-        {
-            self.error(
-                "invalid-phone-number",
-                &v.referenced,
-                path,
-                format!("`{s}` is neither a phone number nor `absent`"),
-                format!("to remove the phone, write `{name}: absent` (lower case)"),
-            );
-            return None;
-        }
-        match PhoneNumber::parse(s) {
-            Ok(parsed) => {
-                if let Some(ext) = parsed.number.extension()
-                    && t != PhoneType::Office
-                {
-                    self.error(
-                        "extension-not-allowed",
-                        &v.referenced,
-                        path,
-                        format!("`{s}` has an extension (x{ext}); only an office phone may have one"),
-                        format!("remove the extension from the {name} number, or declare the number as `office`"),
-                    );
-                    return None;
-                }
-                if let Some(w) = parsed.warning {
-                    self.warning(
-                        "phone-not-valid",
-                        &v.referenced,
-                        path,
-                        w.to_string(),
-                        "check the digits; if the number is right (test numbers such as +1 555… are), nothing to do"
-                            .into(),
-                    );
-                }
-                Some(DesiredPhone::Number(parsed.number))
-            }
-            Err(e) => {
-                let help = match &e {
-                    PhoneError::MissingCountryCode { .. } => {
-                        format!(
-                            "start the number with `+` and its country code, e.g. `{name}: \"+1 2065555555\"`"
-                        )
-                    }
-                    PhoneError::TrunkPrefix { suggestion, .. } => {
-                        format!("write `{name}: \"{suggestion}\"`")
-                    }
-                    _ => format!(
-                        "write the number as `+{{country code}} {{number}}`, e.g. `{name}: \"+1 2065555555\"`"
-                    ),
-                };
-                self.error(
-                    "invalid-phone-number",
-                    &v.referenced,
-                    path,
-                    e.to_string(),
-                    help,
-                );
-                None
-            }
-        }
     }
 }
 
@@ -1124,13 +764,6 @@ fn list(items: &[&str]) -> String {
         .map(|s| format!("`{s}`"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A userPrincipalName is `name@domain` without spaces (guests look like `name_domain#EXT#@tenant`).
-pub fn looks_like_upn(s: &str) -> bool {
-    !s.chars().any(char::is_whitespace)
-        && s.char_indices()
-            .any(|(i, c)| c == '@' && i > 0 && i + 1 < s.len())
 }
 
 fn budget_help() -> String {
@@ -1158,82 +791,4 @@ fn describe_breach(b: &serde_saphyr::budget::BudgetBreach) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions_ignore_case_and_separators() {
-        let types = ["mobile", "alternateMobile", "office"];
-        assert_eq!(suggest("mobil", &types), Some("mobile"));
-        assert_eq!(suggest("alternate_mobile", &types), Some("alternateMobile"));
-        assert_eq!(suggest("Office", &types), Some("office"));
-        assert_eq!(suggest("fax", &types), None);
-        assert_eq!(
-            suggest("smsSignin", &["user", "mode", "phones", "smsSignIn"]),
-            Some("smsSignIn")
-        );
-    }
-
-    #[test]
-    fn users_are_upns_or_guids() {
-        assert!(is_guid("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e"));
-        assert!(is_guid("4B1F7C1E-2A0E-4C1E-9D4A-0A3F5B6C7D8E"));
-        assert!(!is_guid("4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8"));
-        assert!(looks_like_upn("o'brien.pat@contoso.com"));
-        assert!(looks_like_upn(
-            "jordan.guest_fabrikam.com#EXT#@contoso.onmicrosoft.com"
-        ));
-        assert!(!looks_like_upn("Adele Vance@contoso.com"));
-        assert!(!looks_like_upn("@contoso.com"));
-        assert!(!looks_like_upn("AdeleV"));
-    }
-
-    fn check(text: &str) -> (Vec<Declaration>, Vec<Diagnostic>) {
-        let mut out = Vec::new();
-        let mut diags = Vec::new();
-        check_file("m.yaml", text, &mut out, &mut diags);
-        check_across_users(&out, &mut diags);
-        (out, diags)
-    }
-
-    #[test]
-    fn a_valid_document_becomes_desired_users() {
-        let (out, diags) = check(
-            "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: exact\n  users:\n\
-             \x20   - user: AdeleV@contoso.com\n      phones:\n        mobile: \"+1 (206) 555-0100\"\n\
-             \x20       office: absent\n      smsSignIn: enabled\n",
-        );
-        assert!(diags.is_empty(), "{diags:?}");
-        let u = &out[0].desired;
-        assert_eq!(u.user, "AdeleV@contoso.com");
-        assert_eq!(u.mode, Mode::Exact);
-        assert_eq!(u.sms_sign_in, Some(SmsSignIn::Enabled));
-        assert_eq!(
-            u.phones.get(&PhoneType::Mobile),
-            Some(&DesiredPhone::Number(
-                PhoneNumber::parse("+1 2065550100").unwrap().number
-            ))
-        );
-        assert_eq!(
-            u.phones.get(&PhoneType::Office),
-            Some(&DesiredPhone::Absent)
-        );
-        assert_eq!(u.phones.get(&PhoneType::AlternateMobile), None);
-        assert_eq!((u.source.line, u.source.column), (6, 7));
-    }
-
-    #[test]
-    fn a_user_with_an_error_is_not_handed_to_the_planner() {
-        let (out, diags) = check(
-            "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: merge\n  users:\n\
-             \x20   - user: AdeleV@contoso.com\n      phones:\n        mobile: \"2065550100\"\n\
-             \x20   - user: AlexW@contoso.com\n      phones:\n        mobile: \"+1 2065550101\"\n",
-        );
-        assert_eq!(diags.len(), 1);
-        assert_eq!(out.iter().filter(|d| d.valid).count(), 1);
-        assert_eq!(
-            out.iter().find(|d| d.valid).unwrap().desired.user,
-            "AlexW@contoso.com"
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,271 @@
+//! A planned Graph call: [`Call`] (only the calls Graph has), its [`Op`] and [`Target`] as the plan file writes
+//! them, and the [`Action`] a user's plan lists. The file format is in `ActionRepr`; a pair Graph has no call for
+//! is refused on load.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{PhoneType, SmsSignInState};
+
+/// What an action or a blocked item is about: one of the three phone types, or the mobile's SMS sign-in.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Target {
+    /// The `mobile` phone method.
+    Mobile,
+    /// The `alternateMobile` phone method.
+    AlternateMobile,
+    /// The `office` phone method.
+    Office,
+    /// SMS sign-in on the mobile (`enableSmsSignIn` / `disableSmsSignIn`).
+    SmsSignIn,
+}
+
+impl Target {
+    /// The phone type, for the three phone targets.
+    pub fn phone_type(self) -> Option<PhoneType> {
+        match self {
+            Target::Mobile => Some(PhoneType::Mobile),
+            Target::AlternateMobile => Some(PhoneType::AlternateMobile),
+            Target::Office => Some(PhoneType::Office),
+            Target::SmsSignIn => None,
+        }
+    }
+
+    /// The manifest's spelling (`mobile`, `alternateMobile`, `office`, `smsSignIn`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Mobile => "mobile",
+            Target::AlternateMobile => "alternateMobile",
+            Target::Office => "office",
+            Target::SmsSignIn => "smsSignIn",
+        }
+    }
+}
+
+impl From<PhoneType> for Target {
+    fn from(t: PhoneType) -> Target {
+        match t {
+            PhoneType::Mobile => Target::Mobile,
+            PhoneType::AlternateMobile => Target::AlternateMobile,
+            PhoneType::Office => Target::Office,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The Graph call an action makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Op {
+    /// `POST …/phoneMethods` with the `after` number.
+    Create,
+    /// `PATCH …/phoneMethods/{fixed id}` to the `after` number.
+    Update,
+    /// `DELETE …/phoneMethods/{fixed id}`.
+    Delete,
+    /// `POST …/phoneMethods/{mobile id}/enableSmsSignIn`.
+    Enable,
+    /// `POST …/phoneMethods/{mobile id}/disableSmsSignIn`.
+    Disable,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Delete => "delete",
+            Op::Enable => "enable",
+            Op::Disable => "disable",
+        })
+    }
+}
+
+/// The Graph calls there are: a phone of one of the three types created, updated or deleted, or SMS sign-in
+/// enabled or disabled (always on the mobile). What Graph has no call for ("enable SMS sign-in on the office phone",
+/// "delete SMS sign-in") has no value here, and a plan file naming one is refused on load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Call {
+    /// `POST …/phoneMethods` with the `after` number.
+    Create(PhoneType),
+    /// `PATCH …/phoneMethods/{fixed id}` to the `after` number.
+    Update(PhoneType),
+    /// `DELETE …/phoneMethods/{fixed id}`.
+    Delete(PhoneType),
+    /// `POST …/phoneMethods/{mobile id}/enableSmsSignIn`.
+    EnableSmsSignIn,
+    /// `POST …/phoneMethods/{mobile id}/disableSmsSignIn`.
+    DisableSmsSignIn,
+}
+
+impl Call {
+    /// The call for `op` on `target`, or `None` when Graph has none (an SMS op on a phone, a phone op on SMS
+    /// sign-in).
+    pub fn new(op: Op, target: Target) -> Option<Call> {
+        match (op, target.phone_type()) {
+            (Op::Create, Some(t)) => Some(Call::Create(t)),
+            (Op::Update, Some(t)) => Some(Call::Update(t)),
+            (Op::Delete, Some(t)) => Some(Call::Delete(t)),
+            (Op::Enable, None) => Some(Call::EnableSmsSignIn),
+            (Op::Disable, None) => Some(Call::DisableSmsSignIn),
+            _ => None,
+        }
+    }
+
+    /// The operation.
+    pub fn op(self) -> Op {
+        match self {
+            Call::Create(_) => Op::Create,
+            Call::Update(_) => Op::Update,
+            Call::Delete(_) => Op::Delete,
+            Call::EnableSmsSignIn => Op::Enable,
+            Call::DisableSmsSignIn => Op::Disable,
+        }
+    }
+
+    /// What it acts on.
+    pub fn target(self) -> Target {
+        match self {
+            Call::Create(t) | Call::Update(t) | Call::Delete(t) => t.into(),
+            Call::EnableSmsSignIn | Call::DisableSmsSignIn => Target::SmsSignIn,
+        }
+    }
+}
+
+/// One planned Graph call for one user. A user's actions are in the order they must be applied. In the plan file
+/// the call is written as `op` and `type` (the format is unchanged); a pair Graph has no call for is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ActionRepr", into = "ActionRepr")]
+pub struct Action {
+    /// The call.
+    pub call: Call,
+    /// Phone targets: the observed number (none for a create). SMS sign-in: the observed `smsSignInState` (none
+    /// when the mobile is created by an earlier action).
+    pub before: Option<String>,
+    /// Phone targets: the number to send (none for a delete). SMS sign-in: the predicted `smsSignInState`.
+    pub after: Option<String>,
+    /// Set on an SMS sign-in action that follows a mobile create or update: the write may have registered the new
+    /// mobile for SMS sign-in by itself, so the executor re-reads the mobile first and decides with
+    /// `plan::sms_decision` whether to call, report a pending user action, or report it blocked.
+    pub after_reread: bool,
+    /// Why this action is there when it is not obvious (e.g. "before deleting the mobile").
+    pub note: Option<String>,
+}
+
+/// One planned Graph call for one user. A user's actions are in the order they must be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Action")]
+struct ActionRepr {
+    /// The call.
+    op: Op,
+    /// What it acts on.
+    #[serde(rename = "type")]
+    target: Target,
+    /// Phone targets: the observed number (none for a create). SMS sign-in: the observed `smsSignInState` (none
+    /// when the mobile is created by an earlier action).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    before: Option<String>,
+    /// Phone targets: the number to send (none for a delete). SMS sign-in: the predicted `smsSignInState`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<String>,
+    /// Set on an SMS sign-in action that follows a mobile create or update: the write may have registered the new
+    /// mobile for SMS sign-in by itself, so the executor re-reads the mobile first and decides with
+    /// `plan::sms_decision` whether to call, report a pending user action, or report it blocked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    after_reread: bool,
+    /// Why this action is there when it is not obvious (e.g. "before deleting the mobile").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+impl TryFrom<ActionRepr> for Action {
+    type Error = String;
+    fn try_from(r: ActionRepr) -> Result<Action, String> {
+        let call = Call::new(r.op, r.target).ok_or_else(|| {
+            format!(
+                "an action `{}` on `{}`: Graph has no such call",
+                r.op, r.target
+            )
+        })?;
+        Ok(Action {
+            call,
+            before: r.before,
+            after: r.after,
+            after_reread: r.after_reread,
+            note: r.note,
+        })
+    }
+}
+
+impl From<Action> for ActionRepr {
+    fn from(a: Action) -> ActionRepr {
+        ActionRepr {
+            op: a.call.op(),
+            target: a.call.target(),
+            before: a.before,
+            after: a.after,
+            after_reread: a.after_reread,
+            note: a.note,
+        }
+    }
+}
+
+impl JsonSchema for Action {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        ActionRepr::schema_name()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        ActionRepr::json_schema(g)
+    }
+}
+
+impl Action {
+    /// An action with no note and no re-read.
+    pub fn new(call: Call, before: Option<String>, after: Option<String>) -> Action {
+        Action {
+            call,
+            before,
+            after,
+            after_reread: false,
+            note: None,
+        }
+    }
+
+    /// The operation.
+    pub fn op(&self) -> Op {
+        self.call.op()
+    }
+
+    /// What it acts on.
+    pub fn target(&self) -> Target {
+        self.call.target()
+    }
+
+    /// The phone type, for phone actions.
+    pub fn phone_type(&self) -> Option<PhoneType> {
+        self.target().phone_type()
+    }
+
+    /// A delete, or an SMS sign-in disable of a mobile that was `ready`: what the lock-out check and the Markdown
+    /// "destructive rows first" ordering care about.
+    pub fn is_destructive(&self) -> bool {
+        match self.call {
+            Call::Delete(_) => true,
+            Call::DisableSmsSignIn => {
+                self.before.as_deref().map(SmsSignInState::parse) == Some(SmsSignInState::Ready)
+            }
+            _ => false,
+        }
+    }
+}
