@@ -212,6 +212,8 @@ pub(crate) struct Runner<'a> {
 struct Failure {
     error: GraphErrorSummary,
     note: Option<String>,
+    /// The request was sent and got no answer (Graph went away): it may have landed.
+    unknown: bool,
 }
 
 impl From<&GraphError> for Failure {
@@ -219,6 +221,7 @@ impl From<&GraphError> for Failure {
         Failure {
             error: summary(e),
             note: None,
+            unknown: e.outcome_unknown(),
         }
     }
 }
@@ -415,12 +418,24 @@ impl<'a> Runner<'a> {
                 Err(f) => {
                     rep.actions[k] = ActionReport {
                         action: a.clone(),
-                        outcome: ActionOutcome::Failed,
+                        outcome: if f.unknown {
+                            ActionOutcome::OutcomeUnknown
+                        } else {
+                            ActionOutcome::Failed
+                        },
                         note: f.note,
                         error: Some(f.error.clone()),
                     };
                     rep.outcome = UserOutcome::Failed;
-                    rep.reason = Some(format!("{} {} failed", a.op, a.target));
+                    rep.reason = Some(if f.unknown {
+                        format!(
+                            "outcome unknown: {} {} was sent and got no answer before Graph became unreachable; \
+                             it may have landed (a re-run re-reads the user before acting)",
+                            a.op, a.target
+                        )
+                    } else {
+                        format!("{} {} failed", a.op, a.target)
+                    });
                     rep.error = Some(f.error);
                     break;
                 }
@@ -500,6 +515,7 @@ impl<'a> Runner<'a> {
                     ..GraphErrorSummary::default()
                 },
                 note: None,
+                unknown: false,
             }),
         }
     }
@@ -532,12 +548,20 @@ impl<'a> Runner<'a> {
             }
             Err(e) if e.outcome_unknown() => {
                 // The POST may have been applied: look before sending it again.
-                if let Ok(user) = self.read_user(st).await
-                    && has_phone(&user, t, number)
-                {
-                    return Ok(Some(format!(
-                        "the create's outcome was unknown ({e}); the re-read found the phone, so it is done"
-                    )));
+                match self.read_user(st).await {
+                    Ok(user) if has_phone(&user, t, number) => {
+                        return Ok(Some(format!(
+                            "the create's outcome was unknown ({e}); the re-read found the phone, so it is done"
+                        )));
+                    }
+                    // Graph went away with the POST in flight: nothing can tell whether it landed.
+                    Err(_) if self.graph.unreachable().is_some() => {
+                        return Err(Failure {
+                            unknown: true,
+                            ..Failure::from(&e)
+                        });
+                    }
+                    _ => {}
                 }
                 match self.create_once(id, t, number).await {
                     Ok(_) => Ok(Some(format!(
@@ -559,11 +583,13 @@ impl<'a> Runner<'a> {
                                  the phone is there: done"
                             )))
                         } else {
+                            // With Graph gone, the first POST may still have landed behind read lag.
                             Err(Failure {
                                 error: summary(&e2),
                                 note: Some(format!(
                                     "retried once after an unknown outcome ({e}); the retry failed"
                                 )),
+                                unknown: e2.outcome_unknown() || self.graph.unreachable().is_some(),
                             })
                         }
                     }
@@ -611,8 +637,8 @@ impl<'a> Runner<'a> {
                 )))
             }
             None => Err(Failure {
-                error: summary(e),
                 note: Some("409 phoneNumberNotUnique and the phone is not there on re-read".into()),
+                ..Failure::from(e)
             }),
         }
     }
@@ -648,6 +674,7 @@ impl<'a> Runner<'a> {
                         ..GraphErrorSummary::default()
                     },
                     note: None,
+                    unknown: false,
                 });
             };
             let Some(mobile) = user.phones.get(&PhoneType::Mobile) else {
@@ -658,6 +685,7 @@ impl<'a> Runner<'a> {
                         ..GraphErrorSummary::default()
                     },
                     note: None,
+                    unknown: false,
                 });
             };
             let state = mobile.sms_sign_in_state.clone();
@@ -747,7 +775,8 @@ impl<'a> Runner<'a> {
                 return Some(u);
             }
             let elapsed = crate::clock::since(clock.now(), start);
-            if elapsed >= self.options.converge_timeout {
+            // With Graph gone every read fails at once: waiting could only use up the timeout.
+            if elapsed >= self.options.converge_timeout || self.graph.unreachable().is_some() {
                 return None;
             }
             let wait = delay.min(self.options.converge_timeout - elapsed);
