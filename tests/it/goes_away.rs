@@ -386,3 +386,62 @@ async fn a_slow_graph_still_gets_a_progress_line_every_interval_while_no_user_ad
     );
     assert!(applying.last().unwrap().contains(": 4/4 ("), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_reports_writes_in_flight_as_outcome_unknown_in_json() {
+    let emu = Emu::start(TENANT).await;
+    let upstream = emu.url().trim_start_matches("http://").to_string();
+    let proxy = dying_proxy(upstream, 2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.yaml");
+    std::fs::write(&m, MANIFEST).unwrap();
+    let m = m.to_string_lossy().to_string();
+    // The binary's clock is real: `--unreachable-after 0s` takes Graph to be gone at the first unanswered request.
+    let out = emu
+        .run_authctl(&[
+            "apply",
+            &m,
+            "--graph-url",
+            &proxy,
+            "--parallelism",
+            "2",
+            "--unreachable-after",
+            "0s",
+            "--auto-approve",
+            "--format",
+            "json",
+        ])
+        .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON report");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Graph is unreachable"),
+        "{stdout}"
+    );
+    let outcomes: Vec<(&str, &str)> = doc["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["outcome"].as_str().unwrap(),
+                u["actions"][0]["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("failed", "outcomeUnknown"),
+            ("failed", "outcomeUnknown"),
+            ("notAttempted", "notAttempted"),
+            ("notAttempted", "notAttempted"),
+        ],
+        "{stdout}"
+    );
+}
