@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -21,6 +21,12 @@ pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     /// Waits for `duration`.
     fn sleep(&self, duration: Duration) -> Sleep {
         self.sleep_until(add(self.now(), duration))
+    }
+    /// Waits until the clock reads `deadline` or later without moving it: for watchers (the progress ticker) that
+    /// must follow the run's time, never drive it. The real clock's sleep is already that; a [`VirtualClock`]
+    /// wakes the waiter when someone else moves it past `deadline`.
+    fn wait_until(&self, deadline: Timestamp) -> Sleep {
+        self.sleep_until(deadline)
     }
 }
 
@@ -59,14 +65,15 @@ impl Clock for SystemClock {
 /// the deadline at once (never backwards), so concurrent sleepers waiting for the same deadline move it only once.
 #[derive(Debug)]
 pub struct VirtualClock {
-    now: Mutex<Timestamp>,
+    /// The time; its receivers are [`Clock::wait_until`] waiters.
+    now: tokio::sync::watch::Sender<Timestamp>,
 }
 
 impl VirtualClock {
     /// A virtual clock starting at `start`.
     pub fn new(start: Timestamp) -> Arc<VirtualClock> {
         Arc::new(VirtualClock {
-            now: Mutex::new(start),
+            now: tokio::sync::watch::Sender::new(start),
         })
     }
 
@@ -77,24 +84,32 @@ impl VirtualClock {
 
     /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-        *now = add(*now, d);
+        self.now.send_modify(|now| *now = add(*now, d));
     }
 }
 
 impl Clock for VirtualClock {
     fn now(&self) -> Timestamp {
-        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+        *self.now.borrow()
     }
 
     fn sleep_until(&self, deadline: Timestamp) -> Sleep {
-        {
-            let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-            if deadline > *now {
+        self.now.send_if_modified(|now| {
+            let later = deadline > *now;
+            if later {
                 *now = deadline;
             }
-        }
+            later
+        });
         Box::pin(tokio::task::yield_now())
+    }
+
+    fn wait_until(&self, deadline: Timestamp) -> Sleep {
+        let mut rx = self.now.subscribe();
+        Box::pin(async move {
+            // Err only when the clock is gone: nothing will move it any more.
+            let _ = rx.wait_for(|now| *now >= deadline).await;
+        })
     }
 }
 
@@ -111,5 +126,27 @@ mod tests {
         // A deadline in the past does not move the clock back.
         c.sleep_until(t0).await;
         assert_eq!(since(c.now(), t0), Duration::from_secs(3600));
+    }
+
+    #[tokio::test]
+    async fn virtual_wait_follows_the_clock_without_moving_it() {
+        let c = VirtualClock::fixed();
+        let t0 = c.now();
+        let waiter = tokio::spawn({
+            let c = c.clone();
+            async move { c.wait_until(add(t0, Duration::from_secs(10))).await }
+        });
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        // Waiting does not move the clock, and nobody else did.
+        assert_eq!(c.now(), t0);
+        assert!(!waiter.is_finished());
+        c.sleep(Duration::from_secs(9)).await;
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        c.advance(Duration::from_secs(1));
+        waiter.await.unwrap();
+        assert_eq!(since(c.now(), t0), Duration::from_secs(10));
     }
 }

@@ -155,6 +155,8 @@ fn has_phone(user: &ObservedUser, t: PhoneType, number: &str) -> bool {
 struct Failure {
     error: GraphErrorSummary,
     note: Option<String>,
+    /// The request was sent and got no answer (Graph went away): it may have landed.
+    unknown: bool,
 }
 
 impl From<&GraphError> for Failure {
@@ -162,6 +164,7 @@ impl From<&GraphError> for Failure {
         Failure {
             error: summary(e),
             note: None,
+            unknown: e.outcome_unknown(),
         }
     }
 }
@@ -327,12 +330,25 @@ impl<'a> Runner<'a> {
                 Err(f) => {
                     rep.actions[k] = ActionReport {
                         action: a.clone(),
-                        outcome: ActionOutcome::Failed,
+                        outcome: if f.unknown {
+                            ActionOutcome::OutcomeUnknown
+                        } else {
+                            ActionOutcome::Failed
+                        },
                         note: f.note,
                         error: Some(f.error.clone()),
                     };
                     rep.outcome = UserOutcome::Failed;
-                    rep.reason = Some(format!("{} {} failed", a.op(), a.target()));
+                    rep.reason = Some(if f.unknown {
+                        format!(
+                            "outcome unknown: {} {} was sent and got no answer before Graph became unreachable; \
+                             it may have landed (a re-run re-reads the user before acting)",
+                            a.op(),
+                            a.target()
+                        )
+                    } else {
+                        format!("{} {} failed", a.op(), a.target())
+                    });
                     rep.error = Some(f.error);
                     break;
                 }
@@ -412,6 +428,7 @@ impl<'a> Runner<'a> {
                     ..GraphErrorSummary::default()
                 },
                 note: None,
+                unknown: false,
             }),
         }
     }
@@ -444,12 +461,20 @@ impl<'a> Runner<'a> {
             }
             Err(e) if e.outcome_unknown() => {
                 // The POST may have been applied: look before sending it again.
-                if let Ok(user) = self.read_user(st).await
-                    && has_phone(&user, t, number)
-                {
-                    return Ok(Some(format!(
-                        "the create's outcome was unknown ({e}); the re-read found the phone, so it is done"
-                    )));
+                match self.read_user(st).await {
+                    Ok(user) if has_phone(&user, t, number) => {
+                        return Ok(Some(format!(
+                            "the create's outcome was unknown ({e}); the re-read found the phone, so it is done"
+                        )));
+                    }
+                    // Graph went away with the POST in flight: nothing can tell whether it landed.
+                    Err(_) if self.graph.unreachable().is_some() => {
+                        return Err(Failure {
+                            unknown: true,
+                            ..Failure::from(&e)
+                        });
+                    }
+                    _ => {}
                 }
                 match self.create_once(id, t, number).await {
                     Ok(_) => Ok(Some(format!(
@@ -471,11 +496,13 @@ impl<'a> Runner<'a> {
                                  the phone is there: done"
                             )))
                         } else {
+                            // With Graph gone, the first POST may still have landed behind read lag.
                             Err(Failure {
                                 error: summary(&e2),
                                 note: Some(format!(
                                     "retried once after an unknown outcome ({e}); the retry failed"
                                 )),
+                                unknown: e2.outcome_unknown() || self.graph.unreachable().is_some(),
                             })
                         }
                     }
@@ -523,8 +550,8 @@ impl<'a> Runner<'a> {
                 )))
             }
             None => Err(Failure {
-                error: summary(e),
                 note: Some("409 phoneNumberNotUnique and the phone is not there on re-read".into()),
+                ..Failure::from(e)
             }),
         }
     }
@@ -560,6 +587,7 @@ impl<'a> Runner<'a> {
                         ..GraphErrorSummary::default()
                     },
                     note: None,
+                    unknown: false,
                 });
             };
             let Some(mobile) = user.phones.get(&PhoneType::Mobile) else {
@@ -570,6 +598,7 @@ impl<'a> Runner<'a> {
                         ..GraphErrorSummary::default()
                     },
                     note: None,
+                    unknown: false,
                 });
             };
             let state = mobile.sms_sign_in_state.clone();
@@ -659,7 +688,8 @@ impl<'a> Runner<'a> {
                 return Some(u);
             }
             let elapsed = crate::clock::since(clock.now(), start);
-            if elapsed >= self.options.converge_timeout {
+            // With Graph gone every read fails at once: waiting could only use up the timeout.
+            if elapsed >= self.options.converge_timeout || self.graph.unreachable().is_some() {
                 return None;
             }
             let wait = delay.min(self.options.converge_timeout - elapsed);

@@ -129,6 +129,13 @@ pub(crate) struct Request {
     pub cost: u32,
 }
 
+impl Request {
+    /// Whether the request changes something in Graph: not a GET, nor a `$batch` (authctl batches only reads).
+    fn writes(&self) -> bool {
+        self.method != Method::GET && !self.url.path().ends_with("/$batch")
+    }
+}
+
 /// A successful (non-retried) answer: any status that is not retryable.
 #[derive(Debug)]
 pub(crate) struct Response {
@@ -410,11 +417,14 @@ impl Graph {
         };
         let mut attempts = Attempts::new(&i.settings.retry, i.clock.now());
         let mut reauthenticated = false;
+        // Whether an attempt of this request reached Graph and got no answer: a write may then have landed.
+        let mut unanswered = false;
         loop {
             if let Some(message) = i.reach.gone() {
+                // Another request found Graph gone while this one waited to retry an unanswered attempt.
                 return Err(GraphError::Transport {
                     message,
-                    outcome_unknown: false,
+                    outcome_unknown: unanswered && req.writes(),
                 });
             }
             let permit = i
@@ -472,6 +482,7 @@ impl Graph {
             match &outcome {
                 Ok(_) => i.reach.answered(),
                 Err((never_connected, message)) => {
+                    unanswered |= !never_connected;
                     if i.reach.failed(
                         sent_at,
                         i.clock.now(),
@@ -479,8 +490,9 @@ impl Graph {
                         message,
                     ) {
                         let gone = i.reach.gone().unwrap_or_default();
-                        // A request that was sent and got no answer may have been applied.
-                        let unknown = !never_connected && req.safety == Safety::Once;
+                        // A write of which an attempt was sent and got no answer may have been applied (a PATCH or
+                        // DELETE is retried after a dropped connection, but its first attempt may have landed).
+                        let unknown = unanswered && req.writes();
                         return Err(GraphError::Transport {
                             message: gone,
                             outcome_unknown: unknown,

@@ -20,6 +20,9 @@ pub enum ActionOutcome {
     NotNeeded,
     /// The call failed; the user stops here.
     Failed,
+    /// The request was sent and no answer came before Graph became unreachable: it may have landed. The user stops
+    /// here; a re-run re-reads the user before acting.
+    OutcomeUnknown,
     /// Not run because the user was skipped (stale, UPN now elsewhere, guards).
     Skipped,
     /// Not run because an earlier action of the user failed, or the run stopped.

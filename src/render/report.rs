@@ -63,6 +63,7 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
                 ActionOutcome::Done => ("done", Color::Green),
                 ActionOutcome::NotNeeded => ("not needed", Color::Dim),
                 ActionOutcome::Failed => ("failed", Color::Red),
+                ActionOutcome::OutcomeUnknown => ("outcome unknown", Color::Red),
                 ActionOutcome::Skipped => ("skipped", Color::Yellow),
                 ActionOutcome::NotAttempted => ("not attempted", Color::Yellow),
             };
@@ -137,12 +138,18 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
         );
     }
     let k = report.counts();
+    let unknown = report
+        .users
+        .iter()
+        .flat_map(|u| &u.actions)
+        .filter(|a| a.outcome == ActionOutcome::OutcomeUnknown)
+        .count();
     let _ = writeln!(
         out,
         "{}",
         paint(
             &format!(
-                "Apply: {} user{} done, {} failed, {} skipped, {} not attempted{}; {} action{} done",
+                "Apply: {} user{} done, {} failed, {} skipped, {} not attempted{}; {} action{} done{}",
                 k.done,
                 if k.done == 1 { "" } else { "s" },
                 k.failed,
@@ -155,6 +162,10 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
                 },
                 k.actions_done,
                 if k.actions_done == 1 { "" } else { "s" },
+                match unknown {
+                    0 => String::new(),
+                    n => format!(", {n} of unknown outcome (may have landed)"),
+                },
             ),
             Color::Bold,
             c
