@@ -6,10 +6,14 @@
 
 pub mod escape;
 pub mod json;
+pub mod junit;
 pub mod markdown;
 pub mod methods;
 pub mod report;
+pub mod sarif;
+pub mod schemas;
 pub mod text;
+pub mod versioned;
 
 mod style;
 

@@ -7,6 +7,7 @@ mod apply;
 mod client;
 mod config;
 mod emulator;
+mod formats;
 mod goes_away;
 mod habits;
 mod hostile;
