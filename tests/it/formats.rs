@@ -380,7 +380,10 @@ fn the_schemastore_catalog_entries_point_at_committed_schemas_and_spare_the_conf
         // The repository config file is not a manifest: no pattern may claim it.
         for p in patterns {
             assert!(!["authctl.yaml", ".authctl.toml"].contains(&p), "{p}");
-            assert!(!p.starts_with('/'), "SchemaStore patterns are relative: {p}");
+            assert!(
+                !p.starts_with('/'),
+                "SchemaStore patterns are relative: {p}"
+            );
         }
     }
 }

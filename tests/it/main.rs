@@ -16,5 +16,6 @@ mod operations;
 mod persistence;
 mod plan;
 mod proof;
+mod recipes;
 mod reconcile;
 mod trust;
