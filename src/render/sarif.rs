@@ -3,7 +3,8 @@
 //! rule per diagnostic code seen, one result per diagnostic: level `error` or `warning`, the message (with the field
 //! path and help), and the physical location (file as a relative URI, 1-based line and column) when it has one.
 //!
-//! The diagnostics given are already escaped and cut for display (`manifest::diagnostic::render`).
+//! The diagnostics given are already escaped and cut for display (`manifest::diagnostic::render`). The tests check
+//! the log against the official SARIF 2.1.0 schema (vendored in tests/fixtures/sarif).
 
 use std::collections::BTreeMap;
 

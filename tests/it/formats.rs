@@ -261,11 +261,32 @@ fn import_json_report_needs_out() {
     assert!(err.contains("--out <FILE>"), "{err}");
 }
 
-/// SARIF 2.1.0's required structure, checked explicitly (the official schema is not vendored: no package on the
-/// registries CI reaches was found to ship it): `version` "2.1.0", `runs` an array of runs each with
-/// `tool.driver.name`; each result with `message.text`, a `level` among SARIF's, a `ruleId` naming a rule of the
-/// driver at `ruleIndex`, and locations whose region lines and columns are 1-based integers.
+/// The log validates against the official SARIF 2.1.0 schema (vendored unmodified in tests/fixtures/sarif from an
+/// npm package, see its README), and what the schema cannot say holds too: one run; each result's `ruleId` names the
+/// driver's rule at `ruleIndex`; artifact URIs are relative; regions are 1-based.
 fn check_sarif(v: &Value) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_path("tests/fixtures/sarif/sarif-2.1.0-rtm.5.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::draft4::new(&schema).expect("the SARIF schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not valid SARIF 2.1.0: {errors:#?}\n{v:#}"
+    );
+    // The schema has teeth: a level SARIF does not know is refused.
+    if v["runs"][0]["results"]
+        .as_array()
+        .is_some_and(|r| !r.is_empty())
+    {
+        let mut bad = v.clone();
+        bad["runs"][0]["results"][0]["level"] = "fatal".into();
+        assert!(!validator.is_valid(&bad));
+    }
     assert_eq!(v["version"], "2.1.0");
     assert!(v["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
     let runs = v["runs"].as_array().expect("runs is an array");
