@@ -90,10 +90,13 @@ pub fn drift_junit(plan: &Plan, report: &DriftReport) -> String {
             body,
         });
     }
+    // A run-level error (masked numbers) is one more test case, in error.
+    let run_error = usize::from(report.error.is_some());
+    errors += run_error;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let head = format!(
         "tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\"",
-        cases.len()
+        cases.len() + run_error
     );
     let _ = writeln!(out, "<testsuites name=\"authctl\" {head}>");
     let _ = writeln!(out, "  <testsuite name=\"authctl drift\" {head}>");
