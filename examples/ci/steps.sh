@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# authctl's CI steps: every authctl invocation of the GitHub Actions recipes beside this file lives here, so the
+# authctl's CI steps: every authctl invocation of the recipes beside this file (GitHub Actions in workflows/, GitLab CI,
+# Azure Pipelines, Atlantis) lives here (drift's JUnit report aside), so the
 # workflows stay thin and this script can be run (and is tested) anywhere, against a tenant or the emulator.
 #
 #   steps.sh validate   manifests → GitHub annotations on stdout; exit 1 when invalid

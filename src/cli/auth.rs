@@ -42,7 +42,8 @@ enum Format {
 }
 
 /// What `auth check` reports (the JSON output).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// The credential used (never its secret).
     pub credential: String,
@@ -88,7 +89,10 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         grants,
     };
     let out = match args.format {
-        Format::Json => serde_json::to_string_pretty(&report).map_err(|e| miette!("{e}"))? + "\n",
+        Format::Json => crate::format_version::versioned_json(
+            crate::format_version::AUTH_CHECK_FORMAT_VERSION,
+            &report,
+        ),
         Format::Text => render_text(&report, ctx.color_stdout),
     };
     print!("{out}");

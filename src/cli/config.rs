@@ -177,14 +177,34 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
 }
 
 /// Where a setting's value came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SettingSource {
-    /// The setting (`tenant`, `client id`, `cloud`, `parallelism`, `max rate`, `max deletes`).
+    /// The setting (`tenant`, `client id`, `cloud`, `parallelism`, `max rate`, `max deletes`); in JSON as a
+    /// camelCase key (`clientId`, `maxRate`, …), like every other name in authctl's JSON.
+    #[serde(serialize_with = "camel_key")]
+    #[schemars(with = "String")]
     pub setting: &'static str,
     /// Its value (ids and names only; never a secret).
     pub value: String,
     /// `--tenant`, `AZURE_TENANT_ID`, `/repo/authctl.yaml`, or `default`.
     pub from: String,
+}
+
+/// `client id` → `clientId`: a setting's name as a JSON key.
+fn camel_key<S: serde::Serializer>(name: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+    let mut out = String::with_capacity(name.len());
+    for (i, word) in name.split(' ').filter(|w| !w.is_empty()).enumerate() {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            if i == 0 {
+                out.extend(first.to_lowercase());
+            } else {
+                out.extend(first.to_uppercase());
+            }
+            out.push_str(chars.as_str());
+        }
+    }
+    s.serialize_str(&out)
 }
 
 /// The settings given on the command line or through their environment variable (clap's value source), by arg id;

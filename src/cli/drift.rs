@@ -24,8 +24,10 @@ use crate::render;
 pub enum DriftFormat {
     /// One line per difference and a summary line.
     Text,
-    /// One JSON document: the drifted users and what differs.
+    /// One JSON document: the drifted users and what differs (schemas/drift.schema.json).
     Json,
+    /// JUnit XML: one test case per user checked (failed when it drifted), for CI dashboards.
+    Junit,
 }
 
 /// Arguments of `authctl drift`.
@@ -76,6 +78,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let rendered = match args.format {
         DriftFormat::Text => render::drift_text(&report, ctx.color_stdout),
         DriftFormat::Json => render::drift_json(&report),
+        DriftFormat::Junit => render::junit::drift_junit(&plan, &report),
     };
     print_stdout(&rendered)?;
     session.finish().await?;

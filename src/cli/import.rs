@@ -38,6 +38,48 @@ impl From<ImportMode> for Mode {
     }
 }
 
+/// `--report-format` of `import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Warnings and a summary line on stderr.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// The JSON import report (`--report-format json`).
+#[derive(Debug, Default, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportReport {
+    /// The manifest written.
+    out: String,
+    /// `exact` or `merge`.
+    mode: String,
+    /// The users written to the manifest.
+    imported: Vec<ReportedUser>,
+    /// Users named that do not exist in the tenant, as given.
+    missing: Vec<String>,
+    /// Users that could not be read.
+    errors: Vec<ImportError>,
+    /// What the manifest cannot keep (e.g. an SMS sign-in state left out).
+    warnings: Vec<String>,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "ImportedUser")]
+struct ReportedUser {
+    id: String,
+    user_principal_name: String,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct ImportError {
+    user: String,
+    message: String,
+}
+
 /// Arguments of `authctl import`.
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("who").required(true).multiple(true).args(["users", "from_file"]))]
@@ -55,6 +97,10 @@ pub struct Args {
     /// Write the manifest to this file (mode 0600, replaced atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// How to report what was imported: `text` (lines on stderr) or `json` (one document on stdout,
+    /// schemas/import-report.schema.json; needs `--out`, since stdout then carries the report, not the manifest).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text, requires = "out")]
+    pub report_format: ReportFormat,
     #[command(flatten)]
     pub graph: GraphArgs,
 }
@@ -80,6 +126,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let mut users: Vec<&ObservedUser> = Vec::new();
     let mut masked = Vec::new();
     let mut seen_ids = std::collections::HashSet::new();
+    let mut report = ImportReport::default();
     for r in &refs {
         match observed.get(r) {
             Some(Observed::Found { user, .. }) => {
@@ -90,10 +137,15 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
                 }
             }
             Some(Observed::Missing) => {
+                report.missing.push(r.clone());
                 eprintln!("error: user `{r}` does not exist in the tenant");
                 code = ExitCode::Error;
             }
             Some(Observed::Error(e)) => {
+                report.errors.push(ImportError {
+                    user: r.clone(),
+                    message: e.to_string(),
+                });
                 eprintln!("error: user `{r}`: Graph error: {e}");
                 code = ExitCode::Error;
             }
@@ -109,7 +161,8 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         return Ok(ExitCode::Error);
     }
     let (text, notes) = manifest_yaml(&users, args.mode.into());
-    if !ctx.quiet {
+    let json = args.report_format == ReportFormat::Json;
+    if !ctx.quiet && !json {
         for n in &notes {
             eprintln!("warning: {n}");
         }
@@ -118,7 +171,22 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         Some(out) => {
             crate::private_file::write(out, text.as_bytes())
                 .map_err(|e| miette!("cannot write {}: {e}", out.display()))?;
-            if !ctx.quiet {
+            if json {
+                report.out = out.display().to_string();
+                report.mode = Mode::from(args.mode).to_string();
+                report.imported = users
+                    .iter()
+                    .map(|u| ReportedUser {
+                        id: u.id.clone(),
+                        user_principal_name: u.user_principal_name.clone(),
+                    })
+                    .collect();
+                report.warnings = notes;
+                print_stdout(&crate::format_version::versioned_json(
+                    crate::format_version::IMPORT_REPORT_FORMAT_VERSION,
+                    &report,
+                ))?;
+            } else if !ctx.quiet {
                 eprintln!("Wrote {} user(s) to {}", users.len(), out.display());
             }
         }

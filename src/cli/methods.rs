@@ -104,11 +104,10 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     }
     let out = match args.format {
         Format::Text => methods_text(&listings),
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&methods_json(&listings)).into_diagnostic()?;
-            s.push('\n');
-            s
-        }
+        Format::Json => crate::format_version::versioned_json(
+            crate::format_version::METHODS_FORMAT_VERSION,
+            &methods_json(&listings),
+        ),
     };
     std::io::stdout()
         .write_all(out.as_bytes())

@@ -20,16 +20,88 @@ pub struct Args {
 pub enum SchemaKind {
     /// A manifest document (`apiVersion: authctl/v1`, `kind: PhoneMethods`).
     Manifest,
-    /// A saved plan file (`authctl plan --out`).
+    /// A saved plan file (`authctl plan --out`; also `plan --format json` and `show --format json`).
     Plan,
+    /// `validate --format json`.
+    Validate,
+    /// `drift --format json`.
+    Drift,
+    /// `apply --format json` (the apply report).
+    ApplyReport,
+    /// `methods --format json`.
+    Methods,
+    /// `import --report-format json`.
+    ImportReport,
+    /// `auth check --format json`.
+    AuthCheck,
 }
 
 impl SchemaKind {
     /// The schema as pretty JSON with a trailing newline, byte for byte what `schemas/` commits.
     pub fn json(self) -> String {
+        use crate::json_schema::{methods_schema, output_schema_for, to_json};
+        use crate::render::versioned as v;
         match self {
             SchemaKind::Manifest => crate::manifest::model::manifest_schema_json(),
             SchemaKind::Plan => crate::plan::Plan::schema_json(),
+            SchemaKind::Validate => to_json(&output_schema_for::<
+                crate::manifest::diagnostic::ValidateReport,
+            >(
+                self.file(),
+                "authctl validate report",
+                v::VALIDATE_FORMAT_VERSION,
+            )),
+            SchemaKind::Drift => to_json(&output_schema_for::<crate::plan::DriftReport>(
+                self.file(),
+                "authctl drift report",
+                v::DRIFT_FORMAT_VERSION,
+            )),
+            SchemaKind::ApplyReport => to_json(&output_schema_for::<
+                crate::render::report::ApplyReportDoc<'static>,
+            >(
+                self.file(),
+                "authctl apply report",
+                v::APPLY_REPORT_FORMAT_VERSION,
+            )),
+            SchemaKind::Methods => to_json(&methods_schema()),
+            SchemaKind::ImportReport => {
+                to_json(&output_schema_for::<crate::cli::import::ImportReport>(
+                    self.file(),
+                    "authctl import report",
+                    v::IMPORT_REPORT_FORMAT_VERSION,
+                ))
+            }
+            SchemaKind::AuthCheck => to_json(&output_schema_for::<crate::cli::auth::Report>(
+                self.file(),
+                "authctl auth check report",
+                v::AUTH_CHECK_FORMAT_VERSION,
+            )),
+        }
+    }
+
+    /// Every kind, in the order `schemas/` lists them.
+    pub const ALL: [SchemaKind; 8] = [
+        SchemaKind::Manifest,
+        SchemaKind::Plan,
+        SchemaKind::Validate,
+        SchemaKind::Drift,
+        SchemaKind::ApplyReport,
+        SchemaKind::Methods,
+        SchemaKind::ImportReport,
+        SchemaKind::AuthCheck,
+    ];
+
+    /// The committed file's name under `schemas/` (and the end of its `$id`).
+    pub fn file(self) -> &'static str {
+        match self {
+            SchemaKind::Manifest => "manifest.schema.json",
+            SchemaKind::Plan => "plan.schema.json",
+            SchemaKind::Validate => "validate.schema.json",
+            SchemaKind::Drift => "drift.schema.json",
+            SchemaKind::ApplyReport => "apply-report.schema.json",
+            SchemaKind::Methods => "methods.schema.json",
+            SchemaKind::ImportReport => "import-report.schema.json",
+            SchemaKind::AuthCheck => "auth-check.schema.json",
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod rules;
 mod server;
 mod store;
 pub mod tenant;
+mod tenant_file;
 mod tls;
 mod tokens;
 
@@ -38,7 +39,8 @@ use crate::units::Rate;
 pub use faults::ThrottleProfile;
 pub use server::{EmulatorHandle, app, spawn};
 pub use store::EmulatorState;
-pub use tenant::{Tenant, load_tenant};
+pub use tenant::Tenant;
+pub use tenant_file::load_tenant;
 pub use tls::TlsIdentity;
 
 /// What can go wrong starting, running or stopping the emulator.

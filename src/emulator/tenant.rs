@@ -3,7 +3,6 @@
 //! records (one user as JSON per change) and what a clean shutdown writes back.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -277,24 +276,6 @@ mod duration_opt {
 }
 
 impl Tenant {
-    /// Parses a tenant file's text and checks it (unique ids and UPNs, numbers in Graph's format).
-    pub fn from_yaml(text: &str) -> Result<Tenant, EmulatorError> {
-        // serde-saphyr's default budget (250,000 nodes) stops at about 28,000 users; a benchmark tenant has 100,000.
-        let mut budget = serde_saphyr::Budget::default();
-        budget.max_nodes = 10_000_000;
-        budget.max_events = 40_000_000;
-        let options = serde_saphyr::options! { budget: Some(budget) };
-        let mut tenant: Tenant = serde_saphyr::from_str_with_options(text, options)
-            .map_err(|e| EmulatorError::Tenant(e.to_string()))?;
-        tenant.check()?;
-        if let Some(seed) = &tenant.authentication_methods_policy {
-            let full = super::policy::from_seed(&tenant, seed)
-                .map_err(|e| EmulatorError::Tenant(format!("authenticationMethodsPolicy: {e}")))?;
-            tenant.authentication_methods_policy = Some(full);
-        }
-        Ok(tenant)
-    }
-
     /// The tenant as YAML.
     pub fn to_yaml(&self) -> Result<String, EmulatorError> {
         serde_saphyr::to_string(self).map_err(|e| EmulatorError::Tenant(e.to_string()))
@@ -349,7 +330,7 @@ impl Tenant {
         self.users.iter().find(|u| u.matches(id_or_upn))
     }
 
-    fn check(&self) -> Result<(), EmulatorError> {
+    pub(super) fn check(&self) -> Result<(), EmulatorError> {
         let mut seen = std::collections::HashSet::new();
         for u in &self.users {
             for key in [u.id.to_lowercase(), u.user_principal_name.to_lowercase()] {
@@ -469,11 +450,4 @@ impl User {
     pub fn role_ids(&self) -> Vec<String> {
         self.roles.iter().map(|r| role_id(r)).collect()
     }
-}
-
-/// Reads and checks a tenant file.
-pub fn load_tenant(path: &Path) -> Result<Tenant, EmulatorError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| EmulatorError::Io(format!("cannot read {}: {e}", path.display())))?;
-    Tenant::from_yaml(&text)
 }

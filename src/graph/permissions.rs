@@ -111,7 +111,8 @@ const RESET_ROLES: &[Role] = &[
 ];
 
 /// What a token carries, read from its claims.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Grants {
     /// Tenant id (`tid`).
     pub tenant: Option<String>,
@@ -211,7 +212,7 @@ impl Grants {
 }
 
 /// One command's verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CommandAccess {
     /// The command (`plan`, `apply`, …).
     pub command: &'static str,

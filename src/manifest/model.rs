@@ -31,8 +31,31 @@ pub struct ManifestDocument {
     pub api_version: ApiVersion,
     /// Always `PhoneMethods`.
     pub kind: Kind,
+    /// Optional Kubernetes-style metadata, so kustomize and Argo CD repositories can hold manifests unchanged.
+    /// authctl checks its shape and never acts on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
     /// What the users' phone methods should be.
     pub spec: Spec,
+}
+
+/// `metadata`: a name, labels and annotations as Kubernetes tools write them (and the `namespace` kustomize sets).
+/// Never interpreted: plans, applies and drift are the same with or without it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    /// A name for the document (e.g. for Argo CD's resource view).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Set by kustomize's `namespace:`; ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Labels (`key: value` strings), e.g. from kustomize's `labels:`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Annotations (`key: value` strings), e.g. Argo CD's sync options.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// `apiVersion: authctl/v1`.
@@ -272,9 +295,7 @@ impl JsonSchema for OfficeSetting {
 /// The draft-07 JSON Schema of a manifest document, as `authctl schema manifest` prints it and
 /// `schemas/manifest.schema.json` holds it.
 pub fn manifest_schema() -> schemars::Schema {
-    schemars::generate::SchemaSettings::draft07()
-        .into_generator()
-        .into_root_schema_for::<ManifestDocument>()
+    crate::json_schema::schema_for::<ManifestDocument>("manifest.schema.json")
 }
 
 /// [`manifest_schema`] as pretty JSON with a trailing newline (the committed file's exact bytes).

@@ -571,8 +571,7 @@ impl Plan {
     /// The JSON Schema (draft-07) of the plan file, as pretty JSON with a trailing newline: byte for byte what
     /// `schemas/plan.schema.json` commits.
     pub fn schema_json() -> String {
-        let generator = schemars::generate::SchemaSettings::draft07().into_generator();
-        let schema = generator.into_root_schema_for::<Plan>();
+        let schema = crate::json_schema::schema_for::<Plan>("plan.schema.json");
         let mut s = serde_json::to_string_pretty(&schema).expect("a schema always serialises");
         s.push('\n');
         s

@@ -6,10 +6,13 @@
 
 pub use crate::escape;
 pub mod json;
+pub mod junit;
 pub mod markdown;
 pub mod methods;
 pub mod report;
+pub use crate::json_schema as schemas;
 pub mod text;
+pub use crate::format_version as versioned;
 
 mod style;
 

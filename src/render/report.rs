@@ -174,22 +174,27 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
     out
 }
 
+/// The apply report's JSON document: the report and its counts (schemas/apply-report.schema.json).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyReportDoc<'a> {
+    /// The report.
+    #[serde(flatten)]
+    pub report: &'a ApplyReport,
+    /// What happened, counted.
+    pub summary: crate::plan::ApplyCounts,
+}
+
 /// The apply report as one JSON document (pretty, trailing newline).
 pub fn apply_report_json(report: &ApplyReport) -> String {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Doc<'a> {
-        #[serde(flatten)]
-        report: &'a ApplyReport,
-        summary: crate::plan::ApplyCounts,
-    }
-    let mut s = serde_json::to_string_pretty(&Doc {
-        report,
-        summary: report.counts(),
-    })
-    .expect("a report always serialises");
-    s.push('\n');
-    s
+    use ApplyReportDoc as Doc;
+    super::versioned::versioned_json(
+        super::versioned::APPLY_REPORT_FORMAT_VERSION,
+        &Doc {
+            report,
+            summary: report.counts(),
+        },
+    )
 }
 
 /// The drift document for the terminal.
@@ -278,7 +283,5 @@ pub fn drift_text(report: &DriftReport, color: bool) -> String {
 
 /// The drift document as JSON (pretty, trailing newline).
 pub fn drift_json(report: &DriftReport) -> String {
-    let mut s = serde_json::to_string_pretty(report).expect("a report always serialises");
-    s.push('\n');
-    s
+    super::versioned::versioned_json(super::versioned::DRIFT_FORMAT_VERSION, report)
 }

@@ -4,7 +4,7 @@
 use crate::support::{Emu, repo_path};
 
 /// Three users, one per kind of change the recipes must carry through: a create, an update, a delete.
-const CI_TENANT: &str = r#"
+pub(crate) const CI_TENANT: &str = r#"
 tenantId: 00000000-0000-4000-8000-0000000c1000
 domains: [contoso.com]
 apps:
@@ -27,7 +27,7 @@ users:
       office: { number: "+1 4255550003" }
 "#;
 
-const CI_MANIFEST: &str = r#"apiVersion: authctl/v1
+pub(crate) const CI_MANIFEST: &str = r#"apiVersion: authctl/v1
 kind: PhoneMethods
 spec:
   mode: exact

@@ -295,7 +295,7 @@ async fn auth_check_reports_roles_and_allowed_commands_for_a_read_only_app() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["kind"], "application");
     assert_eq!(v["tenant"], t.tenant_id());
-    assert_eq!(v["app_id"], RO);
+    assert_eq!(v["appId"], RO);
     assert_eq!(v["roles"], json!(["UserAuthMethod-Phone.Read.All"]));
     let allowed: BTreeMap<String, bool> = v["commands"]
         .as_array()
@@ -1252,7 +1252,7 @@ async fn auth_check_json_with_terraform_arm_variables_says_which_source_was_chos
         .iter()
         .find(|s| s["source"] == "ARM_OIDC_TOKEN")
         .unwrap();
-    assert_eq!(oidc["verdict"], "not-configured");
+    assert_eq!(oidc["verdict"], "notConfigured");
     assert!(
         oidc["reason"]
             .as_str()

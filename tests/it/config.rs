@@ -83,10 +83,10 @@ async fn precedence_flag_over_environment_over_arm_over_config_file_over_default
     assert_eq!(code, Some(0), "{err}");
     let s = settings(&v);
     assert_eq!(s["tenant"], (tenant.clone(), cfg.clone()));
-    assert_eq!(s["client id"], (RW_CLIENT_ID.to_string(), cfg.clone()));
+    assert_eq!(s["clientId"], (RW_CLIENT_ID.to_string(), cfg.clone()));
     assert_eq!(s["cloud"], ("global".to_string(), cfg.clone()));
     assert_eq!(s["parallelism"], ("3".to_string(), cfg.clone()));
-    assert_eq!(s["max rate"].1, cfg);
+    assert_eq!(s["maxRate"].1, cfg);
     assert_eq!(v["tenant"], tenant.as_str());
 
     // The environment wins over the file (the file's tenant is wrong: the run still works).
@@ -108,14 +108,14 @@ async fn precedence_flag_over_environment_over_arm_over_config_file_over_default
     let s = settings(&v);
     assert_eq!(s["tenant"], (tenant.clone(), "AZURE_TENANT_ID".to_string()));
     assert_eq!(
-        s["client id"],
+        s["clientId"],
         (RW_CLIENT_ID.to_string(), "ARM_CLIENT_ID".to_string())
     );
     assert_eq!(
         s["parallelism"],
         ("5".to_string(), "--parallelism".to_string())
     );
-    assert_eq!(s["max rate"].1, "default");
+    assert_eq!(s["maxRate"].1, "default");
 
     // A flag wins over the environment.
     let (code, v, err) = auth_check(

@@ -157,7 +157,7 @@ fn control_and_bidirectional_characters_are_rejected_with_a_location_and_never_p
         }
         if format == "json" {
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let got: Vec<(u64, u64, String, String)> = v
+            let got: Vec<(u64, u64, String, String)> = v["diagnostics"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -236,7 +236,7 @@ fn yaml_tags_are_refused() {
     let out = run(&["validate", f.to_str().unwrap(), "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let tags: Vec<(u64, String)> = v
+    let tags: Vec<(u64, String)> = v["diagnostics"]
         .as_array()
         .unwrap()
         .iter()
@@ -305,7 +305,7 @@ fn a_directory_walk_reports_links_devices_fifos_and_unreadable_folders_by_their_
     let out = run(&["validate", d.to_str().unwrap(), "--format", "json"]);
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let found: Vec<(String, String)> = v
+    let found: Vec<(String, String)> = v["diagnostics"]
         .as_array()
         .unwrap()
         .iter()
@@ -428,7 +428,8 @@ fn diagnostics_of(text: &str) -> Vec<(u64, u64, String, String)> {
     let f = write(dir.path(), "m.yaml", text);
     let out = run(&["validate", f.to_str().unwrap(), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v.as_array()
+    v["diagnostics"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|d| {

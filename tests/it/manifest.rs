@@ -617,7 +617,7 @@ fn validate_a_directory_with_one_bad_file_exits_1_and_names_its_line() {
 }
 
 #[test]
-fn validate_json_is_one_array_on_stdout() {
+fn validate_json_is_one_document_on_stdout() {
     let out = authctl()
         .args([
             "validate",
@@ -739,4 +739,51 @@ fn old_mac_line_endings_get_the_right_line_and_snippet() {
     assert_eq!((d.line, d.column), (8, 17), "{d:?}");
     let shown = manifest::render_diagnostics(&m, DiagnosticFormat::Text, false);
     assert!(shown.contains("8 │         mobile: \"+1 206\""), "{shown}");
+}
+
+#[test]
+fn kubernetes_style_metadata_is_accepted_by_schema_serde_and_validator_and_changes_nothing() {
+    let f = root().join("tests/fixtures/manifests/metadata/kustomized.yaml");
+    assert_eq!(verdicts(&f), (true, true, true));
+    let with = manifest::load(&[f.to_string_lossy().into_owned()]);
+    // The same document without its metadata declares the same users.
+    let text = std::fs::read_to_string(&f).unwrap();
+    let start = text.find("metadata:").unwrap();
+    let end = text.find("spec:").unwrap();
+    let stripped = format!("{}{}", &text[..start], &text[end..]);
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("kustomized.yaml");
+    std::fs::write(&g, stripped).unwrap();
+    let without = manifest::load(&[g.to_string_lossy().into_owned()]);
+    assert!(!with.has_errors() && !without.has_errors());
+    let strip = |m: &Manifests| -> Vec<String> {
+        m.users
+            .iter()
+            .map(|u| format!("{:?} {:?} {:?}", u.user, u.mode, u.phones))
+            .collect()
+    };
+    assert_eq!(strip(&with), strip(&without));
+}
+
+#[test]
+fn bad_metadata_is_an_error_naming_the_field() {
+    // serde would read `tier: 3` as the string "3"; the validator holds labels to what Kubernetes accepts.
+    for (file, path, line) in [
+        ("metadata/label-not-string.yaml", "metadata.labels.tier", 6),
+        (
+            "schema-invalid/metadata-unknown-field.yaml",
+            "metadata.uid",
+            5,
+        ),
+        ("schema-invalid/metadata-not-a-mapping.yaml", "metadata", 3),
+    ] {
+        let m = manifest::load(&[format!("tests/fixtures/manifests/{file}")]);
+        let d = m
+            .diagnostics
+            .iter()
+            .find(|d| d.path == path)
+            .unwrap_or_else(|| panic!("{file}: {:#?}", m.diagnostics));
+        assert_eq!(d.line, line, "{file}: {d:?}");
+        assert_eq!(d.severity, manifest::Severity::Error);
+    }
 }

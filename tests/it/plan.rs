@@ -884,3 +884,24 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn drift_junit_counts_agree_with_its_test_cases_run_error_included() {
+    let p = fixture();
+    let mut report = DriftReport::from_plan(&p);
+    for with_error in [false, true] {
+        report.error = with_error.then(|| "masked numbers <&>".to_string());
+        let xml = render::junit::drift_junit(&p, &report);
+        let cases = xml.matches("<testcase ").count();
+        assert_eq!(cases, p.users.len() + usize::from(with_error), "{xml}");
+        let failures = xml.matches("<failure ").count();
+        let errors = xml.matches("<error ").count();
+        let skipped = xml.matches("<skipped ").count();
+        let head = format!(
+            "tests=\"{cases}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\""
+        );
+        assert_eq!(xml.matches(&head).count(), 2, "{head} in {xml}");
+        assert!(failures > 0, "the fixture has drift: {xml}");
+        assert!(!xml.contains("<&>"), "escaped: {xml}");
+    }
+}

@@ -30,7 +30,7 @@ fn all_methods(state: &EmulatorState, data: &Data, u: &User, masked: bool) -> Ve
         // `@odata.type` first, then the method as its own path shows it (a TAP's pass `null`, its usability now).
         let mut v = Map::new();
         v.insert("@odata.type".into(), json!(m.odata_type()));
-        if let Value::Object(o) = super::tap::shown(state, data, u, m) {
+        if let Value::Object(o) = super::shown::shown(state, data, u, m) {
             v.extend(o);
         }
         out.push(Value::Object(v));

@@ -25,6 +25,7 @@ mod registered;
 mod routing;
 mod select;
 mod sessions;
+mod shown;
 mod tap;
 
 use serde_json::{Value, json};

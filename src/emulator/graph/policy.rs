@@ -11,7 +11,6 @@ use super::super::policy::{
 };
 use super::super::store::{Data, EmulatorState};
 use super::super::tenant::User;
-use super::tap::TapSettings;
 use super::{Fault, Req, Resp, body};
 
 /// The tenant's policy: the stored one, or Graph's defaults.
@@ -20,6 +19,19 @@ fn effective(data: &Data) -> Value {
         .authentication_methods_policy
         .clone()
         .unwrap_or_else(default_policy)
+}
+
+/// The TAP configuration's settings that the create and the usability depend on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TapSettings {
+    pub enabled: bool,
+    pub min: i64,
+    pub max: i64,
+    pub default_lifetime: i64,
+    pub usable_once: bool,
+    pub length: usize,
+    /// Whether this user is in the configuration's targets.
+    pub targeted: bool,
 }
 
 /// The TAP configuration's settings as they apply to `user`.

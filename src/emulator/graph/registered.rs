@@ -7,21 +7,8 @@ use serde_json::{Map, Value, json};
 use super::super::kinds::{EMAIL_METHOD_ID, Kind, email};
 use super::super::store::{Data, EmulatorState};
 use super::super::tenant::{Method, User};
+use super::shown::method_json;
 use super::{Fault, Req, Resp, body, commit};
-
-/// A stored method as Graph shows it at its own path: its stored properties (as given), its id, and for a TAP the
-/// pass always `null` (Graph returns it only in the create answer).
-pub(super) fn method_json(m: &Method) -> Value {
-    let mut v = Map::new();
-    v.insert("id".into(), json!(m.id));
-    for (k, val) in &m.properties {
-        v.insert(k.clone(), val.clone());
-    }
-    if m.kind == "temporaryAccessPass" {
-        v.insert("temporaryAccessPass".into(), Value::Null);
-    }
-    Value::Object(v)
-}
 
 fn context(req: &Req, user: &User, kind: &Kind, entity: bool) -> String {
     format!(
@@ -68,7 +55,7 @@ pub(super) fn list(
         .methods
         .iter()
         .filter(|m| m.kind == kind.short)
-        .map(|m| super::tap::shown(state, data, &seen, m))
+        .map(|m| super::shown::shown(state, data, &seen, m))
         .collect();
     Resp::new(
         200,
@@ -91,7 +78,7 @@ pub(super) fn get(
         .iter()
         .find(|m| is(m, kind, id))
         .ok_or_else(|| not_found(kind, id))?;
-    let mut v = super::tap::shown(state, data, &seen, m);
+    let mut v = super::shown::shown(state, data, &seen, m);
     v["@odata.context"] = json!(context(req, &seen, kind, true));
     Ok(Resp::new(200, Some(v)))
 }

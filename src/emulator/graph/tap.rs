@@ -8,25 +8,12 @@ use serde_json::{Map, Value, json};
 use super::super::ids::{iso, new_guid};
 use super::super::kinds::tap;
 use super::super::store::{Data, EmulatorState};
-use super::super::tenant::{Method, User};
-use super::registered::method_json;
+use super::super::tenant::Method;
+use super::shown::{method_json, usability};
 use super::{Fault, Req, Resp, body, commit};
 
 const TAP_TYPE: &str = "microsoft.graph.temporaryAccessPassAuthenticationMethod";
 const TAP_PROPERTIES: &[&str] = &["id", "startDateTime", "lifetimeInMinutes", "isUsableOnce"];
-
-/// The TAP configuration's settings that the create and the usability depend on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TapSettings {
-    pub enabled: bool,
-    pub min: i64,
-    pub max: i64,
-    pub default_lifetime: i64,
-    pub usable_once: bool,
-    pub length: usize,
-    /// Whether this user is in the configuration's targets.
-    pub targeted: bool,
-}
 
 /// A random pass of `length` characters from Graph's observed alphabet (letters, digits and a few symbols).
 fn generate(length: usize) -> String {
@@ -36,52 +23,6 @@ fn generate(length: usize) -> String {
     (0..length)
         .map(|_| ALPHABET[r.random_range(0..ALPHABET.len())] as char)
         .collect()
-}
-
-/// `isUsable` and `methodUsabilityReason` of a pass starting at `start` for `lifetime` minutes, at `now`.
-fn usability(
-    s: &TapSettings,
-    start: Timestamp,
-    lifetime: i64,
-    now: Timestamp,
-) -> (bool, &'static str) {
-    let end = start
-        .checked_add(jiff::SignedDuration::from_mins(lifetime))
-        .unwrap_or(Timestamp::MAX);
-    if !s.enabled || !s.targeted {
-        (false, "DisabledByPolicy")
-    } else if now < start {
-        (false, "NotYetValid")
-    } else if now >= end {
-        (false, "Expired")
-    } else {
-        (true, "EnabledByPolicy")
-    }
-}
-
-/// A stored method as shown at its own path; a TAP with a start and a lifetime gets its usability computed now
-/// (a seeded pass without them keeps the stored fields).
-pub(super) fn shown(state: &EmulatorState, data: &Data, user: &User, m: &Method) -> Value {
-    let mut v = method_json(m);
-    if m.kind != tap().short {
-        return v;
-    }
-    let start = m
-        .properties
-        .get("startDateTime")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse::<Timestamp>().ok());
-    let lifetime = m
-        .properties
-        .get("lifetimeInMinutes")
-        .and_then(Value::as_i64);
-    if let (Some(start), Some(lifetime)) = (start, lifetime) {
-        let s = super::policy::tap_settings(data, user);
-        let (usable, reason) = usability(&s, start, lifetime, state.now());
-        v["isUsable"] = json!(usable);
-        v["methodUsabilityReason"] = json!(reason);
-    }
-    v
 }
 
 fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
@@ -183,6 +124,7 @@ pub(super) fn create(
 
 #[cfg(test)]
 mod tests {
+    use super::super::policy::TapSettings;
     use super::*;
 
     #[test]

@@ -190,8 +190,8 @@ const LOOKED_FOR: [&str; 10] = [
 ];
 
 /// How a source fared in the choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub enum Verdict {
     /// This one is used.
     Chosen,
@@ -202,7 +202,7 @@ pub enum Verdict {
 }
 
 /// One credential source and why it was or was not chosen (for `auth check`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Considered {
     /// The source, e.g. `client secret`.
     pub source: &'static str,

@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
+mod metadata;
+
 use super::diagnostic::Diagnostic;
 use super::model::{API_VERSION, KIND};
 pub use super::model::{is_guid, looks_like_upn};
@@ -588,11 +590,14 @@ impl Walker<'_> {
             doc,
             "",
             "a manifest document",
-            &["apiVersion", "kind", "spec"],
+            &["apiVersion", "kind", "metadata", "spec"],
             "unknown-field",
         ) else {
             return;
         };
+        if let Some((_, m)) = get(&fields, "metadata") {
+            self.metadata(m);
+        }
         let api = get(&fields, "apiVersion");
         let kind = get(&fields, "kind");
         let spec = get(&fields, "spec");

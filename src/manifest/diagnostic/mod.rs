@@ -2,6 +2,8 @@
 //! path, a stable code and a way to fix it; and their three renderings: miette snippets on a terminal, one JSON
 //! array, and GitHub Actions workflow commands.
 
+pub mod sarif;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -12,7 +14,9 @@ use crate::escape::{visible_capped, visible_keep_tabs};
 use crate::model::SourceLocation;
 
 /// How bad a diagnostic is. Warnings are shown but keep `validate`'s exit code 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth a look; does not fail the run.
@@ -46,7 +50,7 @@ pub struct Label {
 }
 
 /// One problem found in the manifests.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Diagnostic {
     /// The file (as given on the command line or found in a directory; `-` for stdin).
     pub file: String,
@@ -189,15 +193,24 @@ pub struct SourceFile {
     pub text: Arc<str>,
 }
 
+/// `validate --format json` (with `formatVersion` in front: schemas/validate.schema.json).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ValidateReport {
+    /// Every problem found, errors and warnings, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
 /// How `render_diagnostics` writes diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DiagnosticFormat {
     /// miette's snippets, for people.
     Text,
-    /// One JSON array of `{file, line, column, path, severity, code, message, help}`.
+    /// One JSON document `{formatVersion, diagnostics: [{file, line, column, path, severity, code, message, help}]}`.
     Json,
     /// GitHub Actions workflow commands (`::error file=…,line=…,col=…::…`), which annotate the pull request.
     Github,
+    /// One SARIF 2.1.0 log (for GitHub code scanning and other static-analysis viewers).
+    Sarif,
 }
 
 /// How many diagnostics of one run are shown with a snippet; the rest are printed as their message line only (a
@@ -222,12 +235,11 @@ pub fn render(
 ) -> String {
     let shown: Vec<Diagnostic> = diagnostics.iter().map(shown).collect();
     match format {
-        DiagnosticFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&shown)
-                .expect("diagnostics are always serialisable to JSON");
-            s.push('\n');
-            s
-        }
+        DiagnosticFormat::Json => crate::format_version::versioned_json(
+            crate::format_version::VALIDATE_FORMAT_VERSION,
+            &ValidateReport { diagnostics: shown },
+        ),
+        DiagnosticFormat::Sarif => sarif::sarif_log(&shown),
         DiagnosticFormat::Github => shown.iter().map(github_line).collect(),
         DiagnosticFormat::Text => {
             let theme = if color {
