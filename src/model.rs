@@ -4,7 +4,7 @@
 //! The observed side keeps Graph's raw strings (the number exactly as Graph sent it, an SMS state authctl does not
 //! know) so nothing is lost between reading and reporting; canonicalisation happens in the plan engine.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use schemars::JsonSchema;
@@ -236,8 +236,118 @@ pub struct DesiredUser {
     pub phones: BTreeMap<PhoneType, DesiredPhone>,
     /// The desired SMS sign-in setting; `None` = not managed.
     pub sms_sign_in: Option<SmsSignIn>,
+    /// The SSPR email; `None` = not managed. The loader resolves the mode rule (an `AuthenticationMethods` document
+    /// in exact mode with no `email` gives `Some(Absent)`); `PhoneMethods` documents always give `None`.
+    pub email: Option<DesiredEmail>,
+    /// The registered method types the manifest declares; an undeclared type is never touched, in either mode.
+    pub registrations: BTreeMap<RegistrationType, DesiredRegistrations>,
     /// Where the user's entry starts (the `user:` key).
     pub source: SourceLocation,
+}
+
+/// What a manifest wants for the SSPR email method.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DesiredEmail {
+    /// This address.
+    Address(String),
+    /// No email method.
+    Absent,
+}
+
+/// What a manifest wants for one registered method type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DesiredRegistrations {
+    /// Remove every registration of the type.
+    Absent,
+    /// Keep exactly these registration ids; every other registration of the type is removed.
+    Keep(BTreeSet<String>),
+}
+
+/// A method type a user registers and an admin can only remove, named by Graph's short name (the `{short}` of
+/// `#microsoft.graph.{short}AuthenticationMethod`): `microsoftAuthenticator`, `fido2`, `windowsHelloForBusiness`,
+/// `softwareOath`, `platformCredential`, `temporaryAccessPass`, or a type Graph adds later (`hardwareOath`, …).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(transparent)]
+pub struct RegistrationType(String);
+
+impl RegistrationType {
+    /// The six registered types authctl names, in the order plans and `authctl methods` show them.
+    pub const KNOWN: [MethodKind; 6] = [
+        MethodKind::MicrosoftAuthenticator,
+        MethodKind::Fido2,
+        MethodKind::WindowsHelloForBusiness,
+        MethodKind::SoftwareOath,
+        MethodKind::PlatformCredential,
+        MethodKind::TemporaryAccessPass,
+    ];
+
+    /// A type by its short name, as written (manifest validation checks the syntax).
+    pub fn new(short: impl Into<String>) -> RegistrationType {
+        RegistrationType(short.into())
+    }
+
+    /// The registered type of a known kind: `None` for the password, phones, email and unknown kinds, which a
+    /// manifest declares elsewhere or not at all.
+    pub fn of(kind: MethodKind) -> Option<RegistrationType> {
+        match kind {
+            MethodKind::Password | MethodKind::Phone | MethodKind::Email | MethodKind::Unknown => {
+                None
+            }
+            k => k.graph_name().map(RegistrationType::new),
+        }
+    }
+
+    /// The short name.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// The kind it names ([`MethodKind::Unknown`] for a type authctl does not know).
+    pub fn kind(&self) -> MethodKind {
+        MethodKind::ALL
+            .into_iter()
+            .find(|k| k.graph_name() == Some(self.0.as_str()))
+            .unwrap_or(MethodKind::Unknown)
+    }
+
+    /// The per-type path segment under `/users/{id}/authentication/` (`fido2Methods`, …); for a type authctl does
+    /// not know, Graph's naming pattern `{short}Methods`.
+    pub fn segment(&self) -> String {
+        match self.kind().segment() {
+            Some(s) => s.to_string(),
+            None => format!("{}Methods", self.0),
+        }
+    }
+}
+
+impl fmt::Display for RegistrationType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One registration of a registered method type, as Graph listed it (parsed at the Graph edge).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Registration {
+    /// Its type.
+    pub method_type: RegistrationType,
+    /// Graph's id of the registration.
+    pub id: String,
+    /// The name Graph shows (device name, key name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// What else tells it apart to a human: a FIDO2 key's model, an Authenticator's device tag, a platform
+    /// credential's platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// `createdDateTime` as Graph sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// A Temporary Access Pass's `isUsable`; true for every other type.
+    pub usable: bool,
 }
 
 impl DesiredUser {
@@ -277,6 +387,12 @@ pub struct ObservedUser {
     /// deleted, only reported.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown_phones: Vec<serde_json::Value>,
+    /// The SSPR email address, when read (only for users whose manifest manages it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Registrations of registered types, when read (only for users whose manifest declares a registered type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registrations: Vec<Registration>,
 }
 
 /// The authentication method types authctl knows: the one list, parsed from Graph's `@odata.type` at the edge
@@ -352,6 +468,34 @@ impl MethodKind {
             MethodKind::QrCodePin => "qrCodePin",
             MethodKind::Unknown => return None,
         })
+    }
+
+    /// The per-type collection's path segment under `/users/{id}/authentication/` (`phoneMethods`, `fido2Methods`,
+    /// …; `qrCodePinMethod` is a single method without an id). `None` for the password (listed, never deleted) and
+    /// unknown kinds.
+    pub fn segment(self) -> Option<&'static str> {
+        Some(match self {
+            MethodKind::Password | MethodKind::Unknown => return None,
+            MethodKind::Phone => "phoneMethods",
+            MethodKind::Fido2 => "fido2Methods",
+            MethodKind::MicrosoftAuthenticator => "microsoftAuthenticatorMethods",
+            MethodKind::PasswordlessMicrosoftAuthenticator => {
+                "passwordlessMicrosoftAuthenticatorMethods"
+            }
+            MethodKind::WindowsHelloForBusiness => "windowsHelloForBusinessMethods",
+            MethodKind::SoftwareOath => "softwareOathMethods",
+            MethodKind::HardwareOath => "hardwareOathMethods",
+            MethodKind::TemporaryAccessPass => "temporaryAccessPassMethods",
+            MethodKind::Email => "emailMethods",
+            MethodKind::PlatformCredential => "platformCredentialMethods",
+            MethodKind::External => "externalAuthenticationMethods",
+            MethodKind::QrCodePin => "qrCodePinMethod",
+        })
+    }
+
+    /// An admin can remove a method of this kind through Graph: every known kind but the password.
+    pub fn admin_deletable(self) -> bool {
+        !matches!(self, MethodKind::Password | MethodKind::Unknown)
     }
 
     /// A short stable name for JSON (`phone`, `fido2`, …; `unknown` for types authctl does not know).
@@ -461,6 +605,26 @@ mod tests {
     }
 
     #[test]
+    fn registration_types_name_their_kind_and_segment() {
+        for k in RegistrationType::KNOWN {
+            let t = RegistrationType::of(k).unwrap();
+            assert_eq!(t.kind(), k);
+            assert_eq!(Some(t.segment().as_str()), k.segment());
+            assert!(k.admin_deletable());
+        }
+        assert_eq!(
+            RegistrationType::of(MethodKind::Fido2).unwrap().segment(),
+            "fido2Methods"
+        );
+        let later = RegistrationType::new("quantumKey");
+        assert_eq!(later.kind(), MethodKind::Unknown);
+        assert_eq!(later.segment(), "quantumKeyMethods");
+        assert_eq!(RegistrationType::of(MethodKind::Email), None);
+        assert!(!MethodKind::Password.admin_deletable());
+        assert_eq!(MethodKind::QrCodePin.segment(), Some("qrCodePinMethod"));
+    }
+
+    #[test]
     fn unknown_sms_state_is_kept() {
         let s: SmsSignInState = serde_json::from_str("\"somethingNew\"").unwrap();
         assert_eq!(s, SmsSignInState::Other("somethingNew".into()));
@@ -475,6 +639,8 @@ mod tests {
             mode: Mode::Exact,
             phones: BTreeMap::new(),
             sms_sign_in: None,
+            email: None,
+            registrations: BTreeMap::new(),
             source: SourceLocation {
                 file: "f".into(),
                 line: 1,

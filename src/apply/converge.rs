@@ -49,6 +49,8 @@ pub fn desired_user(u: &UserPlan) -> Option<DesiredUser> {
         mode: u.mode,
         phones,
         sms_sign_in: u.desired.sms_sign_in,
+        email: None,
+        registrations: Default::default(),
         source: u.source.clone(),
     })
 }

@@ -266,6 +266,7 @@ mod tests {
                 })
                 .collect(),
             unknown_phones: vec![],
+            ..Default::default()
         }
     }
 

@@ -26,7 +26,7 @@ pub const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c60001490";
 
 const USER_SELECT: &str = "$select=id,userPrincipalName,displayName,onPremisesSyncEnabled";
 
-fn user_path(id_or_upn: &str) -> String {
+pub(super) fn user_path(id_or_upn: &str) -> String {
     format!("users/{}", odata::segment(id_or_upn))
 }
 
@@ -34,7 +34,7 @@ fn phone_methods_path(user: &str) -> String {
     format!("{}/authentication/phoneMethods", user_path(user))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, GraphError> {
+pub(super) fn decode<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, GraphError> {
     serde_json::from_value(v).map_err(|e| GraphError::Decode {
         message: e.to_string(),
     })
@@ -45,7 +45,7 @@ fn phone_list(values: Vec<Value>) -> Result<Vec<PhoneMethod>, GraphError> {
 }
 
 impl Graph {
-    async fn send_expect(
+    pub(super) async fn send_expect(
         &self,
         method: Method,
         path: &str,

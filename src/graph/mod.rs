@@ -16,9 +16,11 @@ pub mod credentials;
 pub mod error;
 pub mod jwt;
 pub mod limits;
+mod methods_api;
 pub mod odata;
 pub mod operations;
 pub mod permissions;
+mod policy_api;
 pub mod retry;
 pub mod secret;
 pub mod settings;
@@ -31,11 +33,16 @@ pub use batch::BATCH_SIZE;
 pub use client::{Graph, GraphBuilder};
 pub use credentials::{AccessToken, AuthMethod, Credential, Env};
 pub use error::{AuthError, GraphError};
+pub use methods_api::EMAIL_METHOD_ID;
+pub use policy_api::TAP_CONFIGURATION_ID;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use settings::{Cloud, GraphSettings};
 pub use stats::GraphStats;
-pub use types::{Operation, PhoneMethod, ResetAccepted, UserInfo};
+pub use types::{
+    EmailMethod, GroupInfo, Operation, PhoneMethod, PolicyTarget, ResetAccepted, TapConfiguration,
+    TapCreated, TapRequest, UserInfo,
+};
 
 // These tests serve Graph stand-ins with axum, which only the `emulator` feature brings.
 #[cfg(all(test, feature = "emulator"))]

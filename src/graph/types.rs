@@ -5,8 +5,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::graph::error::GraphError;
 use crate::graph::secret::Secret;
-use crate::model::{MethodKind, ObservedMethod, ObservedPhone, PhoneType, SmsSignInState};
+use crate::model::{
+    MethodKind, ObservedMethod, ObservedPhone, PhoneType, Registration, RegistrationType,
+    SmsSignInState,
+};
 
 /// A user as resolved from Graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +104,224 @@ pub fn observed_method(raw: &serde_json::Value) -> ObservedMethod {
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false);
     ObservedMethod { kind, usable }
+}
+
+/// A string property of a method object, bounded (Graph's answers are hostile input too).
+fn text(raw: &serde_json::Value, key: &str) -> Option<String> {
+    raw.get(key)
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(MAX_TEXT).collect())
+}
+
+/// The longest property value kept from a method object (characters); longer values are cut.
+const MAX_TEXT: usize = 512;
+
+/// The short name in an `@odata.type` (`#microsoft.graph.fooAuthenticationMethod` → `foo`), as Graph spelled it.
+fn short_type_name(odata_type: &str) -> Option<&str> {
+    let short = odata_type.trim_start_matches('#');
+    let short = short.strip_prefix("microsoft.graph.").unwrap_or(short);
+    let name = short.strip_suffix("AuthenticationMethod")?;
+    (!name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then_some(name)
+}
+
+/// One object of a user's `authentication/methods` list as a [`Registration`] of a registered type: `None` for the
+/// password, phones, email, and objects without an id or a readable `@odata.type`.
+pub fn registration(raw: &serde_json::Value) -> Option<Registration> {
+    let kind = method_kind(raw);
+    if matches!(
+        kind,
+        MethodKind::Password | MethodKind::Phone | MethodKind::Email
+    ) {
+        return None;
+    }
+    let method_type = match RegistrationType::of(kind) {
+        Some(t) => t,
+        None => RegistrationType::new(short_type_name(raw.get("@odata.type")?.as_str()?)?),
+    };
+    let id = text(raw, "id")?;
+    let detail = match kind {
+        MethodKind::Fido2 => text(raw, "model"),
+        MethodKind::MicrosoftAuthenticator | MethodKind::PasswordlessMicrosoftAuthenticator => {
+            text(raw, "deviceTag")
+        }
+        MethodKind::PlatformCredential => text(raw, "platform"),
+        MethodKind::TemporaryAccessPass => text(raw, "methodUsabilityReason"),
+        _ => None,
+    };
+    let usable = kind != MethodKind::TemporaryAccessPass
+        || raw
+            .get("isUsable")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+    Some(Registration {
+        method_type,
+        id,
+        display_name: text(raw, "displayName"),
+        detail,
+        created: text(raw, "createdDateTime"),
+        usable,
+    })
+}
+
+/// The `emailAddress` of an email method object (`None` for any other object).
+pub fn email_address(raw: &serde_json::Value) -> Option<String> {
+    (method_kind(raw) == MethodKind::Email || raw.get("emailAddress").is_some())
+        .then(|| text(raw, "emailAddress"))
+        .flatten()
+}
+
+/// An `emailAuthenticationMethod`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailMethod {
+    /// The method id (the same for every user).
+    pub id: String,
+    /// The address.
+    #[serde(default)]
+    pub email_address: Option<String>,
+}
+
+/// What to ask for when creating a Temporary Access Pass; a field left out takes the policy's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TapRequest {
+    /// `startDateTime` (RFC 3339).
+    pub start: Option<String>,
+    /// `lifetimeInMinutes`.
+    pub lifetime_minutes: Option<u32>,
+    /// `isUsableOnce`.
+    pub usable_once: Option<bool>,
+}
+
+/// A Temporary Access Pass Graph created. The pass itself is a [`Secret`]: `Debug` never shows it.
+#[derive(Debug, Clone)]
+pub struct TapCreated {
+    /// The method id.
+    pub id: String,
+    /// The pass (only in the create answer).
+    pub pass: Secret,
+    /// `createdDateTime`.
+    pub created: Option<String>,
+    /// `startDateTime`.
+    pub start: Option<String>,
+    /// `lifetimeInMinutes`.
+    pub lifetime_minutes: Option<u32>,
+    /// `isUsableOnce`.
+    pub usable_once: Option<bool>,
+    /// `isUsable`.
+    pub usable: Option<bool>,
+    /// `methodUsabilityReason`.
+    pub usability_reason: Option<String>,
+}
+
+impl TapCreated {
+    /// Reads a create answer by hand (never through serde, whose errors quote values: the pass must not reach an
+    /// error message).
+    pub fn from_value(v: &serde_json::Value) -> Result<TapCreated, GraphError> {
+        let pass = v
+            .get("temporaryAccessPass")
+            .and_then(serde_json::Value::as_str)
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| GraphError::Decode {
+                message: "the Temporary Access Pass create answer has no `temporaryAccessPass`"
+                    .into(),
+            })?;
+        let id = text(v, "id").ok_or_else(|| GraphError::Decode {
+            message: "the Temporary Access Pass create answer has no `id`".into(),
+        })?;
+        Ok(TapCreated {
+            id,
+            pass: Secret::new(pass),
+            created: text(v, "createdDateTime"),
+            start: text(v, "startDateTime"),
+            lifetime_minutes: v
+                .get("lifetimeInMinutes")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok()),
+            usable_once: v.get("isUsableOnce").and_then(serde_json::Value::as_bool),
+            usable: v.get("isUsable").and_then(serde_json::Value::as_bool),
+            usability_reason: text(v, "methodUsabilityReason"),
+        })
+    }
+}
+
+/// One include or exclude target of a method configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyTarget {
+    /// A group's object id, or `all_users`.
+    pub id: String,
+    /// `group` or `user`.
+    #[serde(default)]
+    pub target_type: String,
+}
+
+/// The Temporary Access Pass configuration of the authentication methods policy, as `tap issue` checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapConfiguration {
+    /// `state` is `enabled`.
+    pub state_enabled: bool,
+    /// `defaultLifetimeInMinutes`.
+    pub default_lifetime_minutes: u32,
+    /// `minimumLifetimeInMinutes`.
+    pub minimum_lifetime_minutes: u32,
+    /// `maximumLifetimeInMinutes`.
+    pub maximum_lifetime_minutes: u32,
+    /// `isUsableOnce`: every pass is one-time (a reusable pass is refused).
+    pub usable_once_only: bool,
+    /// `defaultLength`.
+    pub default_length: u32,
+    /// `includeTargets`.
+    pub include_targets: Vec<PolicyTarget>,
+    /// `excludeTargets`.
+    pub exclude_targets: Vec<PolicyTarget>,
+}
+
+impl TapConfiguration {
+    /// Reads the configuration object (`GET …/authenticationMethodConfigurations/TemporaryAccessPass`).
+    pub fn from_value(v: &serde_json::Value) -> Result<TapConfiguration, GraphError> {
+        let number = |key: &str| -> Result<u32, GraphError> {
+            v.get(key)
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| GraphError::Decode {
+                    message: format!("the TAP configuration has no whole-number `{key}`"),
+                })
+        };
+        let targets = |key: &str| -> Result<Vec<PolicyTarget>, GraphError> {
+            match v.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+                Some(t) => serde_json::from_value(t.clone()).map_err(|e| GraphError::Decode {
+                    message: format!("the TAP configuration's `{key}`: {e}"),
+                }),
+            }
+        };
+        Ok(TapConfiguration {
+            state_enabled: v.get("state").and_then(serde_json::Value::as_str) == Some("enabled"),
+            default_lifetime_minutes: number("defaultLifetimeInMinutes")?,
+            minimum_lifetime_minutes: number("minimumLifetimeInMinutes")?,
+            maximum_lifetime_minutes: number("maximumLifetimeInMinutes")?,
+            usable_once_only: v
+                .get("isUsableOnce")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
+            default_length: number("defaultLength")?,
+            include_targets: targets("includeTargets")?,
+            exclude_targets: targets("excludeTargets")?,
+        })
+    }
+}
+
+/// A group as `GET /groups` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupInfo {
+    /// Object id.
+    pub id: String,
+    /// `displayName`.
+    #[serde(default)]
+    pub display_name: Option<String>,
 }
 
 /// Graph accepted a password reset.

@@ -95,6 +95,8 @@ pub fn observed_user(info: &UserInfo, methods: &[PhoneMethod]) -> ObservedUser {
         user_principal_name: info.user_principal_name.clone(),
         phones: Default::default(),
         unknown_phones: Vec::new(),
+        email: None,
+        registrations: Vec::new(),
     };
     for m in methods {
         match m.to_observed() {

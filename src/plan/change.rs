@@ -45,6 +45,8 @@ impl Change {
             mode: Mode::Merge,
             phones,
             sms_sign_in,
+            email: None,
+            registrations: Default::default(),
             source: SourceLocation {
                 file: "(command line)".to_string(),
                 line: 1,
@@ -189,6 +191,7 @@ mod tests {
                 })
                 .collect(),
             unknown_phones: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -256,6 +259,8 @@ mod tests {
                 })
                 .collect(),
             sms_sign_in: sms,
+            email: None,
+            registrations: Default::default(),
             source: SourceLocation {
                 file: "m.yaml".into(),
                 line: 3,

@@ -19,6 +19,8 @@ fn want(mode: Mode, phones: &[(PhoneType, DesiredPhone)], sms: Option<SmsSignIn>
         mode,
         phones: phones.iter().cloned().collect(),
         sms_sign_in: sms,
+        email: None,
+        registrations: Default::default(),
         source: SourceLocation {
             file: "users.yaml".into(),
             line: 3,
@@ -50,6 +52,7 @@ fn have(phones: &[(PhoneType, &str)], sms: S) -> ObservedUser {
             })
             .collect(),
         unknown_phones: vec![],
+        ..Default::default()
     }
 }
 

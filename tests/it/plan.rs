@@ -406,6 +406,8 @@ fn want(
         mode,
         phones: phones.iter().cloned().collect::<BTreeMap<_, _>>(),
         sms_sign_in: sms,
+        email: None,
+        registrations: Default::default(),
         source: loc(line),
     }
 }
@@ -433,6 +435,7 @@ fn have(id: &str, upn: &str, phones: &[(PhoneType, &str)], sms: S) -> ObservedUs
             })
             .collect(),
         unknown_phones: vec![],
+        ..Default::default()
     }
 }
 

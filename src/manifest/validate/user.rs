@@ -72,6 +72,8 @@ impl Walker<'_> {
                 mode: mode.unwrap_or(Mode::Merge),
                 phones: p.phones,
                 sms_sign_in: sms.map(|(s, _)| s),
+                email: None,
+                registrations: Default::default(),
                 source: self.loc(&user_key.referenced),
             },
             valid,

@@ -6,6 +6,7 @@ mod binary;
 mod client_assertions;
 mod conformance;
 mod faults;
+mod graph_calls;
 mod groups;
 mod method_types;
 mod password;
