@@ -66,12 +66,16 @@ impl PhoneMethod {
     }
 }
 
+/// An `@odata.type` without its leading `#` and `microsoft.graph.` namespace (both optional).
+fn without_namespace(odata_type: &str) -> &str {
+    let short = odata_type.trim_start_matches('#');
+    short.strip_prefix("microsoft.graph.").unwrap_or(short)
+}
+
 /// The kind named by an `@odata.type` (`#microsoft.graph.fido2AuthenticationMethod`; the leading `#` and the
 /// namespace are optional, case is ignored). The one place Graph's type names are read.
 pub fn method_kind_of_type(odata_type: &str) -> MethodKind {
-    let short = odata_type.trim_start_matches('#');
-    let short = short.strip_prefix("microsoft.graph.").unwrap_or(short);
-    let short = short.to_ascii_lowercase();
+    let short = without_namespace(odata_type).to_ascii_lowercase();
     let Some(name) = short.strip_suffix("authenticationmethod") else {
         return MethodKind::Unknown;
     };
@@ -119,9 +123,7 @@ const MAX_TEXT: usize = 512;
 
 /// The short name in an `@odata.type` (`#microsoft.graph.fooAuthenticationMethod` → `foo`), as Graph spelled it.
 fn short_type_name(odata_type: &str) -> Option<&str> {
-    let short = odata_type.trim_start_matches('#');
-    let short = short.strip_prefix("microsoft.graph.").unwrap_or(short);
-    let name = short.strip_suffix("AuthenticationMethod")?;
+    let name = without_namespace(odata_type).strip_suffix("AuthenticationMethod")?;
     (!name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric()))
         .then_some(name)
 }
@@ -150,26 +152,20 @@ pub fn registration(raw: &serde_json::Value) -> Option<Registration> {
         MethodKind::TemporaryAccessPass => text(raw, "methodUsabilityReason"),
         _ => None,
     };
-    let usable = kind != MethodKind::TemporaryAccessPass
-        || raw
-            .get("isUsable")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false);
     Some(Registration {
         method_type,
         id,
         display_name: text(raw, "displayName"),
         detail,
         created: text(raw, "createdDateTime"),
-        usable,
+        usable: observed_method(raw).usable,
     })
 }
 
-/// The `emailAddress` of an email method object (`None` for any other object).
+/// The `emailAddress` of an email method object (a per-type list leaves `@odata.type` out, so the property decides;
+/// `None` for any other object).
 pub fn email_address(raw: &serde_json::Value) -> Option<String> {
-    (method_kind(raw) == MethodKind::Email || raw.get("emailAddress").is_some())
-        .then(|| text(raw, "emailAddress"))
-        .flatten()
+    text(raw, "emailAddress")
 }
 
 /// An `emailAuthenticationMethod`.
