@@ -19,10 +19,12 @@ pub mod json_schema;
 pub mod manifest;
 pub mod model;
 pub mod observe;
+pub mod offboard;
 pub mod phone;
 pub mod plan;
 pub mod private_file;
 pub mod render;
+pub mod tap;
 pub mod units;
 
 pub use cli::run;
