@@ -202,7 +202,7 @@ pub fn rows_text(rows: &[Row]) -> String {
         .unwrap_or(4)
         .max(4);
     let mut out = format!(
-        "{:width$}  {:<12}  {:<20}  {:<20}  one-time\n",
+        "{:width$}  {:<12}  {:<20}  {:<20}  ONE-TIME\n",
         "USER", "PASS", "VALID FROM", "VALID UNTIL"
     );
     for r in rows {

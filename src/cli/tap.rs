@@ -160,7 +160,7 @@ enum Destination {
 
 fn lifetime_minutes(d: Duration) -> miette::Result<u32> {
     let secs = d.as_secs();
-    if secs == 0 || secs % 60 != 0 || d.subsec_nanos() != 0 {
+    if secs == 0 || !secs.is_multiple_of(60) || d.subsec_nanos() != 0 {
         return Err(miette!(
             "--lifetime must be whole minutes (e.g. 90m, 8h); nothing was created"
         ));
@@ -395,17 +395,17 @@ async fn issue_with(
     };
     // The same user named twice (by UPN and by id) would get two passes, the second replacing the first.
     let mut seen = std::collections::HashMap::new();
-    let resolved: Vec<(String, Result<UserInfo, Result<GraphError, String>>)> = graph
+    let resolved: Vec<(String, Result<UserInfo, String>)> = graph
         .resolve_users(refs)
         .await
         .into_iter()
         .map(|(given, r)| {
             let r = match r {
                 Ok(u) => match seen.insert(u.id.to_lowercase(), given.clone()) {
-                    Some(first) => Err(Err(format!("the same user as `{first}`, named twice"))),
+                    Some(first) => Err(format!("the same user as `{first}`, named twice")),
                     None => Ok(u),
                 },
-                Err(e) => Err(Ok(e)),
+                Err(e) => Err(not_found_or(&e)),
             };
             (given, r)
         })
@@ -423,7 +423,7 @@ async fn issue_with(
                     Err(e) => (
                         Err(Failure {
                             user: given.clone(),
-                            error: e.map_or_else(|twice| twice, |e| not_found_or(&e)),
+                            error: e,
                         }),
                         Vec::new(),
                     ),
