@@ -1,8 +1,8 @@
 //! authctl: manage Microsoft Entra ID users' phone authentication methods the GitOps way, through Microsoft Graph.
 //!
 //! Data flows one way: manifests → desired state; Graph → observed state; both → plan → renderers / executor.
-//! The pure core ([`model`], [`phone`], [`manifest`]'s model and validation, [`plan`]) knows nothing of HTTP, files
-//! or terminals; I/O lives at the edges ([`graph`], [`emulator`], [`render`], [`observe`] (the read side: Graph → a finished plan), [`apply`], [`cli`]). Only [`cli`]
+//! The pure core ([`model`], [`phone`], [`manifest`]'s model and validation, [`plan`], and the joiner/leaver rules
+//! of [`offboard`] and [`tap`]) knows nothing of HTTP, files or terminals; I/O lives at the edges ([`graph`], [`emulator`], [`render`], [`observe`] (the read side: Graph → a finished plan), [`apply`], [`cli`]). Only [`cli`]
 //! knows every other module. ARCHITECTURE.md draws the modules and names the file of each protocol.
 
 pub mod apply;

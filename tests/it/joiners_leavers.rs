@@ -107,6 +107,18 @@ fn json(o: &Output) -> Value {
     serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
 }
 
+/// `doc` validates against the committed schema `schemas/{file}`.
+fn conforms(file: &str, doc: &Value) {
+    let path = crate::support::repo_path(&format!("schemas/{file}"));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::draft7::new(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{file}: {errors:#?}\n{doc}");
+}
+
 // ---- tap issue --------------------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,6 +275,7 @@ async fn tap_second_pass_is_refused_without_replace_and_json_rows_carry_every_fi
     .await;
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     let doc = json(&first);
+    conforms("tap-issue.schema.json", &doc);
     assert_eq!(doc["formatVersion"], 1);
     let row = &doc["passes"][0];
     assert_eq!(row["user"], "kim@contoso.com");
@@ -487,6 +500,7 @@ async fn offboard_removes_every_method_type_but_the_password_default_last_and_re
         "{plan}"
     );
     let doc = json(&o);
+    conforms("offboard-report.schema.json", &doc);
     assert_eq!(doc["formatVersion"], 1);
     let u = &doc["users"][0];
     let removed: Vec<&str> = u["removed"]
@@ -722,6 +736,7 @@ async fn offboard_reports_what_graph_refused_in_its_words() {
             .unwrap()
     };
     assert_eq!(code(&o), 1, "{}\n{}", stdout(&o), stderr(&o));
+    conforms("offboard-report.schema.json", &json(&o));
     let u = &json(&o)["users"][0];
     let f = &u["failed"][0];
     assert_eq!(f["method"]["type"], "fido2", "{u}");
