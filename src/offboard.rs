@@ -68,6 +68,9 @@ impl Removal {
             }
             k => (k.segment()?.to_string(), k == MethodKind::QrCodePin),
         };
+        if m.id.is_empty() && !singular {
+            return None;
+        }
         Some(Removal {
             method: m,
             segment,
@@ -280,6 +283,30 @@ impl UserReport {
     }
 }
 
+/// What is left of a user after the run, from the list read again at the end: every method but the password, less
+/// those this run removed or found gone (Graph may still list a method it just deleted for a moment). A method found
+/// "gone" at a guessed path (a type authctl does not know) counts as remaining while Graph lists it: the 404 may
+/// have meant the path, not the method.
+pub fn remaining(
+    listed_after: &[ListedMethod],
+    removed: &[ListedMethod],
+    already_gone: &[ListedMethod],
+) -> Vec<ListedMethod> {
+    let done = |m: &ListedMethod| {
+        removed
+            .iter()
+            .any(|r| r.id == m.id && r.type_name == m.type_name)
+            || already_gone.iter().any(|r| {
+                r.id == m.id && r.type_name == m.type_name && r.kind != MethodKind::Unknown
+            })
+    };
+    listed_after
+        .iter()
+        .filter(|m| m.kind != MethodKind::Password && !done(m))
+        .cloned()
+        .collect()
+}
+
 /// The whole run's report (`offboard --format json` prints it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -471,6 +498,21 @@ mod tests {
         let phone = removals.iter().find(|r| r.method.id == "mob").unwrap();
         assert_eq!(phone.segment, "phoneMethods");
         assert!(!phone.singular && !phone.guessed_path());
+    }
+
+    #[test]
+    fn what_remains_leaves_out_the_password_and_what_this_run_removed() {
+        let after = every_type();
+        let removed = vec![after[1].clone()];
+        let gone = vec![after[2].clone(), after[9].clone()];
+        let left = remaining(&after, &removed, &gone);
+        let left: Vec<&str> = left.iter().map(|m| m.id.as_str()).collect();
+        // The Authenticator (removed) and the mobile (gone) are left out; the unknown type found "gone" at a guessed
+        // path is still listed, so it remains.
+        assert_eq!(left, ["alt", "key", "oath", "mail", "tap", "qr", "q", "x"]);
+        let no_id = m(MethodKind::Fido2, "fido2", "", None);
+        assert!(Removal::of(no_id).is_none());
+        assert!(Removal::of(m(MethodKind::QrCodePin, "qrCodePin", "", None)).is_some());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! anything already gone is not an error. `--journal` records an intent line before each write.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt as _;
 use miette::miette;
@@ -289,12 +290,18 @@ async fn run_with(
     let bar = progress_for(ctx, plans.len());
     bar.start("offboarding", plans.len() as u64);
     let parallelism = graph.settings().parallelism.max(1);
+    let run = Run {
+        graph,
+        journal,
+        stop: AtomicBool::new(false),
+    };
     let done: Vec<(usize, UserReport)> = futures_util::stream::iter(plans)
         .map(|(i, plan)| {
             let report = reports[i].clone();
             let bar = &bar;
+            let run = &run;
             async move {
-                let r = offboard_user(graph, journal, plan, report, args.revoke_sessions).await;
+                let r = offboard_user(run, plan, report, args.revoke_sessions).await;
                 bar.advance(1);
                 (i, r)
             }
@@ -344,30 +351,49 @@ fn warn_declared(m: &crate::manifest::Manifests, plans: &[(usize, UserPlan)]) {
     }
 }
 
-/// One delete, journaled: `Ok(true)` removed, `Ok(false)` already gone (404), `Err` Graph's words.
-async fn delete_one(
-    graph: &Graph,
-    journal: Option<&Journal>,
-    user_id: &str,
-    r: &Removal,
-) -> Result<bool, GraphErrorSummary> {
-    let subject = JournalSubject {
-        user: Some(user_id),
-        users: None,
-        op: "delete",
-        target: Some(&r.method.type_name),
-    };
-    let id = (!r.singular).then_some(r.method.id.as_str());
-    let (result, written) = journaled(
-        journal,
-        graph.clock().now(),
-        subject,
-        graph.delete_method_at(user_id, &r.segment, id),
-    )
-    .await;
-    if let Err(e) = written {
-        tracing::error!("cannot write the journal: {e}");
+/// The Graph client and the journal one run shares, and whether the journal failed (then no further user starts,
+/// as in `apply`).
+struct Run<'a> {
+    graph: &'a Graph,
+    journal: Option<&'a Journal>,
+    stop: AtomicBool,
+}
+
+impl Run<'_> {
+    /// Runs `fut` with its journal lines; a journal that can't be written stops new users from starting.
+    async fn journaled<T>(
+        &self,
+        user_id: &str,
+        op: &str,
+        target: Option<&str>,
+        fut: impl std::future::Future<Output = T>,
+    ) -> T {
+        let subject = JournalSubject {
+            user: Some(user_id),
+            users: None,
+            op,
+            target,
+        };
+        let (out, written) = journaled(self.journal, self.graph.clock().now(), subject, fut).await;
+        if let Err(e) = written {
+            tracing::error!("cannot write the journal: {e}; no further user is started");
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        out
     }
+}
+
+/// One delete, journaled: `Ok(true)` removed, `Ok(false)` already gone (404), `Err` Graph's words.
+async fn delete_one(run: &Run<'_>, user_id: &str, r: &Removal) -> Result<bool, GraphErrorSummary> {
+    let id = (!r.singular).then_some(r.method.id.as_str());
+    let result = run
+        .journaled(
+            user_id,
+            "delete",
+            Some(&r.method.type_name),
+            run.graph.delete_method_at(user_id, &r.segment, id),
+        )
+        .await;
     match result {
         Ok(()) => Ok(true),
         Err(e) if e.is_not_found() => Ok(false),
@@ -378,29 +404,28 @@ async fn delete_one(
 /// Offboards one user: sessions first (when asked), then the removals in order, a default-method refusal tried
 /// again at the end, then a fresh read of what remains.
 async fn offboard_user(
-    graph: &Graph,
-    journal: Option<&Journal>,
+    run: &Run<'_>,
     plan: UserPlan,
     mut report: UserReport,
     revoke: bool,
 ) -> UserReport {
+    let graph = run.graph;
+    if run.stop.load(Ordering::SeqCst) {
+        report
+            .notes
+            .push("not started: the journal could not be written".into());
+        report.remaining = plan.removals.iter().map(|r| r.method.clone()).collect();
+        return report;
+    }
     report.sessions = if revoke {
-        let subject = JournalSubject {
-            user: Some(&plan.id),
-            users: None,
-            op: "revokeSessions",
-            target: None,
-        };
-        let (r, written) = journaled(
-            journal,
-            graph.clock().now(),
-            subject,
-            graph.revoke_sign_in_sessions(&plan.id),
-        )
-        .await;
-        if let Err(e) = written {
-            tracing::error!("cannot write the journal: {e}");
-        }
+        let r = run
+            .journaled(
+                &plan.id,
+                "revokeSessions",
+                None,
+                graph.revoke_sign_in_sessions(&plan.id),
+            )
+            .await;
         match r {
             Ok(()) => Sessions::Revoked,
             Err(e) => Sessions::Failed {
@@ -412,7 +437,7 @@ async fn offboard_user(
     };
     let mut deferred = Vec::new();
     for r in &plan.removals {
-        match delete_one(graph, journal, &plan.id, r).await {
+        match delete_one(run, &plan.id, r).await {
             Ok(true) => report.removed.push(r.method.clone()),
             Ok(false) => report.already_gone.push(r.method.clone()),
             Err(e) if offboard::is_default_refusal(&e) => deferred.push(r),
@@ -423,7 +448,7 @@ async fn offboard_user(
         }
     }
     for r in deferred {
-        match delete_one(graph, journal, &plan.id, r).await {
+        match delete_one(run, &plan.id, r).await {
             Ok(removed) => {
                 report.notes.push(format!(
                     "{} is the default method: removed last",
@@ -450,11 +475,8 @@ async fn offboard_user(
     }
     match graph.list_methods(&plan.id).await {
         Ok(raw) => {
-            report.remaining = raw
-                .iter()
-                .map(listed)
-                .filter(|m| m.kind != MethodKind::Password)
-                .collect();
+            let after: Vec<ListedMethod> = raw.iter().map(listed).collect();
+            report.remaining = offboard::remaining(&after, &report.removed, &report.already_gone);
         }
         Err(e) => report.notes.push(format!(
             "could not read the methods again to check what remains: {}",
