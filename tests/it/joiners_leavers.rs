@@ -25,7 +25,7 @@ apps:
   - clientId: 00000000-0000-4000-8000-00000000f001
     secret: s3cret
     permissions: [UserAuthenticationMethod.ReadWrite.All, User.Read.All, Policy.Read.AuthenticationMethod, GroupMember.Read.All, User.RevokeSessions.All]
-    delegatedPermissions: [UserAuthenticationMethod.ReadWrite.All, User.Read.All]
+    delegatedPermissions: [UserAuthenticationMethod.ReadWrite.All, User.Read.All, Policy.Read.AuthenticationMethod, GroupMember.Read.All]
 groups:
   - {{ id: {PILOT}, displayName: Pilot, members: [kim@contoso.com] }}
 authenticationMethodsPolicy:
@@ -60,6 +60,9 @@ users:
     roles: [Global Administrator]
     methods:
       - {{ type: fido2, id: bg-key, displayName: Vault key }}
+  - id: 00000000-0000-4000-8000-0000000000f7
+    userPrincipalName: admin@contoso.com
+    roles: [Privileged Authentication Administrator, Global Reader]
   - id: 00000000-0000-4000-8000-0000000000f6
     userPrincipalName: helpdesk@contoso.com
     roles: [Authentication Administrator]
@@ -326,6 +329,96 @@ async fn tap_second_pass_is_refused_without_replace_and_json_rows_carry_every_fi
         .filter(|m| m.kind == "temporaryAccessPass")
         .count();
     assert_eq!(taps, 1, "one pass per user");
+}
+
+/// The binary with a delegated token of `upn` (its roles from the tenant file) instead of the app's secret.
+async fn run_as(emu: &Emu, upn: &str, args: &[&str]) -> Output {
+    // The emulator's clock is virtual (early 2026), the binary's real: a token that outlives the gap.
+    let t = emu.token(authctl::emulator::TokenSpec {
+        user: Some(upn.into()),
+        lifetime: Some(Duration::from_secs(5 * 365 * 86400)),
+        ..Default::default()
+    });
+    let url = emu.url();
+    let mut cmd = emu.authctl();
+    cmd.args(args)
+        .args(["--graph-url", url.as_str()])
+        .env_remove("AZURE_CLIENT_SECRET")
+        .env("AUTHCTL_ACCESS_TOKEN", &t);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A delegated Privileged Authentication Administrator (and Global Reader, to read the policy) issues passes to
+/// others, not to themselves (Graph's 403, in its words); a pass that starts later is current too: no second one
+/// without --replace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tap_delegated_admin_cannot_issue_themselves_a_pass_and_a_future_pass_counts() {
+    let emu = Emu::start(&tenant(TAP_ENABLED)).await;
+    let o = run_as(
+        &emu,
+        "admin@contoso.com",
+        &[
+            "tap",
+            "issue",
+            "admin@contoso.com",
+            "kim@contoso.com",
+            "--start",
+            "2030-01-01T08:00:00+01:00",
+            "--out",
+            "-",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let doc = json(&o);
+    conforms("tap-issue.schema.json", &doc);
+    assert_eq!(doc["failed"][0]["user"], "admin@contoso.com");
+    let why = doc["failed"][0]["error"].as_str().unwrap();
+    assert!(
+        why.contains("403")
+            && why.contains("Nobody can create a Temporary Access Pass for their own account"),
+        "{why}"
+    );
+    assert_eq!(doc["passes"][0]["user"], "kim@contoso.com");
+    assert_eq!(doc["passes"][0]["validFrom"], "2030-01-01T07:00:00Z");
+    let again = run_as(
+        &emu,
+        "admin@contoso.com",
+        &["tap", "issue", "kim@contoso.com", "--out", "-"],
+    )
+    .await;
+    assert_eq!(code(&again), 1);
+    assert!(
+        stderr(&again).contains("already has a usable Temporary Access Pass"),
+        "{}",
+        stderr(&again)
+    );
+    // An Authentication Administrator can't read the policy: refused before any write, in Graph's words.
+    let o = run_as(
+        &emu,
+        "helpdesk@contoso.com",
+        &["tap", "issue", "lee@contoso.com", "--out", "-"],
+    )
+    .await;
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("reading the Temporary Access Pass policy"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("403"), "{}", stderr(&o));
+    assert_eq!(
+        emu.stats().count(
+            "POST /users/{id}/authentication/temporaryAccessPassMethods",
+            201
+        ),
+        1,
+        "only kim's pass was created (the admin's own was Graph's 403)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -711,30 +804,18 @@ async fn offboard_refuses_protected_accounts_from_the_flag_and_the_config_file_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offboard_reports_what_graph_refused_in_its_words() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
-    // The emulator's clock is virtual (early 2026), the binary's real: a token that outlives the gap.
-    let t = emu.token(authctl::emulator::TokenSpec {
-        user: Some("helpdesk@contoso.com".into()),
-        lifetime: Some(Duration::from_secs(5 * 365 * 86400)),
-        ..Default::default()
-    });
-    let o = {
-        let url = emu.url();
-        let mut cmd = emu.authctl();
-        cmd.args([
+    let o = run_as(
+        &emu,
+        "helpdesk@contoso.com",
+        &[
             "offboard",
             "breakglass@contoso.com",
             "--auto-approve",
             "--format",
             "json",
-            "--graph-url",
-            url.as_str(),
-        ])
-        .env_remove("AZURE_CLIENT_SECRET")
-        .env("AUTHCTL_ACCESS_TOKEN", &t);
-        tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap()
-    };
+        ],
+    )
+    .await;
     assert_eq!(code(&o), 1, "{}\n{}", stdout(&o), stderr(&o));
     conforms("offboard-report.schema.json", &json(&o));
     let u = &json(&o)["users"][0];
