@@ -382,7 +382,10 @@ pub fn plan_text(users: &[UserPlan], revoke: bool) -> String {
 /// The report as text, one block per user.
 pub fn report_text(report: &Report) -> String {
     let mut out = String::new();
-    for u in &report.users {
+    for (i, u) in report.users.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
         out.push_str(&format!("{}", crate::escape::visible(u.name())));
         if let Some(id) = &u.id {
             out.push_str(&format!(" ({})", crate::escape::visible(id)));

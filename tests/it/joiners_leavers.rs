@@ -938,3 +938,29 @@ fn offboard_killed_mid_run_then_run_again_finishes_with_nothing_removed_twice() 
         drop(emu);
     }
 }
+
+/// The text a person reads: the plan (every method, what stays, the sessions) and the report, from a real run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offboard_text_plan_and_report_snapshot() {
+    let emu = Emu::start(&tenant(TAP_ENABLED)).await;
+    let o = run(
+        &emu,
+        &[
+            "offboard",
+            "pat@contoso.com",
+            "ghost@contoso.com",
+            "--revoke-sessions",
+            "--auto-approve",
+            "--max-deletes",
+            "11",
+        ],
+    )
+    .await;
+    assert_eq!(
+        code(&o),
+        1,
+        "the missing user fails the run: {}",
+        stderr(&o)
+    );
+    insta::assert_snapshot!("offboard_text", stdout(&o));
+}
