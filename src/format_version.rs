@@ -17,6 +17,10 @@ pub const METHODS_FORMAT_VERSION: u32 = 1;
 pub const IMPORT_REPORT_FORMAT_VERSION: u32 = 1;
 /// `auth check --format json` (schemas/auth-check.schema.json).
 pub const AUTH_CHECK_FORMAT_VERSION: u32 = 1;
+/// `tap issue --format json` (the passes issued and the users that got none).
+pub const TAP_FORMAT_VERSION: u32 = 1;
+/// `offboard --format json` (the per-user report).
+pub const OFFBOARD_REPORT_FORMAT_VERSION: u32 = 1;
 
 /// `doc` with `formatVersion` in front of its fields (`doc` must serialise as an object).
 #[derive(Serialize)]

@@ -1,8 +1,8 @@
 //! authctl: manage Microsoft Entra ID users' phone authentication methods the GitOps way, through Microsoft Graph.
 //!
 //! Data flows one way: manifests → desired state; Graph → observed state; both → plan → renderers / executor.
-//! The pure core ([`model`], [`phone`], [`manifest`]'s model and validation, [`plan`]) knows nothing of HTTP, files
-//! or terminals; I/O lives at the edges ([`graph`], [`emulator`], [`render`], [`observe`] (the read side: Graph → a finished plan), [`apply`], [`cli`]). Only [`cli`]
+//! The pure core ([`model`], [`phone`], [`manifest`]'s model and validation, [`plan`], and the joiner/leaver rules
+//! of [`offboard`] and [`tap`]) knows nothing of HTTP, files or terminals; I/O lives at the edges ([`graph`], [`emulator`], [`render`], [`observe`] (the read side: Graph → a finished plan), [`apply`], [`cli`]). Only [`cli`]
 //! knows every other module. ARCHITECTURE.md draws the modules and names the file of each protocol.
 
 pub mod apply;
@@ -19,10 +19,12 @@ pub mod json_schema;
 pub mod manifest;
 pub mod model;
 pub mod observe;
+pub mod offboard;
 pub mod phone;
 pub mod plan;
 pub mod private_file;
 pub mod render;
+pub mod tap;
 pub mod units;
 
 pub use cli::run;

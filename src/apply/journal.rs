@@ -159,6 +159,27 @@ impl Journal {
     }
 }
 
+/// Runs `fut` (Graph calls of one operation) with its journal lines when `journal` is set: the `intent` line,
+/// fsynced, before the first request; a `call` line per exchange and the `outcome` line after. For the commands that
+/// write outside a plan (`offboard`, `tap`); apply's executor goes through its runner, which does the same. `Err` when
+/// a line could not be written (the caller stops starting new work).
+pub async fn journaled<T>(
+    journal: Option<&Journal>,
+    now: jiff::Timestamp,
+    subject: JournalSubject<'_>,
+    fut: impl std::future::Future<Output = T>,
+) -> (T, std::io::Result<()>) {
+    let Some(journal) = journal else {
+        return (fut.await, Ok(()));
+    };
+    if let Err(e) = journal.intent(subject, now) {
+        return (fut.await, Err(e));
+    }
+    let (out, records) = crate::graph::trace::traced(fut).await;
+    let written = journal.write(subject, &records);
+    (out, written)
+}
+
 fn line(phase: JournalPhase, subject: JournalSubject<'_>, time: String) -> JournalEntry {
     JournalEntry {
         phase,

@@ -3,7 +3,6 @@
 //! terminal (`--auto-approve` elsewhere). The gate (`crate::apply::verify`) and the executor (`crate::apply`) do
 //! the work; this file resolves flags, asks, prints the report and picks the exit code (`crate::exit::decide`).
 
-use std::io::BufRead as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -317,25 +316,7 @@ fn print_report(args: &Args, ctx: &Context, report: &ApplyReport) -> miette::Res
     }
 }
 
-/// `--auto-approve`, or `yes` typed on a terminal. Off a terminal without `--auto-approve`: an error, never a
-/// silent apply.
+/// `--auto-approve`, or `yes` typed on a terminal ([`crate::cli::output::approved`]).
 fn approved(args: &Args, ctx: &Context) -> miette::Result<bool> {
-    if args.auto_approve {
-        return Ok(true);
-    }
-    if !ctx.stdin_is_terminal {
-        return Err(miette!(
-            "stdin is not a terminal, so authctl can't ask for approval: pass --auto-approve to apply without \
-             asking (nothing was changed)"
-        ));
-    }
-    eprint!(
-        "\nDo you want to apply these changes?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
-    );
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| miette!("cannot read the answer: {e}"))?;
-    Ok(line.trim() == "yes")
+    crate::cli::output::approved(args.auto_approve, ctx, "apply these changes", "apply")
 }

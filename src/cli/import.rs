@@ -197,7 +197,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
 }
 
 /// One user per line; `#` starts a comment; blank lines are skipped.
-fn read_user_list(path: &std::path::Path) -> miette::Result<Vec<String>> {
+pub(crate) fn read_user_list(path: &std::path::Path) -> miette::Result<Vec<String>> {
     let text = if path.as_os_str() == "-" {
         let mut s = String::new();
         std::io::stdin()

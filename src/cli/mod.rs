@@ -11,6 +11,7 @@ pub mod emulator;
 pub mod graph_args;
 pub mod import;
 pub mod methods;
+pub mod offboard;
 pub mod output;
 pub mod password;
 pub mod phone;
@@ -18,6 +19,7 @@ pub mod plan;
 pub mod schema;
 pub mod show;
 pub mod sms_sign_in;
+pub mod tap;
 pub mod validate;
 
 use std::io::IsTerminal;
@@ -106,6 +108,7 @@ impl Command {
             Command::Plan(a) => Some(&a.paths),
             Command::Apply(a) => Some(&a.paths),
             Command::Drift(a) => Some(&a.paths),
+            Command::Offboard(a) => Some(&a.manifests),
             _ => None,
         }
     }
@@ -202,6 +205,10 @@ pub enum Command {
     SmsSignIn(sms_sign_in::Args),
     /// Reset a user's password and follow the operation to its end.
     Password(password::Args),
+    /// Issue or revoke Temporary Access Passes (onboarding), checked against the tenant's TAP policy.
+    Tap(tap::Args),
+    /// Remove every authentication method of leaving users but the password; optionally revoke their sessions.
+    Offboard(offboard::Args),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::Args),
     /// Print the man page, or write every command's man page into a directory.
@@ -290,6 +297,8 @@ async fn dispatch(command: Command, ctx: &Context) -> miette::Result<ExitCode> {
         Command::Phone(args) => phone::run(args, ctx).await,
         Command::SmsSignIn(args) => sms_sign_in::run(args, ctx).await,
         Command::Password(args) => password::run(args, ctx).await,
+        Command::Tap(args) => tap::run(args, ctx).await,
+        Command::Offboard(args) => offboard::run(args, ctx).await,
         Command::Completions(args) => completions::run(args, ctx).await,
         Command::Man(args) => completions::run_man(args, ctx).await,
     }

@@ -1,7 +1,7 @@
 //! What every command shares on its way out: manifest and plan diagnostics on stderr, the product on stdout, and
 //! the progress bar (stderr, terminals only). Private files are written by [`crate::private_file`].
 
-use std::io::Write as _;
+use std::io::{BufRead as _, Write as _};
 
 use miette::miette;
 
@@ -110,4 +110,33 @@ impl Progress for Bar {
         }
         self.0.inc(n);
     }
+}
+
+/// `--auto-approve`, or `yes` typed on a terminal, before a command writes what it showed (`apply`, `offboard`). Off
+/// a terminal without `--auto-approve`: an error, never a silent write. `question`: "apply these changes"; `verb`:
+/// what `--auto-approve` does ("apply").
+pub fn approved(
+    auto_approve: bool,
+    ctx: &Context,
+    question: &str,
+    verb: &str,
+) -> miette::Result<bool> {
+    if auto_approve {
+        return Ok(true);
+    }
+    if !ctx.stdin_is_terminal {
+        return Err(miette!(
+            "stdin is not a terminal, so authctl can't ask for approval: pass --auto-approve to {verb} without \
+             asking (nothing was changed)"
+        ));
+    }
+    eprint!(
+        "\nDo you want to {question}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    );
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| miette!("cannot read the answer: {e}"))?;
+    Ok(line.trim() == "yes")
 }

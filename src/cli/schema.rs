@@ -34,6 +34,10 @@ pub enum SchemaKind {
     ImportReport,
     /// `auth check --format json`.
     AuthCheck,
+    /// `tap issue --format json` (the passes issued and the users that got none).
+    TapIssue,
+    /// `offboard --format json` (the per-user report).
+    OffboardReport,
 }
 
 impl SchemaKind {
@@ -76,11 +80,21 @@ impl SchemaKind {
                 "authctl auth check report",
                 v::AUTH_CHECK_FORMAT_VERSION,
             )),
+            SchemaKind::TapIssue => to_json(&output_schema_for::<crate::tap::Issued<'static>>(
+                self.file(),
+                "authctl tap issue passes",
+                v::TAP_FORMAT_VERSION,
+            )),
+            SchemaKind::OffboardReport => to_json(&output_schema_for::<crate::offboard::Report>(
+                self.file(),
+                "authctl offboard report",
+                v::OFFBOARD_REPORT_FORMAT_VERSION,
+            )),
         }
     }
 
     /// Every kind, in the order `schemas/` lists them.
-    pub const ALL: [SchemaKind; 8] = [
+    pub const ALL: [SchemaKind; 10] = [
         SchemaKind::Manifest,
         SchemaKind::Plan,
         SchemaKind::Validate,
@@ -89,6 +103,8 @@ impl SchemaKind {
         SchemaKind::Methods,
         SchemaKind::ImportReport,
         SchemaKind::AuthCheck,
+        SchemaKind::TapIssue,
+        SchemaKind::OffboardReport,
     ];
 
     /// The committed file's name under `schemas/` (and the end of its `$id`).
@@ -102,6 +118,8 @@ impl SchemaKind {
             SchemaKind::Methods => "methods.schema.json",
             SchemaKind::ImportReport => "import-report.schema.json",
             SchemaKind::AuthCheck => "auth-check.schema.json",
+            SchemaKind::TapIssue => "tap-issue.schema.json",
+            SchemaKind::OffboardReport => "offboard-report.schema.json",
         }
     }
 }

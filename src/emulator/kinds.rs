@@ -29,7 +29,17 @@ pub struct Kind {
 impl Kind {
     /// Graph's `@odata.type`.
     pub fn odata_type(&self) -> String {
-        format!("#microsoft.graph.{}AuthenticationMethod", self.short)
+        odata_type_of(self.short)
+    }
+}
+
+/// Graph's `@odata.type` for a short type name: `#microsoft.graph.{short}AuthenticationMethod`, except the external
+/// authentication method, whose resource is `externalAuthenticationMethod` (its path segment is
+/// `externalAuthenticationMethods`, its short name here `externalAuthentication`).
+pub fn odata_type_of(short: &str) -> String {
+    match short {
+        "externalAuthentication" => "#microsoft.graph.externalAuthenticationMethod".to_string(),
+        other => format!("#microsoft.graph.{other}AuthenticationMethod"),
     }
 }
 
@@ -173,6 +183,12 @@ mod tests {
                 .unwrap()
                 .odata_type(),
             "#microsoft.graph.platformCredentialAuthenticationMethod"
+        );
+        assert_eq!(
+            by_segment("externalAuthenticationMethods")
+                .unwrap()
+                .odata_type(),
+            "#microsoft.graph.externalAuthenticationMethod"
         );
     }
 }

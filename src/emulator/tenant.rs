@@ -194,10 +194,21 @@ pub struct Method {
     pub properties: BTreeMap<String, serde_json::Value>,
 }
 
+impl User {
+    /// How many methods the user has besides the password (phones, other types, methods passed through verbatim):
+    /// Graph refuses to delete the default method "with other methods configured" (ASSUMPTIONS.md #130), so the
+    /// default is deletable once it is the last one.
+    pub fn methods_besides_password(&self) -> usize {
+        self.phones.len()
+            + self.methods.iter().filter(|m| m.kind != "password").count()
+            + self.raw_methods.len()
+    }
+}
+
 impl Method {
     /// Graph's `@odata.type` for the short type name (unknown names map to `#microsoft.graph.{name}AuthenticationMethod`).
     pub fn odata_type(&self) -> String {
-        format!("#microsoft.graph.{}AuthenticationMethod", self.kind)
+        super::kinds::odata_type_of(&self.kind)
     }
 }
 

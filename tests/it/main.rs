@@ -17,6 +17,7 @@ mod goes_away;
 mod habits;
 mod hostile;
 mod imperative_commands;
+mod joiners_leavers;
 mod manifest;
 mod password_reset;
 mod persistence;

@@ -297,7 +297,8 @@ pub(super) fn delete(
     if !user.phones.contains_key(&t) {
         return Err(no_such_type(t));
     }
-    if user.default_method == Some(t) {
+    let is_default = user.default_method == Some(t);
+    if is_default && user.methods_besides_password() > 1 {
         return Err(Fault::bad_request(format!(
             "The requested authentication method id of [{}] matches the user's current default authentication method, and cannot be deleted until the default authentication method is changed.",
             t.method_id()
@@ -309,7 +310,11 @@ pub(super) fn delete(
         ));
     }
     let before = user.clone();
-    data.tenant.users[index].phones.remove(&t);
+    let user = &mut data.tenant.users[index];
+    user.phones.remove(&t);
+    if is_default {
+        user.default_method = None;
+    }
     commit(state, data, index, before)?;
     Ok(Resp::new(204, None))
 }

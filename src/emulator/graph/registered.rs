@@ -91,7 +91,7 @@ pub(super) fn default_method_refused(id: &str) -> Fault {
 }
 
 /// `DELETE …/{kind}Methods/{id}`: 204; 404 for an id the user has no method of this type under; 400 for the
-/// default method.
+/// default method while the user has another method besides the password.
 pub(super) fn delete(
     state: &EmulatorState,
     data: &mut Data,
@@ -105,15 +105,19 @@ pub(super) fn delete(
         .iter()
         .position(|m| is(m, kind, id))
         .ok_or_else(|| not_found(kind, id))?;
-    if user
+    let is_default = user
         .default_method_id
         .as_deref()
-        .is_some_and(|d| d.eq_ignore_ascii_case(&user.methods[pos].id))
-    {
+        .is_some_and(|d| d.eq_ignore_ascii_case(&user.methods[pos].id));
+    if is_default && user.methods_besides_password() > 1 {
         return Err(default_method_refused(&user.methods[pos].id));
     }
     let before = user.clone();
-    data.tenant.users[index].methods.remove(pos);
+    let user = &mut data.tenant.users[index];
+    user.methods.remove(pos);
+    if is_default {
+        user.default_method_id = None;
+    }
     commit(state, data, index, before)?;
     Ok(Resp::new(204, None))
 }

@@ -154,8 +154,14 @@ async fn every_type_is_seeded_listed_and_got_with_its_human_fields() {
         .iter()
         .map(|m| m["@odata.type"].as_str().unwrap())
         .collect();
-    for (_, _, short) in SEGMENTS {
-        let want = format!("#microsoft.graph.{short}AuthenticationMethod");
+    for (seg, _, short) in SEGMENTS {
+        // Graph's resource is `externalAuthenticationMethod` (not `externalAuthenticationAuthenticationMethod`).
+        let want = match *seg {
+            "externalAuthenticationMethods" => {
+                "#microsoft.graph.externalAuthenticationMethod".to_string()
+            }
+            _ => format!("#microsoft.graph.{short}AuthenticationMethod"),
+        };
         assert!(types.contains(&want.as_str()), "{want}: {types:?}");
     }
     assert!(types.contains(&"#microsoft.graph.qrCodePinAuthenticationMethod"));

@@ -134,7 +134,7 @@ async fn rule_phone_type_is_immutable() {
 }
 
 #[tokio::test]
-async fn rule_default_method_cannot_be_deleted() {
+async fn rule_default_method_cannot_be_deleted_while_other_methods_remain() {
     let emu = Emu::small().await;
     let t = emu.app_token().await;
     let r = emu.delete(&phone("lee@contoso.com", MOBILE), &t).await;
@@ -151,6 +151,16 @@ async fn rule_default_method_cannot_be_deleted() {
             .status,
         204
     );
+    // "Cannot delete default method with other methods configured": once it is the last method besides the
+    // password, the default goes too, and the user has no default any more (ASSUMPTIONS.md #130).
+    assert_eq!(
+        emu.delete(&phone("lee@contoso.com", MOBILE), &t)
+            .await
+            .status,
+        204
+    );
+    let lee = emu.snapshot().user("lee@contoso.com").unwrap().clone();
+    assert!(lee.phones.is_empty() && lee.default_method.is_none());
 }
 
 #[tokio::test]
