@@ -649,6 +649,25 @@ fn rule_email_and_registered_are_not_part_of_phone_methods() {
 }
 
 #[test]
+fn rule_same_registration_id_kept_for_two_users_is_a_warning() {
+    let m = check(
+        "shared_registration_id",
+        &["invalid/shared-registration-id.yaml"],
+        &[(
+            "shared-registration-id",
+            W,
+            13,
+            "spec.users[1].registered.fido2",
+        )],
+    );
+    assert_eq!(
+        m.diagnostics[0].labels[0].line, 9,
+        "the first place is named"
+    );
+    assert_eq!(m.users.len(), 2, "a warning keeps both users");
+}
+
+#[test]
 fn a_kind_typo_suggests_the_kind() {
     let m = manifest::load_from(
         &["-".to_string()],
