@@ -103,7 +103,8 @@ pub fn check_file(file: &str, text: &str, out: &mut Vec<Declaration>, diags: &mu
             "the file holds no YAML document",
         )
         .with_help(format!(
-            "write a manifest (`apiVersion: {API_VERSION}`, `kind: {KIND}`, `spec: …`) or delete the file"
+            "write a manifest (`apiVersion: {API_VERSION}`, `kind: {AUTHENTICATION_METHODS_KIND}` or `kind: {KIND}`, \
+             `spec: …`) or delete the file"
         ));
         w.diags.push(d);
         return;

@@ -616,7 +616,19 @@ impl Walker<'_> {
         }
         let keys: Vec<&str> = match &node.value {
             Node::Map(entries) => entries.iter().map(|(k, _)| k.value.as_str()).collect(),
-            _ => Vec::new(),
+            other => {
+                self.error(
+                    "invalid-type",
+                    &node.referenced,
+                    path,
+                    format!("`registered` must be a mapping of method type to `absent` or ids, not {}", other.kind()),
+                    format!(
+                        "write one `type: absent` or `type:` line with the ids to keep (`- \"id\"`) per type, e.g. \
+                         `fido2: absent`; types are {names}"
+                    ),
+                );
+                return (out, true);
+            }
         };
         let Some(entries) = self.mapping(node, path, "`registered`", &keys, "unknown-field") else {
             return (out, true);
