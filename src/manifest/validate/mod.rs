@@ -14,8 +14,9 @@ use serde_saphyr::{Location, MessageFormatter, Spanned};
 mod metadata;
 
 use super::diagnostic::Diagnostic;
-use super::model::{API_VERSION, KIND};
+use super::model::{API_VERSION, AUTHENTICATION_METHODS_KIND, KIND, KINDS, Kind};
 pub use super::model::{is_guid, looks_like_upn};
+pub use super::names::suggest;
 use super::node::{Node, SNode};
 use crate::model::{DesiredUser, Mode, SmsSignIn, SourceLocation};
 use crate::phone::PhoneNumber;
@@ -35,6 +36,23 @@ pub struct Declaration {
     pub user_at: (SourceLocation, usize),
     /// The declared mobile number, where it is, and its length.
     pub mobile: Option<(PhoneNumber, SourceLocation, usize)>,
+    /// Every id of the entry's keep-lists (`registered`).
+    pub registration_ids: Vec<DeclaredId>,
+}
+
+/// One id of a keep-list, where it is written.
+#[derive(Debug, Clone)]
+pub struct DeclaredId {
+    /// The form ids are compared in ([`super::registered::id_key`]).
+    pub key: String,
+    /// The id as written.
+    pub id: String,
+    /// The type whose keep-list holds it.
+    pub method_type: crate::model::RegistrationType,
+    /// Where it is, and its length.
+    pub at: SourceLocation,
+    /// Its length in bytes.
+    pub len: usize,
 }
 
 /// The deepest nesting of YAML collections a manifest may have (a manifest needs 5).
@@ -85,7 +103,8 @@ pub fn check_file(file: &str, text: &str, out: &mut Vec<Declaration>, diags: &mu
             "the file holds no YAML document",
         )
         .with_help(format!(
-            "write a manifest (`apiVersion: {API_VERSION}`, `kind: {KIND}`, `spec: …`) or delete the file"
+            "write a manifest (`apiVersion: {API_VERSION}`, `kind: {AUTHENTICATION_METHODS_KIND}` or `kind: {KIND}`, \
+             `spec: …`) or delete the file"
         ));
         w.diags.push(d);
         return;
@@ -137,7 +156,8 @@ fn tags(w: &mut Walker<'_>) {
     }
 }
 
-/// The rules that span users and files: the same user twice, the same mobile on two users.
+/// The rules that span users and files: the same user twice, the same mobile on two users, the same registration id
+/// kept for two users.
 pub fn check_across_users(decls: &[Declaration], diags: &mut Vec<Diagnostic>) {
     // Same user twice: UPNs are case-insensitive in Entra ID, and so are GUIDs.
     let mut first: HashMap<String, &Declaration> = HashMap::new();
@@ -166,6 +186,44 @@ pub fn check_across_users(decls: &[Declaration], diags: &mut Vec<Diagnostic>) {
             );
         } else {
             first.insert(key, d);
+        }
+    }
+
+    // The same registration id kept for two users: a registration belongs to one user, so the second keep-list
+    // names an id its user does not have (a copied block), and that user's own registrations of the type would be
+    // removed.
+    let mut first_id: HashMap<&str, (&Declaration, &DeclaredId)> = HashMap::new();
+    for d in decls {
+        for r in &d.registration_ids {
+            match first_id.get(r.key.as_str()) {
+                Some((prev, prev_id))
+                    if prev.desired.user.to_lowercase() != d.desired.user.to_lowercase() =>
+                {
+                    diags.push(
+                        Diagnostic::warning(
+                            "shared-registration-id",
+                            &r.at,
+                            format!("{}.registered.{}", d.path, r.method_type),
+                            format!(
+                                "the registration id `{}` is kept for `{}` and for `{}`; a registration belongs to one user",
+                                r.id, prev.desired.user, d.desired.user
+                            ),
+                        )
+                        .with_len(r.len)
+                        .with_primary_label("kept here")
+                        .with_label(&prev_id.at, prev_id.len, format!("also kept for `{}`", prev.desired.user))
+                        .with_help(
+                            "check the keep-list was not copied from another user: ids `authctl methods USER` does \
+                             not show for this user keep nothing, and the user's own registrations of the type would \
+                             be removed",
+                        ),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    first_id.insert(&r.key, (d, r));
+                }
+            }
         }
     }
 
@@ -257,18 +315,6 @@ pub fn check_across_users(decls: &[Declaration], diags: &mut Vec<Diagnostic>) {
         }
         diags.push(diag);
     }
-}
-
-/// Suggests the candidate closest to `input` ("`mobil`: did you mean `mobile`?"), ignoring case, `_` and `-`.
-pub fn suggest<'c>(input: &str, candidates: &[&'c str]) -> Option<&'c str> {
-    let norm = |s: &str| s.to_lowercase().replace(['_', '-', ' '], "");
-    let input = norm(input);
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(&input, &norm(c)), *c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
 }
 
 /// What a phone type's entry turned out to be.
@@ -506,7 +552,33 @@ impl Walker<'_> {
             }
             let field_path = join(path, &k.value);
             let suggestion = suggest(&k.value, known);
+            // A registered type or the email written under `phones` or beside `registered`: say where it goes.
+            let misplaced = match (unknown_code, what, suggestion) {
+                ("unknown-phone-type", _, None) | ("unknown-field", "a user entry", None) => {
+                    use super::registered::{TypeName, classify};
+                    match classify(&k.value) {
+                        TypeName::Managed(t) => Some(format!(
+                            "`{t}` is a registered method type: declare it under the entry's `registered` (kind \
+                             AuthenticationMethods), as `absent` or a list of ids to keep"
+                        )),
+                        TypeName::Elsewhere(Some("email")) if unknown_code == "unknown-phone-type" => Some(
+                            "the password-reset email is the entry's own `email` field (kind AuthenticationMethods)"
+                                .to_string(),
+                        ),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
             let (message, help) = match (unknown_code, suggestion) {
+                ("unknown-phone-type", None) if misplaced.is_some() => (
+                    format!("`{}` is not a phone type", k.value),
+                    misplaced.unwrap_or_default(),
+                ),
+                (_, None) if misplaced.is_some() => (
+                    format!("unknown field `{}` in {what}", k.value),
+                    misplaced.unwrap_or_default(),
+                ),
                 ("unknown-phone-type", Some(s)) => (
                     format!("`{}` is not a phone type: did you mean `{s}`?", k.value),
                     format!("rename it to `{s}`; phone types are {}", list(known)),
@@ -609,20 +681,13 @@ impl Walker<'_> {
             |shown| format!("`apiVersion: {shown}` is not a version this authctl reads"),
             format!("write `apiVersion: {API_VERSION}`"),
         );
-        let kind_ok = self.header_field(
-            doc,
-            kind,
-            ("kind", KIND, "kind"),
-            format!("add `kind: {KIND}` after `apiVersion`"),
-            |shown| format!("`kind: {shown}` is not a kind authctl reads"),
-            format!("write `kind: {KIND}` (a manifest of users' phone methods)"),
-        );
-        let header_ok = api_ok && kind_ok;
+        let kind = self.kind(doc, kind);
+        let header_ok = api_ok && kind.is_some();
         // A document of another kind or version (say, a Kubernetes manifest in the same directory): its other
         // fields would only add noise.
-        if !header_ok {
+        let (true, Some(kind)) = (header_ok, kind) else {
             return;
-        }
+        };
         let Some((spec_key, spec)) = spec else {
             self.error(
                 "missing-field",
@@ -679,7 +744,7 @@ impl Walker<'_> {
             return;
         };
         for (i, item) in items.iter().enumerate() {
-            self.user(item, &format!("spec.users[{i}]"), mode, out);
+            self.user(item, &format!("spec.users[{i}]"), (mode, kind), out);
         }
     }
 
@@ -711,6 +776,46 @@ impl Walker<'_> {
                 false
             }
             Some(_) => true,
+        }
+    }
+
+    /// The document's `kind`: `PhoneMethods` or `AuthenticationMethods` (`None` after reporting a missing or wrong
+    /// one).
+    fn kind(&mut self, doc: &SNode, field: Option<(&Spanned<String>, &SNode)>) -> Option<Kind> {
+        let both = format!(
+            "write `kind: {AUTHENTICATION_METHODS_KIND}` (phones, SMS sign-in, the password-reset email and the \
+             methods users register) or `kind: {KIND}` (phones and SMS sign-in only)"
+        );
+        let Some((_, v)) = field else {
+            self.error(
+                "missing-field",
+                &doc.referenced,
+                "kind",
+                "the document has no `kind`".into(),
+                format!("add it after `apiVersion`: {both}"),
+            );
+            return None;
+        };
+        match &v.value {
+            Node::Str(s) if s == KIND => Some(Kind::PhoneMethods),
+            Node::Str(s) if s == AUTHENTICATION_METHODS_KIND => Some(Kind::AuthenticationMethods),
+            other => {
+                let shown = self.shown(v);
+                let hint = match other {
+                    Node::Str(s) => suggest(s, &KINDS)
+                        .map(|s| format!(": did you mean `{s}`?"))
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                self.error(
+                    "kind",
+                    &v.referenced,
+                    "kind",
+                    format!("`kind: {shown}` is not a kind authctl reads{hint}"),
+                    both,
+                );
+                None
+            }
         }
     }
 
