@@ -20,7 +20,10 @@ use super::node::{Node, SNode};
 use crate::model::{DesiredUser, Mode, SmsSignIn, SourceLocation};
 use crate::phone::PhoneNumber;
 
+mod policy;
 mod user;
+
+pub use policy::{PolicyDeclaration, check_across_policies};
 
 /// One user entry as declared, with what the checks across users need.
 #[derive(Debug, Clone)]
@@ -63,9 +66,26 @@ pub fn yaml_options() -> serde_saphyr::Options {
     }
 }
 
-/// Parses and checks one file, appending its users to `out` and its problems to `diags`.
+/// Parses and checks one file, appending its users to `out` and its problems to `diags` (policy documents are
+/// checked and dropped; see [`check_file_with_policies`]).
 pub fn check_file(file: &str, text: &str, out: &mut Vec<Declaration>, diags: &mut Vec<Diagnostic>) {
-    let mut w = Walker { file, text, diags };
+    check_file_with_policies(file, text, out, &mut Vec::new(), diags);
+}
+
+/// [`check_file`], also appending the file's `AuthenticationMethodsPolicy` documents to `policies`.
+pub fn check_file_with_policies(
+    file: &str,
+    text: &str,
+    out: &mut Vec<Declaration>,
+    policies: &mut Vec<PolicyDeclaration>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut w = Walker {
+        file,
+        text,
+        diags,
+        policies,
+    };
     let docs: Vec<SNode> = match serde_saphyr::from_str_multiple_with_options::<SNode, Vec<SNode>>(
         text,
         yaml_options(),
@@ -285,6 +305,7 @@ struct Walker<'a> {
     file: &'a str,
     text: &'a str,
     diags: &'a mut Vec<Diagnostic>,
+    policies: &'a mut Vec<PolicyDeclaration>,
 }
 
 impl Walker<'_> {
@@ -601,6 +622,24 @@ impl Walker<'_> {
         let api = get(&fields, "apiVersion");
         let kind = get(&fields, "kind");
         let spec = get(&fields, "spec");
+        // The methods policy kind has its own walk (validate/policy.rs).
+        if let Some((_, k)) = kind
+            && k.value == Node::Str(crate::manifest::policy::POLICY_KIND.into())
+        {
+            if self.header_field(
+                doc,
+                api,
+                ("apiVersion", API_VERSION, "api-version"),
+                format!("add `apiVersion: {API_VERSION}` at the top"),
+                |shown| format!("`apiVersion: {shown}` is not a version this authctl reads"),
+                format!("write `apiVersion: {API_VERSION}`"),
+            ) {
+                let mut found = Vec::new();
+                self.policy_document(doc, k, spec, &mut found);
+                self.policies.extend(found);
+            }
+            return;
+        }
         let api_ok = self.header_field(
             doc,
             api,
@@ -615,7 +654,11 @@ impl Walker<'_> {
             ("kind", KIND, "kind"),
             format!("add `kind: {KIND}` after `apiVersion`"),
             |shown| format!("`kind: {shown}` is not a kind authctl reads"),
-            format!("write `kind: {KIND}` (a manifest of users' phone methods)"),
+            format!(
+                "write `kind: {KIND}` (a manifest of users' phone methods) or `kind: {}` (the tenant's \
+                 authentication methods policy)",
+                crate::manifest::policy::POLICY_KIND
+            ),
         );
         let header_ok = api_ok && kind_ok;
         // A document of another kind or version (say, a Kubernetes manifest in the same directory): its other
