@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::manifest::policy::{ALL_USERS, DesiredPolicy, GroupRef, MethodSpec, SettingKind};
+use crate::manifest::policy::{ALL_USERS, DesiredPolicy, MethodSpec, SettingKind};
 
 use super::model::{Action, BlockCode, Call, Plan};
 

@@ -99,6 +99,10 @@ pub fn plan_text(plan: &Plan, opts: TextOptions) -> String {
         );
         return out;
     }
+    // The methods policy first: it is applied before any user.
+    if let Some(p) = &plan.policy {
+        out.push_str(&super::policy::policy_text(p, c));
+    }
     let shown: Vec<&UserPlan> = plan.users.iter().filter(|u| is_interesting(u)).collect();
     if shown.iter().any(|u| !u.actions.is_empty()) {
         out.push_str(

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::manifest::Manifests;
+use crate::manifest::policy::GroupRef;
 
 const G1: &str = "11111111-1111-4111-8111-111111111111";
 const G2: &str = "22222222-2222-4222-8222-222222222222";
