@@ -22,6 +22,8 @@ pub struct PolicyPlan {
     /// sha256 (hex) over the policy as read when planning (the declared methods' configurations): a saved plan
     /// whose policy reads differently now is stale.
     pub observed_digest: String,
+    /// The methods the manifests declare (manifest keys): the ones `observedDigest` covers.
+    pub declared: Vec<String>,
     /// The methods that change, in the order of the manifest format's table.
     pub methods: Vec<MethodPlan>,
     /// What kept the policy from being planned (a group name that is missing or ambiguous, a read that failed).
@@ -127,6 +129,10 @@ impl PolicyPlan {
         let mut h = Sha256::new();
         h.update(b"authctl policy plan v1\n");
         h.update(self.observed_digest.as_bytes());
+        for k in &self.declared {
+            h.update(b"\n");
+            h.update(k.as_bytes());
+        }
         for m in &self.methods {
             h.update(b"\n");
             h.update(m.method.as_bytes());
@@ -187,12 +193,19 @@ pub fn observed_config<'a>(policy: &'a Value, spec: &MethodSpec) -> Option<&'a V
 
 /// sha256 over the declared methods' configurations as read.
 pub fn observed_digest(desired: &DesiredPolicy, policy: &Value) -> String {
+    let keys: Vec<String> = desired.methods.iter().map(|m| m.spec.key.to_string()).collect();
+    observed_digest_keys(&keys, policy)
+}
+
+/// sha256 over the configurations of the methods `keys` (manifest keys) as read.
+pub fn observed_digest_keys(keys: &[String], policy: &Value) -> String {
     let mut h = Sha256::new();
     h.update(b"authctl observed policy v1\n");
-    for m in &desired.methods {
-        h.update(m.spec.key.as_bytes());
+    for k in keys {
+        let config = crate::manifest::policy::method(k).and_then(|m| observed_config(policy, m));
+        h.update(k.as_bytes());
         h.update(b"=");
-        h.update(canonical(observed_config(policy, m.spec).unwrap_or(&Value::Null)).as_bytes());
+        h.update(canonical(config.unwrap_or(&Value::Null)).as_bytes());
         h.update(b"\n");
     }
     hex::encode(h.finalize())
@@ -484,6 +497,7 @@ pub fn plan_policy(desired: &DesiredPolicy, resolution: &Resolution, policy: &Va
     }
     PolicyPlan {
         observed_digest: observed_digest(desired, policy),
+        declared: desired.methods.iter().map(|m| m.spec.key.to_string()).collect(),
         methods,
         errors: Vec::new(),
         digest: String::new(),
@@ -649,6 +663,34 @@ pub fn apply_sms_policy(plan: &mut Plan, view: &SmsPolicyView) {
     }
     if touched {
         plan.summary = super::engine::summarise(&plan.users);
+    }
+}
+
+/// What apply did with one method's PATCH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyOutcome {
+    /// The manifest key of the method.
+    pub method: String,
+    /// What people call it.
+    pub label: String,
+    /// `applied` (Graph accepted the PATCH), `failed`, or `notAttempted` (an earlier PATCH failed).
+    pub outcome: String,
+    /// Whether the policy read back as planned (after every PATCH); none when not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converged: Option<bool>,
+    /// Graph's error, for a failed PATCH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<super::model::GraphErrorSummary>,
+    /// Anything else worth saying.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl PolicyOutcome {
+    /// Whether this method ended as planned.
+    pub fn ok(&self) -> bool {
+        self.outcome == "applied" && self.converged == Some(true)
     }
 }
 

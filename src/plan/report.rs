@@ -105,6 +105,9 @@ pub struct ApplyReport {
     pub error: Option<String>,
     /// Every user of the plan.
     pub users: Vec<UserReport>,
+    /// The authentication methods policy's PATCHes (applied before any user), when the plan changes the policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<super::methods_policy::PolicyOutcome>,
 }
 
 /// Counts of an [`ApplyReport`].
@@ -152,7 +155,9 @@ impl ApplyReport {
     /// converged.
     pub fn has_failures(&self) -> bool {
         let c = self.counts();
-        self.error.is_some() || c.failed + c.skipped + c.not_attempted + c.not_converged > 0
+        self.error.is_some()
+            || c.failed + c.skipped + c.not_attempted + c.not_converged > 0
+            || self.policy.iter().any(|p| !p.ok())
     }
 }
 

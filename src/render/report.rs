@@ -21,6 +21,30 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
             v(&e.to_string())
         );
     }
+    // The methods policy first: it was applied before any user.
+    for p in &report.policy {
+        let (sym, col) = match (p.outcome.as_str(), p.converged) {
+            ("applied", Some(true)) => ("✓", Color::Green),
+            ("applied", _) => ("…", Color::Yellow),
+            _ => ("✗", Color::Red),
+        };
+        let state = match (p.outcome.as_str(), p.converged) {
+            ("applied", Some(true)) => "applied, reads back as planned".to_string(),
+            ("applied", _) => "applied, NOT read back as planned".to_string(),
+            (o, _) => o.to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(&format!("{sym} policy: {} — {state}", p.label), col, c)
+        );
+        if let Some(e) = &p.error {
+            let _ = writeln!(out, "    {}", v(&e.to_string()));
+        }
+        for n in &p.notes {
+            let _ = writeln!(out, "    {}", v(n));
+        }
+    }
     // Users with nothing to do and nothing to say are counted, not listed: at 10,000 users the report would
     // otherwise be mostly "no changes" lines hiding the few that matter (`--format json` lists every user). The
     // executor's "nothing to do" reason is what folds them, not something to show.
