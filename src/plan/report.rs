@@ -231,6 +231,10 @@ pub struct DriftReport {
     pub error: Option<String>,
     /// Drifted or failed users only.
     pub users: Vec<DriftUser>,
+    /// Methods of the authentication methods policy that differ from the manifests (apply would fix them; they
+    /// count in `fixable`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<super::methods_policy::MethodPlan>,
 }
 
 impl DriftReport {
@@ -316,10 +320,29 @@ impl DriftReport {
                 });
             }
         }
-        let errors =
-            users.iter().filter(|u| u.error.is_some()).count() + usize::from(plan.error.is_some());
-        let drifted = users.iter().filter(|u| !u.differences.is_empty()).count();
-        let fixable = users
+        let policy_errors: Vec<String> = plan
+            .policy
+            .iter()
+            .flat_map(|p| &p.errors)
+            .map(|e| {
+                if e.line > 0 {
+                    format!("{}:{}:{}: {}: {}", e.file, e.line, e.column, e.path, e.message)
+                } else {
+                    e.message.clone()
+                }
+            })
+            .collect();
+        let policy: Vec<super::methods_policy::MethodPlan> = plan
+            .policy
+            .iter()
+            .flat_map(|p| p.methods.iter().cloned())
+            .collect();
+        let errors = users.iter().filter(|u| u.error.is_some()).count()
+            + usize::from(plan.error.is_some())
+            + policy_errors.len();
+        let drifted = users.iter().filter(|u| !u.differences.is_empty()).count() + policy.len();
+        let fixable = policy.len()
+            + users
             .iter()
             .filter(|u| {
                 u.differences
@@ -333,8 +356,13 @@ impl DriftReport {
             users_checked: plan.users.len(),
             drifted,
             errors,
-            error: plan.error.as_ref().map(ToString::to_string),
+            error: plan
+                .error
+                .as_ref()
+                .map(ToString::to_string)
+                .or_else(|| (!policy_errors.is_empty()).then(|| policy_errors.join("; "))),
             users,
+            policy,
         }
     }
 }

@@ -233,6 +233,25 @@ pub fn drift_text(report: &DriftReport, color: bool) -> String {
             v(&e.to_string())
         );
     }
+    for m in &report.policy {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(&format!("policy: {} ({})", m.label, m.method), Color::Bold, c)
+        );
+        for s in &m.settings {
+            let _ = writeln!(
+                out,
+                "  ~ {}: manifests {}, Graph {}",
+                v(&s.setting),
+                v(&s.after.to_string()),
+                v(&s.before.to_string())
+            );
+        }
+        for t in &m.targets {
+            let _ = writeln!(out, "  {}", super::policy::target_line(t).0);
+        }
+    }
     for u in &report.users {
         let name = u.upn.as_deref().unwrap_or(&u.user);
         let _ = writeln!(
