@@ -490,3 +490,118 @@ mod tests {
         assert_eq!(METHODS.len(), 10);
     }
 }
+
+/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn yaml_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => quoted(s),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(yaml_value).collect::<Vec<_>>().join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Today's policy as an `AuthenticationMethodsPolicy` manifest (what `import --policy` writes): every method with
+/// its state, targets and settings. `group_refs` gives what to write for a group id (its display name when that
+/// name picks exactly this group, else the id); `names` the display name for a comment. Returns the YAML and what it
+/// could not keep (targets of type `user`).
+pub fn write_policy_manifest(
+    policy: &Value,
+    group_refs: &std::collections::HashMap<String, String>,
+) -> (String, Vec<String>) {
+    let mut out = format!(
+        "# The tenant's authentication methods policy as authctl imported it. Only the methods listed here, and within\n\
+         # a method only the settings written, are managed; delete what you don't want to manage.\n\
+         apiVersion: authctl/v1\nkind: {POLICY_KIND}\nspec:\n"
+    );
+    let mut warnings = Vec::new();
+    for m in METHODS {
+        let config = match m.config_id {
+            Some(id) => policy["authenticationMethodConfigurations"]
+                .as_array()
+                .and_then(|a| {
+                    a.iter()
+                        .find(|c| c["id"].as_str().is_some_and(|c| c.eq_ignore_ascii_case(id)))
+                }),
+            None => policy
+                .get("registrationEnforcement")
+                .and_then(|r| r.get("authenticationMethodsRegistrationCampaign")),
+        };
+        let Some(c) = config else {
+            continue;
+        };
+        out.push_str(&format!("  {}:\n", m.key));
+        if let Some(s) = c["state"].as_str() {
+            out.push_str(&format!("    state: {s}\n"));
+        }
+        for (key, list, include) in [
+            ("include", "includeTargets", true),
+            ("exclude", "excludeTargets", false),
+        ] {
+            let targets: Vec<&Value> = c[list].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+            let mut lines = Vec::new();
+            for t in targets {
+                let id = t["id"].as_str().unwrap_or_default();
+                if t["targetType"].as_str().unwrap_or("group") != "group" {
+                    warnings.push(format!(
+                        "{}: the {key} target of type `{}` ({id}) can't be written in a manifest (groups and all \
+                         users only); planning the manifest will remove it",
+                        m.key,
+                        t["targetType"].as_str().unwrap_or_default()
+                    ));
+                    continue;
+                }
+                let mut line = if id == ALL_USERS {
+                    "      - allUsers: true\n".to_string()
+                } else {
+                    let r = group_refs
+                        .get(&id.to_ascii_lowercase())
+                        .cloned()
+                        .unwrap_or_else(|| id.to_string());
+                    format!("      - group: {}\n", quoted(&r))
+                };
+                if include {
+                    for f in m.target_flags {
+                        let v = t.get(f.graph).cloned().unwrap_or_else(|| f.default.value());
+                        line.push_str(&format!(
+                            "        {}: {}\n",
+                            f.key,
+                            yaml_value(&show_setting(f.kind, &v))
+                        ));
+                    }
+                }
+                lines.push(line);
+            }
+            if lines.is_empty() {
+                out.push_str(&format!("    {key}: []\n"));
+            } else {
+                out.push_str(&format!("    {key}:\n"));
+                for l in lines {
+                    out.push_str(&l);
+                }
+            }
+        }
+        for s in m.settings {
+            let v = s.path.iter().fold(c, |v, k| v.get(k).unwrap_or(&Value::Null));
+            if v.is_null() {
+                continue;
+            }
+            let shown = show_setting(s.kind, v);
+            // A value the manifest can't express (an enum word authctl doesn't know) is left out, unmanaged.
+            let known = match (s.kind, &shown) {
+                (SettingKind::Enum(words), Value::String(w)) => words.iter().any(|(m, _)| m == w),
+                _ => true,
+            };
+            if known {
+                out.push_str(&format!("    {}: {}\n", s.key, yaml_value(&shown)));
+            }
+        }
+    }
+    (out, warnings)
+}
