@@ -25,6 +25,7 @@ mod convergence;
 mod engine;
 mod lockout;
 pub mod methods_policy;
+mod policy_model;
 mod model;
 mod redact;
 mod report;

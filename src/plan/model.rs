@@ -420,7 +420,7 @@ pub struct Plan {
     /// The tenant's authentication methods policy, when the manifests declare it (kind
     /// `AuthenticationMethodsPolicy`): applied before any user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<super::methods_policy::PolicyPlan>,
+    pub policy: Option<super::policy_model::PolicyPlan>,
 }
 
 /// Why a saved plan could not be loaded.

@@ -107,7 +107,7 @@ pub struct ApplyReport {
     pub users: Vec<UserReport>,
     /// The authentication methods policy's PATCHes (applied before any user), when the plan changes the policy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub policy: Vec<super::methods_policy::PolicyOutcome>,
+    pub policy: Vec<PolicyOutcome>,
 }
 
 /// Counts of an [`ApplyReport`].
@@ -234,7 +234,7 @@ pub struct DriftReport {
     /// Methods of the authentication methods policy that differ from the manifests (apply would fix them; they
     /// count in `fixable`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub policy: Vec<super::methods_policy::MethodPlan>,
+    pub policy: Vec<super::policy_model::MethodPlan>,
 }
 
 impl DriftReport {
@@ -332,7 +332,7 @@ impl DriftReport {
                 }
             })
             .collect();
-        let policy: Vec<super::methods_policy::MethodPlan> = plan
+        let policy: Vec<super::policy_model::MethodPlan> = plan
             .policy
             .iter()
             .flat_map(|p| p.methods.iter().cloned())
@@ -364,5 +364,33 @@ impl DriftReport {
             users,
             policy,
         }
+    }
+}
+
+/// What apply did with one method's PATCH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyOutcome {
+    /// The manifest key of the method.
+    pub method: String,
+    /// What people call it.
+    pub label: String,
+    /// `applied` (Graph accepted the PATCH), `failed`, or `notAttempted` (an earlier PATCH failed).
+    pub outcome: String,
+    /// Whether the policy read back as planned (after every PATCH); none when not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converged: Option<bool>,
+    /// Graph's error, for a failed PATCH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<super::model::GraphErrorSummary>,
+    /// Anything else worth saying.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl PolicyOutcome {
+    /// Whether this method ended as planned.
+    pub fn ok(&self) -> bool {
+        self.outcome == "applied" && self.converged == Some(true)
     }
 }
