@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod model;
 pub mod node;
 pub mod policy;
+pub mod policy_schema;
 pub mod validate;
 pub mod write;
 
