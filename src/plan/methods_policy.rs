@@ -392,6 +392,9 @@ pub fn sms_in_scope(config: &Value, user_id: &str, groups: &HashSet<String>) -> 
             .is_some_and(|ts| ts.iter().any(names))
 }
 
+/// How the note of an SMS action that waits for the policy change begins.
+pub const POLICY_NOTE: &str = "after the policy change";
+
 /// What the policy tells the user plans about SMS sign-in.
 #[derive(Debug, Clone, Default)]
 pub struct SmsPolicyView {
@@ -450,9 +453,9 @@ pub fn apply_sms_policy(plan: &mut Plan, view: &SmsPolicyView) {
                     Some("ready".into()),
                 )
             };
-            a.note = Some(
-                "after the policy change puts the user in SMS sign-in scope; the state is re-read first".into(),
-            );
+            a.note = Some(format!(
+                "{POLICY_NOTE} puts the user in SMS sign-in scope; the state is re-read first"
+            ));
             // SMS sign-in goes after any mobile write and before deletes, as the engine orders it.
             let at = u
                 .actions
