@@ -52,20 +52,44 @@ pub fn refusal(p: &PolicyPlan, allow_removal: bool) -> Option<String> {
     None
 }
 
-/// Re-reads the policy and checks the saved plan was made from the policy as it is now.
-pub async fn check_fresh(p: &PolicyPlan, graph: &Graph) -> Result<(), String> {
+/// Re-reads the policy and checks the saved plan was made from the policy as it is now: `Ok(false)`, fresh;
+/// `Ok(true)`, every change of the plan already reads back (an earlier apply of this plan), nothing left to send;
+/// `Err`, the policy changed since the plan (stale).
+pub async fn check_fresh(p: &PolicyPlan, graph: &Graph) -> Result<bool, String> {
     let now = graph
         .get_methods_policy()
         .await
         .map_err(|e| format!("cannot read the authentication methods policy: {e}"))?;
-    if observed_digest_of(p, &now) != p.observed_digest {
-        return Err(
-            "the authentication methods policy changed since the plan was made (the plan is stale); nothing is \
-             applied. Make a new plan"
-                .into(),
-        );
+    if observed_digest_of(p, &now) == p.observed_digest {
+        return Ok(false);
     }
-    Ok(())
+    if p.has_changes()
+        && p.methods
+            .iter()
+            .all(|m| config_of(&now, &m.method).is_some_and(|c| reads_back(&m.patch, c)))
+    {
+        return Ok(true);
+    }
+    Err(
+        "the authentication methods policy changed since the plan was made (the plan is stale); nothing is \
+         applied. Make a new plan"
+            .into(),
+    )
+}
+
+/// The report of a saved policy plan found already applied.
+pub fn already_applied(p: &PolicyPlan) -> Vec<PolicyOutcome> {
+    p.methods
+        .iter()
+        .map(|m| PolicyOutcome {
+            method: m.method.clone(),
+            label: m.label.clone(),
+            outcome: "applied".into(),
+            converged: Some(true),
+            error: None,
+            notes: vec!["already applied: the policy reads back as planned; nothing sent".into()],
+        })
+        .collect()
 }
 
 /// The observed digest of a policy for the methods a plan declared.

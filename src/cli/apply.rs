@@ -176,9 +176,10 @@ async fn run_saved(
         ),
         None => None,
     };
-    if let Some(refusal) = saved_policy_refusal(args, graph, &plan, manifests.as_ref()).await {
-        return refuse(args, ctx, &plan, refusal);
-    }
+    let policy_done = match saved_policy_gate(args, graph, &plan, manifests.as_ref()).await {
+        Ok(done) => done,
+        Err(refusal) => return refuse(args, ctx, &plan, refusal),
+    };
     let bar = progress_for(ctx, plan.users.len());
     let verdict = verify(&plan, graph, desired.as_deref(), &policy, &bar).await;
     bar.finish();
@@ -209,6 +210,7 @@ async fn run_saved(
         .collect();
     // The policy first: users whose SMS sign-in the policy change unblocks are re-read after it.
     let policy_outcomes = match plan.policy.as_ref().filter(|p| p.has_changes()) {
+        Some(p) if policy_done => crate::apply::policy::already_applied(p),
         Some(p) => crate::apply::policy::apply_policy(p, graph, args.converge_timeout).await,
         None => Vec::new(),
     };
@@ -315,26 +317,27 @@ fn refuse(args: &Args, ctx: &Context, plan: &Plan, why: String) -> miette::Resul
     Ok(ExitCode::Error)
 }
 
-/// The gate of a saved plan's policy part: not tampered with, made from the policy as it is now, not destructive
-/// without `--allow-policy-removal`, and (verified) exactly what the manifests demand of the policy now.
-async fn saved_policy_refusal(
+/// The gate of a saved plan's policy part: not tampered with, made from the policy as it is now (or already
+/// applied: `Ok(true)`), not destructive without `--allow-policy-removal`, and (verified) exactly what the manifests
+/// demand of the policy now.
+async fn saved_policy_gate(
     args: &Args,
     graph: &Graph,
     plan: &Plan,
     manifests: Option<&crate::manifest::Manifests>,
-) -> Option<String> {
+) -> Result<bool, String> {
     use crate::plan::methods_policy::canonical;
-    let declared = manifests.and_then(|m| m.policy.as_ref());
+    let mut done = false;
     if let Some(p) = &plan.policy {
         if let Some(r) = crate::apply::policy::refusal(p, args.allow_policy_removal) {
-            return Some(r);
+            return Err(r);
         }
-        if let Err(e) = crate::apply::policy::check_fresh(p, graph).await {
-            return Some(e);
-        }
+        done = crate::apply::policy::check_fresh(p, graph).await?;
     }
-    let manifests = manifests?;
-    let now = match declared {
+    let Some(manifests) = manifests else {
+        return Ok(done);
+    };
+    let now = match &manifests.policy {
         Some(d) => Some(
             crate::observe::policy::plan_policy_from_graph(graph, d)
                 .await
@@ -342,6 +345,12 @@ async fn saved_policy_refusal(
         ),
         None => None,
     };
+    if let Some(n) = &now
+        && !n.errors.is_empty()
+        && let Some(r) = crate::apply::policy::refusal(n, true)
+    {
+        return Err(r);
+    }
     let shown = |p: Option<&crate::plan::PolicyPlan>| -> Vec<(String, String)> {
         p.map(|p| {
             p.methods
@@ -351,14 +360,13 @@ async fn saved_policy_refusal(
         })
         .unwrap_or_default()
     };
-    if let Some(n) = &now
-        && let Some(r) = crate::apply::policy::refusal(n, true)
-    {
-        return Some(r);
-    }
-    let saved = shown(plan.policy.as_ref());
+    // Already applied: the manifests must demand nothing more of the policy.
+    let saved = if done {
+        Vec::new()
+    } else {
+        shown(plan.policy.as_ref())
+    };
     let demanded = shown(now.as_ref());
-    let _ = manifests;
     if saved != demanded {
         let list = |v: &[(String, String)]| {
             if v.is_empty() {
@@ -370,13 +378,14 @@ async fn saved_policy_refusal(
                     .join("; ")
             }
         };
-        return Some(format!(
-            "the saved plan does not match what the manifests demand of the authentication methods policy; nothing              is applied. Make a new plan from these manifests:\n  - saved: {}\n  - demanded: {}",
+        return Err(format!(
+            "the saved plan does not match what the manifests demand of the authentication methods policy; nothing \
+             is applied. Make a new plan from these manifests:\n  - saved: {}\n  - demanded: {}",
             list(&saved),
             list(&demanded)
         ));
     }
-    None
+    Ok(done)
 }
 
 /// The executor's options from the flags, with a progress bar over the users that have changes.
