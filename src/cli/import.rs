@@ -164,7 +164,10 @@ async fn run_policy(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
             crate::private_file::write_with(out, |w| w.write_all(yaml.as_bytes()))
                 .map_err(|e| miette!("cannot write {}: {e}", out.display()))?;
             if !ctx.quiet {
-                eprintln!("Wrote the authentication methods policy to {}", out.display());
+                eprintln!(
+                    "Wrote the authentication methods policy to {}",
+                    out.display()
+                );
             }
         }
         None => print_stdout(&yaml)?,

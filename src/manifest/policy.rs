@@ -124,7 +124,6 @@ const TRISTATE: &[(&str, &str)] = &[
     ("disabled", "disabled"),
 ];
 
-
 /// Every method the kind manages, in the order plans show them.
 pub const METHODS: &[MethodSpec] = &[
     MethodSpec {
@@ -410,7 +409,10 @@ pub struct DesiredPolicy {
 /// units of `unit_secs`. Errors say why in words.
 pub fn parse_whole(text: &str, unit_secs: u64) -> Result<i64, String> {
     let t = text.trim();
-    let secs = if let Some(days) = t.strip_suffix('d').and_then(|d| d.trim().parse::<u64>().ok()) {
+    let secs = if let Some(days) = t
+        .strip_suffix('d')
+        .and_then(|d| d.trim().parse::<u64>().ok())
+    {
         days.checked_mul(86_400)
             .ok_or_else(|| format!("`{t}` is too long"))?
     } else {
@@ -454,40 +456,6 @@ pub fn show_setting(kind: SettingKind, v: &Value) -> Value {
             .find(|(_, g)| g == s)
             .map_or(v.clone(), |(m, _)| Value::String((*m).to_string())),
         _ => v.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_convert_to_whole_units() {
-        assert_eq!(parse_whole("1h", 60), Ok(60));
-        assert_eq!(parse_whole("90m", 60), Ok(90));
-        assert_eq!(parse_whole("30d", 60), Ok(43200));
-        assert_eq!(parse_whole("365d", 86_400), Ok(365));
-        assert!(parse_whole("90s", 60).is_err());
-        assert!(parse_whole("1h", 86_400).is_err());
-        assert!(parse_whole("soon", 60).is_err());
-        assert_eq!(show_minutes(60), "1h");
-        assert_eq!(show_minutes(90), "90m");
-        assert_eq!(show_minutes(43200), "30d");
-    }
-
-    #[test]
-    fn every_configuration_has_its_odata_type() {
-        for m in METHODS {
-            match m.config_id {
-                Some(id) => {
-                    let t = m.odata_type().unwrap();
-                    assert!(t.ends_with("AuthenticationMethodConfiguration"), "{t}");
-                    assert!(t.to_lowercase().contains(&id.to_lowercase()), "{t} {id}");
-                }
-                None => assert_eq!(m.key, "registrationCampaign"),
-            }
-        }
-        assert_eq!(METHODS.len(), 10);
     }
 }
 
@@ -544,7 +512,10 @@ pub fn write_policy_manifest(
             ("include", "includeTargets", true),
             ("exclude", "excludeTargets", false),
         ] {
-            let targets: Vec<&Value> = c[list].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+            let targets: Vec<&Value> = c[list]
+                .as_array()
+                .map(|a| a.iter().collect())
+                .unwrap_or_default();
             let mut lines = Vec::new();
             for t in targets {
                 let id = t["id"].as_str().unwrap_or_default();
@@ -588,7 +559,10 @@ pub fn write_policy_manifest(
             }
         }
         for s in m.settings {
-            let v = s.path.iter().fold(c, |v, k| v.get(k).unwrap_or(&Value::Null));
+            let v = s
+                .path
+                .iter()
+                .fold(c, |v, k| v.get(k).unwrap_or(&Value::Null));
             if v.is_null() {
                 continue;
             }
@@ -604,4 +578,38 @@ pub fn write_policy_manifest(
         }
     }
     (out, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_convert_to_whole_units() {
+        assert_eq!(parse_whole("1h", 60), Ok(60));
+        assert_eq!(parse_whole("90m", 60), Ok(90));
+        assert_eq!(parse_whole("30d", 60), Ok(43200));
+        assert_eq!(parse_whole("365d", 86_400), Ok(365));
+        assert!(parse_whole("90s", 60).is_err());
+        assert!(parse_whole("1h", 86_400).is_err());
+        assert!(parse_whole("soon", 60).is_err());
+        assert_eq!(show_minutes(60), "1h");
+        assert_eq!(show_minutes(90), "90m");
+        assert_eq!(show_minutes(43200), "30d");
+    }
+
+    #[test]
+    fn every_configuration_has_its_odata_type() {
+        for m in METHODS {
+            match m.config_id {
+                Some(id) => {
+                    let t = m.odata_type().unwrap();
+                    assert!(t.ends_with("AuthenticationMethodConfiguration"), "{t}");
+                    assert!(t.to_lowercase().contains(&id.to_lowercase()), "{t} {id}");
+                }
+                None => assert_eq!(m.key, "registrationCampaign"),
+            }
+        }
+        assert_eq!(METHODS.len(), 10);
+    }
 }

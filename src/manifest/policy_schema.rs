@@ -111,7 +111,11 @@ fn true_only(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 impl TryFrom<bool> for AllUsers {
     type Error = &'static str;
     fn try_from(b: bool) -> Result<Self, Self::Error> {
-        if b { Ok(AllUsers) } else { Err("allUsers can only be true") }
+        if b {
+            Ok(AllUsers)
+        } else {
+            Err("allUsers can only be true")
+        }
     }
 }
 impl From<AllUsers> for bool {
@@ -142,7 +146,10 @@ macro_rules! target {
     };
 }
 
-target!(PolicyTarget, "A target: `group` (display name or object id) or `allUsers: true`.");
+target!(
+    PolicyTarget,
+    "A target: `group` (display name or object id) or `allUsers: true`."
+);
 target!(SmsTarget, "An SMS include target.", usable_for_sign_in: bool, "Whether these users may sign in with a code by SMS (default true).");
 target!(AuthenticatorTarget, "A Microsoft Authenticator include target.", authentication_mode: AuthenticationMode, "`any` (default), `push` or `deviceBasedPush`.");
 target!(CampaignTarget, "A registration campaign include target.", targeted_method: TargetedMethod, "The method the campaign nudges to (`microsoftAuthenticator`).");
@@ -229,7 +236,12 @@ method!(TapMethod, "Temporary Access Pass.", PolicyState, PolicyTarget,
     maximum_lifetime: PolicyDuration, "Maximum lifetime (10m–30d).",
     length: u8, "Length of a pass (8–48 characters).",
     usable_once: bool, "Passes are one-time only.");
-method!(SoftwareOathMethod, "Software OATH tokens.", PolicyState, PolicyTarget);
+method!(
+    SoftwareOathMethod,
+    "Software OATH tokens.",
+    PolicyState,
+    PolicyTarget
+);
 method!(X509Method, "Certificate-based authentication.", PolicyState, PolicyTarget,
     default_mode: X509Mode, "`singleFactor` or `multiFactor`.");
 method!(QrCodePinMethod, "QR code + PIN.", PolicyState, PolicyTarget,
@@ -290,7 +302,13 @@ pub fn with_policy_kind(phones: schemars::Schema) -> schemars::Schema {
         _ => serde_json::Map::new(),
     };
     let mut phones_doc = serde_json::Map::new();
-    for key in ["type", "properties", "required", "additionalProperties", "description"] {
+    for key in [
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "description",
+    ] {
         if let Some(v) = root.remove(key) {
             phones_doc.insert(key.into(), v);
         }
@@ -305,12 +323,21 @@ pub fn with_policy_kind(phones: schemars::Schema) -> schemars::Schema {
         }
     }
     let mut policy_doc = serde_json::Map::new();
-    for key in ["type", "properties", "required", "additionalProperties", "description"] {
+    for key in [
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "description",
+    ] {
         if let Some(v) = policy.remove(key) {
             policy_doc.insert(key.into(), v);
         }
     }
-    defs.insert("AuthenticationMethodsPolicyDocument".into(), Value::Object(policy_doc));
+    defs.insert(
+        "AuthenticationMethodsPolicyDocument".into(),
+        Value::Object(policy_doc),
+    );
     root.insert(
         "description".into(),
         json!("An authctl manifest document: users' phone authentication methods (kind PhoneMethods) or the tenant's authentication methods policy (kind AuthenticationMethodsPolicy)."),

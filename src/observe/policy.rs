@@ -146,7 +146,11 @@ pub async fn plan_policy_from_graph(
         Err(e) => {
             let plan = PolicyPlan {
                 observed_digest: String::new(),
-                declared: desired.methods.iter().map(|m| m.spec.key.to_string()).collect(),
+                declared: desired
+                    .methods
+                    .iter()
+                    .map(|m| m.spec.key.to_string())
+                    .collect(),
                 methods: Vec::new(),
                 errors: vec![read_error("the authentication methods policy", &e)],
                 digest: String::new(),

@@ -33,7 +33,11 @@ pub fn observed_config<'a>(policy: &'a Value, spec: &MethodSpec) -> Option<&'a V
 
 /// sha256 over the declared methods' configurations as read.
 pub fn observed_digest(desired: &DesiredPolicy, policy: &Value) -> String {
-    let keys: Vec<String> = desired.methods.iter().map(|m| m.spec.key.to_string()).collect();
+    let keys: Vec<String> = desired
+        .methods
+        .iter()
+        .map(|m| m.spec.key.to_string())
+        .collect();
     observed_digest_keys(&keys, policy)
 }
 
@@ -313,13 +317,19 @@ pub fn plan_policy(desired: &DesiredPolicy, resolution: &Resolution, policy: &Va
                 b.extend(body);
                 Value::Object(b)
             }
-            None => json!({"registrationEnforcement": {"authenticationMethodsRegistrationCampaign": body}}),
+            None => {
+                json!({"registrationEnforcement": {"authenticationMethodsRegistrationCampaign": body}})
+            }
         };
         methods.push(m);
     }
     PolicyPlan {
         observed_digest: observed_digest(desired, policy),
-        declared: desired.methods.iter().map(|m| m.spec.key.to_string()).collect(),
+        declared: desired
+            .methods
+            .iter()
+            .map(|m| m.spec.key.to_string())
+            .collect(),
         methods,
         errors: Vec::new(),
         digest: String::new(),
@@ -384,9 +394,10 @@ pub fn sms_in_scope(config: &Value, user_id: &str, groups: &HashSet<String>) -> 
         id == ALL_USERS || id == user_id.to_ascii_lowercase() || groups.contains(&id)
     };
     config["state"] == "enabled"
-        && config["includeTargets"]
-            .as_array()
-            .is_some_and(|ts| ts.iter().any(|t| t["isUsableForSignIn"] == json!(true) && names(t)))
+        && config["includeTargets"].as_array().is_some_and(|ts| {
+            ts.iter()
+                .any(|t| t["isUsableForSignIn"] == json!(true) && names(t))
+        })
         && !config["excludeTargets"]
             .as_array()
             .is_some_and(|ts| ts.iter().any(names))

@@ -114,7 +114,11 @@ impl PolicyPlan {
     pub fn destructive(&self) -> Vec<String> {
         self.methods
             .iter()
-            .flat_map(|m| m.destructive.iter().map(move |r| format!("{}: {r}", m.label)))
+            .flat_map(|m| {
+                m.destructive
+                    .iter()
+                    .map(move |r| format!("{}: {r}", m.label))
+            })
             .collect()
     }
 
@@ -156,7 +160,8 @@ pub fn canonical(v: &Value) -> String {
     fn sort(v: &Value) -> Value {
         match v {
             Value::Object(o) => {
-                let sorted: BTreeMap<&String, Value> = o.iter().map(|(k, v)| (k, sort(v))).collect();
+                let sorted: BTreeMap<&String, Value> =
+                    o.iter().map(|(k, v)| (k, sort(v))).collect();
                 let mut m = Map::new();
                 for (k, v) in sorted {
                     m.insert(k.clone(), v);
@@ -188,4 +193,3 @@ pub fn overlay(observed: &Value, patch: &Value) -> Value {
     }
     next
 }
-

@@ -326,7 +326,10 @@ impl DriftReport {
             .flat_map(|p| &p.errors)
             .map(|e| {
                 if e.line > 0 {
-                    format!("{}:{}:{}: {}: {}", e.file, e.line, e.column, e.path, e.message)
+                    format!(
+                        "{}:{}:{}: {}: {}",
+                        e.file, e.line, e.column, e.path, e.message
+                    )
                 } else {
                     e.message.clone()
                 }
@@ -343,13 +346,13 @@ impl DriftReport {
         let drifted = users.iter().filter(|u| !u.differences.is_empty()).count() + policy.len();
         let fixable = policy.len()
             + users
-            .iter()
-            .filter(|u| {
-                u.differences
-                    .iter()
-                    .any(|d| d.status == DriftStatus::Planned)
-            })
-            .count();
+                .iter()
+                .filter(|u| {
+                    u.differences
+                        .iter()
+                        .any(|d| d.status == DriftStatus::Planned)
+                })
+                .count();
         DriftReport {
             fixable,
             in_sync: drifted == 0 && errors == 0,

@@ -364,7 +364,9 @@ fn sms_views(desired: &DesiredState, actions: &[Action]) -> Vec<SmsView> {
     // authentication methods policy is applied first): until it runs, the SMS state may be anything.
     let policy_wait = actions
         .iter()
-        .take_while(|a| !(a.target() == Target::Mobile && matches!(a.op(), Op::Create | Op::Update)))
+        .take_while(|a| {
+            !(a.target() == Target::Mobile && matches!(a.op(), Op::Create | Op::Update))
+        })
         .any(|a| a.target() == Target::SmsSignIn && a.after_reread);
     let mut view = if policy_wait && desired.sms_sign_in.is_some() {
         SmsView::Any

@@ -38,7 +38,12 @@ pub fn target_line(t: &TargetChange) -> (String, char) {
         "add" => (format!("+ {} {name}{}", t.list, flags(&t.after)), '+'),
         "remove" => (format!("- {} {name}", t.list), '-'),
         _ => (
-            format!("~ {} {name}{} →{}", t.list, flags(&t.before), flags(&t.after)),
+            format!(
+                "~ {} {name}{} →{}",
+                t.list,
+                flags(&t.before),
+                flags(&t.after)
+            ),
             '~',
         ),
     }
@@ -110,7 +115,12 @@ pub fn policy_text(p: &PolicyPlan, c: bool) -> String {
                 out,
                 "  {}",
                 paint(
-                    &format!("~ {}: {} → {}", s.setting, value(&s.before), value(&s.after)),
+                    &format!(
+                        "~ {}: {} → {}",
+                        s.setting,
+                        value(&s.before),
+                        value(&s.after)
+                    ),
                     Color::Yellow,
                     c
                 )

@@ -237,7 +237,11 @@ pub fn drift_text(report: &DriftReport, color: bool) -> String {
         let _ = writeln!(
             out,
             "{}",
-            paint(&format!("policy: {} ({})", m.label, m.method), Color::Bold, c)
+            paint(
+                &format!("policy: {} ({})", m.label, m.method),
+                Color::Bold,
+                c
+            )
         );
         for s in &m.settings {
             let _ = writeln!(

@@ -47,7 +47,11 @@ pub(crate) fn describe(a: &Action) -> String {
     let mut s = format!("{:<16} {value}", a.target().as_str());
     if a.target() == Target::SmsSignIn {
         let _ = write!(s, " ({} SMS sign-in", a.op());
-        if a.after_reread && a.note.as_deref().is_some_and(|n| n.starts_with(POLICY_NOTE)) {
+        if a.after_reread
+            && a.note
+                .as_deref()
+                .is_some_and(|n| n.starts_with(POLICY_NOTE))
+        {
             s.push_str(" after the policy change, if a re-read still needs it");
         } else if a.after_reread {
             s.push_str(" if needed, after re-reading the mobile");

@@ -55,10 +55,11 @@ impl Case {
     /// Runs `authctl COMMAND ARGS… --emulate tenant.yaml --virtual-clock` (`persist`: writes the tenant back).
     fn run(&self, command: &str, args: &[&str], persist: bool) -> Output {
         let mut cmd = authctl_cmd();
-        cmd.current_dir(&self.dir)
-            .arg(command)
-            .args(args)
-            .args(["--emulate", "tenant.yaml", "--virtual-clock"]);
+        cmd.current_dir(&self.dir).arg(command).args(args).args([
+            "--emulate",
+            "tenant.yaml",
+            "--virtual-clock",
+        ]);
         if persist {
             cmd.arg("--emulate-persist");
         }
@@ -116,17 +117,28 @@ fn the_examples_plan_apply_plan_clean_and_drift_0_with_lidias_sms_sign_in_in_the
     assert_eq!(plan.status.code(), Some(2), "{}", both(&plan));
     let text = stdout(&plan);
     // The policy comes first, per method; LidiaH's SMS sign-in is planned after it instead of blocked.
-    let policy_at = text.find("Authentication methods policy").expect("policy section");
+    let policy_at = text
+        .find("Authentication methods policy")
+        .expect("policy section");
     let users_at = text.find("# LidiaH@contoso.com").expect("LidiaH planned");
     assert!(policy_at < users_at, "{text}");
-    assert!(text.contains("+ include group \"EMEA offices\" (isUsableForSignIn: true)"), "{text}");
-    assert!(text.contains("~ smsSignIn        notAllowedByPolicy → ready"), "{text}");
+    assert!(
+        text.contains("+ include group \"EMEA offices\" (isUsableForSignIn: true)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("~ smsSignIn        notAllowedByPolicy → ready"),
+        "{text}"
+    );
     assert!(!text.contains("DESTRUCTIVE"), "{text}");
 
     let apply = c.run("apply", &["m", "--auto-approve"], true);
     assert_eq!(apply.status.code(), Some(0), "{}", both(&apply));
     let report = stdout(&apply);
-    assert!(report.contains("policy: SMS — applied, reads back as planned"), "{report}");
+    assert!(
+        report.contains("policy: SMS — applied, reads back as planned"),
+        "{report}"
+    );
     // LidiaH is now in scope and her SMS sign-in was enabled in the same apply.
     let t = c.tenant();
     let lidia = t.users.iter().find(|u| u.id == LIDIA).unwrap();
@@ -166,9 +178,14 @@ fn the_plan_json_and_markdown_carry_the_policy_diff() {
     assert_eq!(sms["targets"][0]["op"], "add");
     let md = c.run("plan", &["m", "--format", "markdown"], false);
     let md = stdout(&md);
-    let at = md.find("### Authentication methods policy").expect("section");
+    let at = md
+        .find("### Authentication methods policy")
+        .expect("section");
     assert!(at < md.find("LidiaH").unwrap_or(usize::MAX), "{md}");
-    assert!(md.contains("`+ include group \"EMEA offices\" (isUsableForSignIn: true)`"), "{md}");
+    assert!(
+        md.contains("`+ include group \"EMEA offices\" (isUsableForSignIn: true)`"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -180,10 +197,7 @@ fn validation_names_each_problem_with_its_place_and_a_fix() {
             "  temporaryAccessPass:\n    defaultLifetime: 5m\n    minimumLifetime: 2h\n    maximumLifetime: 1h\n    lenght: 8\n  qrCodePin:\n    pinLength: 6\n  fido2:\n    aaguids: [not-a-guid]\n  smss:\n    state: enabled\n  sms:\n    state: on\n",
         ),
     );
-    c.write(
-        "m/q.yaml",
-        &policy_doc("  voice:\n    state: disabled\n"),
-    );
+    c.write("m/q.yaml", &policy_doc("  voice:\n    state: disabled\n"));
     let out = authctl_cmd()
         .current_dir(&c.dir)
         .args(["validate", "m"])
@@ -193,7 +207,7 @@ fn validation_names_each_problem_with_its_place_and_a_fix() {
     // miette wraps long messages: join the wrapped lines.
     let text = both(&out).replace("\n  │ ", " ");
     for want in [
-        "m/p.yaml:5:22",                // defaultLifetime 5m: outside 10 minutes–30 days
+        "m/p.yaml:5:22", // defaultLifetime 5m: outside 10 minutes–30 days
         "outside the range Graph accepts (10 minutes to 30 days)",
         "`maximumLifetime` (1h) is shorter than `minimumLifetime` (2h)",
         "unknown field `lenght`",
@@ -218,13 +232,21 @@ fn targets_resolve_by_name_or_id_and_missing_or_ambiguous_names_are_errors_at_th
     let c = Case::new(&twin);
     c.write(
         "m/p.yaml",
-        &policy_doc("  sms:\n    include:\n      - group: Nobody here\n      - group: EMEA offices\n"),
+        &policy_doc(
+            "  sms:\n    include:\n      - group: Nobody here\n      - group: EMEA offices\n",
+        ),
     );
     let out = c.run("plan", &["m"], false);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
     let text = both(&out);
-    assert!(text.contains("m/p.yaml:6:9: spec.sms.include[0]: no group is named \"Nobody here\""), "{text}");
-    assert!(text.contains("m/p.yaml:7:9: spec.sms.include[1]: 2 groups are named \"EMEA offices\""), "{text}");
+    assert!(
+        text.contains("m/p.yaml:6:9: spec.sms.include[0]: no group is named \"Nobody here\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("m/p.yaml:7:9: spec.sms.include[1]: 2 groups are named \"EMEA offices\""),
+        "{text}"
+    );
     // Nothing is planned for the policy while a target is unresolved.
     assert!(!text.contains("# policy: SMS"), "{text}");
 
@@ -245,7 +267,9 @@ fn targets_resolve_by_name_or_id_and_missing_or_ambiguous_names_are_errors_at_th
     );
     let out = c.run("plan", &["m"], false);
     assert_eq!(out.status.code(), Some(1));
-    assert!(both(&out).contains("no group has the object id `00000000-0000-4000-8000-00000000abcd`"));
+    assert!(
+        both(&out).contains("no group has the object id `00000000-0000-4000-8000-00000000abcd`")
+    );
 }
 
 #[test]
@@ -281,23 +305,43 @@ fn a_change_that_takes_a_method_away_is_refused_without_allow_policy_removal() {
     let plan = c.run("plan", &["m"], false);
     let text = stdout(&plan);
     let banner = text.find("DESTRUCTIVE POLICY CHANGE").expect("banner");
-    assert!(banner < text.find("# policy: SMS").unwrap(), "banner first: {text}");
-    assert!(text.contains("group \"SMS sign-in\" is removed from the includes"), "{text}");
+    assert!(
+        banner < text.find("# policy: SMS").unwrap(),
+        "banner first: {text}"
+    );
+    assert!(
+        text.contains("group \"SMS sign-in\" is removed from the includes"),
+        "{text}"
+    );
     let before = c.sms_config_or_seed();
     let refused = c.run("apply", &["m", "--auto-approve"], true);
     assert_eq!(refused.status.code(), Some(1), "{}", both(&refused));
     assert!(both(&refused).contains("--allow-policy-removal"));
     assert_eq!(c.sms_config_or_seed(), before, "nothing was written");
-    let allowed = c.run("apply", &["m", "--auto-approve", "--allow-policy-removal"], true);
+    let allowed = c.run(
+        "apply",
+        &["m", "--auto-approve", "--allow-policy-removal"],
+        true,
+    );
     assert_eq!(allowed.status.code(), Some(0), "{}", both(&allowed));
     let sms = c.sms_config();
     assert_eq!(sms["includeTargets"].as_array().unwrap().len(), 1);
-    assert_eq!(sms["includeTargets"][0]["id"].as_str().unwrap().to_lowercase(), EMEA);
+    assert_eq!(
+        sms["includeTargets"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_lowercase(),
+        EMEA
+    );
     // Disabling the method is destructive too.
     c.write("m/p.yaml", &policy_doc("  sms:\n    state: disabled\n"));
     let out = c.run("apply", &["m", "--auto-approve"], true);
     assert_eq!(out.status.code(), Some(1));
-    assert!(both(&out).contains("the method is disabled"), "{}", both(&out));
+    assert!(
+        both(&out).contains("the method is disabled"),
+        "{}",
+        both(&out)
+    );
 }
 
 impl Case {
@@ -322,11 +366,16 @@ fn a_saved_policy_plan_is_refused_when_stale_tampered_or_not_what_the_manifests_
         .iter_mut()
         .find(|m| m["method"] == "sms")
         .unwrap();
-    sms["patch"]["includeTargets"] = json!([{"id": "all_users", "targetType": "group", "isUsableForSignIn": true}]);
+    sms["patch"]["includeTargets"] =
+        json!([{"id": "all_users", "targetType": "group", "isUsableForSignIn": true}]);
     c.write("tampered.json", &serde_json::to_string(&v).unwrap());
     let out = c.run("apply", &["--plan", "tampered.json", "--unverified"], true);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
-    assert!(both(&out).contains("was modified after it was made"), "{}", both(&out));
+    assert!(
+        both(&out).contains("was modified after it was made"),
+        "{}",
+        both(&out)
+    );
 
     // Verified against other manifests: refused, naming what differs.
     c.write(
@@ -335,13 +384,21 @@ fn a_saved_policy_plan_is_refused_when_stale_tampered_or_not_what_the_manifests_
     );
     let out = c.run("apply", &["--plan", "plan.json", "m2"], true);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
-    assert!(both(&out).contains("does not match what the manifests demand of the authentication methods policy"));
+    assert!(
+        both(&out).contains(
+            "does not match what the manifests demand of the authentication methods policy"
+        )
+    );
 
     // Stale: the policy changed out of band since the plan.
     c.edit_tenant(|t| t.replace("isUsableForSignIn: true }", "isUsableForSignIn: false }"));
     let out = c.run("apply", &["--plan", "plan.json", "m"], true);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
-    assert!(both(&out).contains("changed since the plan was made"), "{}", both(&out));
+    assert!(
+        both(&out).contains("changed since the plan was made"),
+        "{}",
+        both(&out)
+    );
     assert!(c.sms_config()["includeTargets"].as_array().unwrap().len() == 1);
 
     // The same saved plan against the policy it was made from: applied, LidiaH included.
@@ -349,7 +406,12 @@ fn a_saved_policy_plan_is_refused_when_stale_tampered_or_not_what_the_manifests_
     std::fs::write(c2.dir.join("plan.json"), &saved).unwrap();
     let out = c2.run("apply", &["--plan", "plan.json", "m"], true);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
-    let lidia = c2.tenant().users.into_iter().find(|u| u.id == LIDIA).unwrap();
+    let lidia = c2
+        .tenant()
+        .users
+        .into_iter()
+        .find(|u| u.id == LIDIA)
+        .unwrap();
     assert_eq!(
         serde_json::to_value(lidia).unwrap()["phones"]["mobile"]["smsSignInState"],
         "ready"

@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 use super::{Walker, get, is_guid, join, list, suggest};
 use crate::manifest::node::{Node, SNode};
 use crate::manifest::policy::{
-    DesiredMethod, DesiredPolicy, DesiredSetting, DesiredTarget, GroupRef, MethodSpec, METHODS,
+    DesiredMethod, DesiredPolicy, DesiredSetting, DesiredTarget, GroupRef, METHODS, MethodSpec,
     SettingKind, parse_whole,
 };
 
@@ -52,10 +52,10 @@ impl Walker<'_> {
                     self.mapping(spec, "spec", "`spec`", &keys(), "unknown-method")
                 {
                     for m in METHODS {
-                        if let Some((k, v)) = get(&fields, m.key) {
-                            if let Some(d) = self.policy_method(m, k, v) {
-                                methods.push(d);
-                            }
+                        if let Some((k, v)) = get(&fields, m.key)
+                            && let Some(d) = self.policy_method(m, k, v)
+                        {
+                            methods.push(d);
                         }
                     }
                 }
@@ -305,7 +305,9 @@ impl Walker<'_> {
                         "invalid-value",
                         &g.referenced,
                         &join(path, "group"),
-                        format!("`group` must be a group's display name or object id, not `{shown}`"),
+                        format!(
+                            "`group` must be a group's display name or object id, not `{shown}`"
+                        ),
                         "write the group's display name (`group: SMS sign-in`) or object id".into(),
                     );
                     return None;
@@ -318,8 +320,9 @@ impl Walker<'_> {
                         "invalid-value",
                         &a.referenced,
                         &join(path, "allUsers"),
-                        "all users can't be excluded (Graph refuses `all_users` in excludeTargets)".into(),
-                        format!("disable the method instead (`state: disabled`), or exclude groups"),
+                        "all users can't be excluded (Graph refuses `all_users` in excludeTargets)"
+                            .into(),
+                        "disable the method instead (`state: disabled`), or exclude groups".into(),
                     );
                     return None;
                 }
@@ -393,8 +396,13 @@ impl DesiredMethod {
                     "invalid-type",
                     &v.referenced,
                     path,
-                    format!("`{}` must be a list of targets, not {}", key.value, other.kind()),
-                    "write one `- group: …` (or `- allUsers: true`) per target; none is `[]`".into(),
+                    format!(
+                        "`{}` must be a list of targets, not {}",
+                        key.value,
+                        other.kind()
+                    ),
+                    "write one `- group: …` (or `- allUsers: true`) per target; none is `[]`"
+                        .into(),
                 );
                 return;
             }

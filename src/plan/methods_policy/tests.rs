@@ -78,7 +78,11 @@ fn settings_convert_units_and_send_one_patch_with_the_odata_type() {
         &policy(sms("disabled", json!([]), json!([]))),
     );
     assert_eq!(p.methods.len(), 2);
-    let tap = p.methods.iter().find(|m| m.method == "temporaryAccessPass").unwrap();
+    let tap = p
+        .methods
+        .iter()
+        .find(|m| m.method == "temporaryAccessPass")
+        .unwrap();
     assert_eq!(
         tap.patch,
         json!({"@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration",
@@ -90,7 +94,10 @@ fn settings_convert_units_and_send_one_patch_with_the_odata_type() {
     // A nested setting sends its whole top-level object, the rest of it as read.
     let fido = p.methods.iter().find(|m| m.method == "fido2").unwrap();
     assert_eq!(fido.patch["keyRestrictions"]["isEnforced"], json!(true));
-    assert_eq!(fido.patch["keyRestrictions"]["enforcementType"], json!("block"));
+    assert_eq!(
+        fido.patch["keyRestrictions"]["enforcementType"],
+        json!("block")
+    );
 }
 
 #[test]
@@ -106,7 +113,10 @@ fn every_guard_case_is_destructive_and_the_others_are_not() {
     let incl = "    include:\n      - group: One\n      - allUsers: true\n        usableForSignIn: false\n";
     let cases: &[(&str, &str)] = &[
         ("  sms:\n    state: disabled\n", "the method is disabled"),
-        ("  sms:\n    include:\n      - group: One\n", "all users is removed from the includes"),
+        (
+            "  sms:\n    include:\n      - group: One\n",
+            "all users is removed from the includes",
+        ),
         (
             "  sms:\n    include:\n      - allUsers: true\n        usableForSignIn: false\n",
             "group \"One\" is removed from the includes",
@@ -133,7 +143,11 @@ fn every_guard_case_is_destructive_and_the_others_are_not() {
     assert_eq!(p.methods.len(), 1);
     assert!(p.destructive().is_empty(), "{:?}", p.destructive());
     // A disabled method loses nobody.
-    let off = policy(sms("disabled", json!([{"id": G1, "targetType": "group"}]), json!([])));
+    let off = policy(sms(
+        "disabled",
+        json!([{"id": G1, "targetType": "group"}]),
+        json!([]),
+    ));
     let p = plan_of("  sms:\n    include: []\n", &off);
     assert_eq!(p.methods.len(), 1);
     assert!(p.destructive().is_empty());
@@ -143,7 +157,11 @@ fn every_guard_case_is_destructive_and_the_others_are_not() {
 fn a_patch_reads_back_whether_lists_merge_or_replace() {
     let p = plan_of(
         "  sms:\n    state: enabled\n    include:\n      - group: One\n",
-        &policy(sms("disabled", json!([{"id": "all_users", "targetType": "group", "isUsableForSignIn": true}]), json!([]))),
+        &policy(sms(
+            "disabled",
+            json!([{"id": "all_users", "targetType": "group", "isUsableForSignIn": true}]),
+            json!([]),
+        )),
     );
     let patch = &p.methods[0].patch;
     let replaced = json!({"id": "Sms", "state": "enabled",
@@ -152,8 +170,14 @@ fn a_patch_reads_back_whether_lists_merge_or_replace() {
     let merged = json!({"id": "Sms", "state": "enabled",
         "includeTargets": [{"id": "all_users", "targetType": "group", "isUsableForSignIn": true},
                            {"id": G1, "targetType": "group", "isUsableForSignIn": true}]});
-    assert!(!reads_back(patch, &merged), "a merge leaves a target the plan removed");
-    assert!(!reads_back(patch, &json!({"id": "Sms", "state": "disabled"})));
+    assert!(
+        !reads_back(patch, &merged),
+        "a merge leaves a target the plan removed"
+    );
+    assert!(!reads_back(
+        patch,
+        &json!({"id": "Sms", "state": "disabled"})
+    ));
 }
 
 #[test]
