@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use futures_util::StreamExt as _;
 use serde_json::Value;
 
 use crate::graph::{Graph, GraphError};
@@ -12,6 +13,9 @@ use crate::plan::methods_policy::{
     PolicyError, Resolution, SmsPolicyView, apply_sms_policy, observed_config, plan_policy,
 };
 use crate::plan::{BlockCode, Plan, PolicyPlan};
+
+/// Users whose group membership is read at once (for blocked SMS sign-ins).
+const GROUP_READS_IN_FLIGHT: usize = 16;
 
 fn read_error(what: &str, e: &GraphError) -> PolicyError {
     PolicyError {
@@ -219,9 +223,19 @@ pub async fn add_policy(graph: &Graph, desired: Option<&DesiredPolicy>, plan: &m
         Some(p) if p.errors.is_empty() => p.planned_config("sms", &sms),
         _ => sms.clone(),
     };
+    // Several users' groups at once (the client's own parallelism bounds the requests in flight).
+    let reads: Vec<(String, Result<Vec<String>, GraphError>)> =
+        futures_util::stream::iter(blocked.iter().cloned())
+            .map(|id| async move {
+                let r = graph.user_group_ids(&id).await;
+                (id, r)
+            })
+            .buffer_unordered(GROUP_READS_IN_FLIGHT)
+            .collect()
+            .await;
     let mut groups = HashMap::new();
-    for id in &blocked {
-        match graph.user_group_ids(id).await {
+    for (id, r) in reads {
+        match r {
             Ok(ids) => {
                 groups.insert(
                     id.to_ascii_lowercase(),

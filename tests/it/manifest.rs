@@ -35,7 +35,10 @@ fn validate_examples_exits_0() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("valid: 13 users in 5 files"), "{stderr}");
+    assert!(
+        stderr.contains("valid: 13 users and the authentication methods policy in 5 files"),
+        "{stderr}"
+    );
 }
 
 #[test]

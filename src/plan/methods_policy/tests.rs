@@ -198,3 +198,115 @@ fn sms_scope_counts_groups_all_users_and_excludes() {
     assert!(!sms_in_scope(&c2, "u", &in_g1));
     assert!(sms_in_scope(&c2, "u", &HashSet::new()));
 }
+
+/// A one-user plan: cam wants SMS sign-in enabled; Graph says `notAllowedByPolicy`.
+fn blocked_plan() -> Plan {
+    use crate::model::{
+        DesiredPhone, DesiredUser, Mode, ObservedPhone, ObservedUser, PhoneType, SmsSignIn,
+        SmsSignInState, SourceLocation,
+    };
+    use crate::plan::{Observed, ObservedSet, PlanSettings, plan};
+    let n = crate::phone::PhoneNumber::parse("+1 2065550100")
+        .unwrap()
+        .number;
+    let d = DesiredUser {
+        user: "cam@contoso.com".into(),
+        mode: Mode::Merge,
+        phones: [(PhoneType::Mobile, DesiredPhone::Number(n))]
+            .into_iter()
+            .collect(),
+        sms_sign_in: Some(SmsSignIn::Enabled),
+        email: None,
+        registrations: Default::default(),
+        source: SourceLocation {
+            file: "u.yaml".into(),
+            line: 1,
+            column: 1,
+        },
+    };
+    let o = ObservedUser {
+        id: "id-cam".into(),
+        user_principal_name: "cam@contoso.com".into(),
+        phones: [(
+            PhoneType::Mobile,
+            ObservedPhone {
+                phone_type: PhoneType::Mobile,
+                phone_number: "+1 2065550100".into(),
+                sms_sign_in_state: SmsSignInState::NotAllowedByPolicy,
+            },
+        )]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    };
+    let mut set = ObservedSet::new();
+    set.insert(
+        d.user.clone(),
+        Observed::Found {
+            user: o,
+            methods: None,
+        },
+    );
+    plan(
+        &[d],
+        &set,
+        &PlanSettings::new(jiff::Timestamp::UNIX_EPOCH, "s"),
+    )
+}
+
+#[test]
+fn a_blocked_sms_sign_in_is_explained_or_planned_after_the_policy_change() {
+    let p = blocked_plan();
+    assert_eq!(p.users[0].blocked.len(), 1, "{:#?}", p.users[0]);
+    let before = sms(
+        "enabled",
+        json!([{"id": G1, "targetType": "group", "isUsableForSignIn": true}]),
+        json!([]),
+    );
+    let groups: HashMap<String, HashSet<String>> =
+        [("id-cam".to_string(), [G2.to_string()].into())].into();
+    let names: HashMap<String, String> = [(G1.to_string(), "One".to_string())].into();
+
+    // The policy stays: the reason names the groups that would allow it.
+    let mut explained = p.clone();
+    apply_sms_policy(
+        &mut explained,
+        &SmsPolicyView {
+            before: before.clone(),
+            after: before.clone(),
+            groups: groups.clone(),
+            names: names.clone(),
+        },
+    );
+    let u = &explained.users[0];
+    assert!(u.actions.is_empty());
+    assert_eq!(
+        u.blocked[0].reason,
+        "not in an SMS target group with sign-in enabled; groups that would allow it: \"One\" (smsSignInState notAllowedByPolicy)"
+    );
+
+    // The planned policy adds the user's group: SMS sign-in planned after it, re-read first, counted.
+    let mut after = before.clone();
+    after["includeTargets"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": G2, "targetType": "group", "isUsableForSignIn": true}));
+    let mut unblocked = p.clone();
+    apply_sms_policy(
+        &mut unblocked,
+        &SmsPolicyView {
+            before,
+            after,
+            groups,
+            names,
+        },
+    );
+    let u = &unblocked.users[0];
+    assert!(u.blocked.is_empty(), "{u:#?}");
+    assert_eq!(u.actions.len(), 1);
+    assert_eq!(u.actions[0].call, Call::EnableSmsSignIn);
+    assert!(u.actions[0].after_reread);
+    assert_eq!(u.prefix_digests.len(), 2);
+    assert_eq!(unblocked.summary.sms_changes, 1);
+    assert_eq!(unblocked.summary.blocked, 0);
+}
