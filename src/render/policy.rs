@@ -142,7 +142,8 @@ pub fn policy_text(p: &PolicyPlan, c: bool) -> String {
 
 /// The policy section of the Markdown plan.
 pub fn policy_markdown(p: &PolicyPlan) -> String {
-    let md = |s: &str| crate::escape::markdown_code_span(s);
+    // A `|` would end a table cell even inside a code span (GFM): escaped, it shows as `|`.
+    let md = |s: &str| crate::escape::markdown_code_span(s).replace('|', "\\|");
     let mut out = String::new();
     for e in &p.errors {
         let _ = writeln!(

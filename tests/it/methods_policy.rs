@@ -176,6 +176,20 @@ fn the_plan_json_and_markdown_carry_the_policy_diff() {
     );
     assert_eq!(sms["patch"]["includeTargets"].as_array().unwrap().len(), 2);
     assert_eq!(sms["targets"][0]["op"], "add");
+    // The JSON apply report lists each method's outcome, before the users.
+    let apply = c.run("apply", &["m", "--auto-approve", "--format", "json"], true);
+    assert_eq!(apply.status.code(), Some(0), "{}", both(&apply));
+    let report: Value = serde_json::from_slice(&apply.stdout).expect("JSON report");
+    let policy = report["policy"].as_array().expect("the policy's outcomes");
+    assert_eq!(policy.len(), 5, "{report:#}");
+    assert!(
+        policy
+            .iter()
+            .all(|m| m["outcome"] == "applied" && m["converged"] == true),
+        "{report:#}"
+    );
+    assert_eq!(policy[0]["method"], "sms");
+    let c = Case::examples();
     let md = c.run("plan", &["m", "--format", "markdown"], false);
     let md = stdout(&md);
     let at = md
