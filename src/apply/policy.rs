@@ -103,7 +103,19 @@ fn config_of<'a>(policy: &'a Value, key: &str) -> Option<&'a Value> {
 
 /// Sends one PATCH per changed method, in the plan's order, then re-reads until every change reads back (or
 /// `timeout` on the Graph client's clock). A failed PATCH stops the rest.
-pub async fn apply_policy(p: &PolicyPlan, graph: &Graph, timeout: Duration) -> Vec<PolicyOutcome> {
+/// Each PATCH is journaled (`--journal`: op `policy`, target the method's manifest key) like the users' calls.
+pub async fn apply_policy(
+    p: &PolicyPlan,
+    graph: &Graph,
+    options: &super::ApplyOptions,
+) -> Vec<PolicyOutcome> {
+    let timeout = options.converge_timeout;
+    let runner = super::runner::Runner {
+        graph,
+        options,
+        redaction: None,
+        stop: std::sync::atomic::AtomicBool::new(false),
+    };
     let mut out: Vec<PolicyOutcome> = Vec::new();
     let mut failed = false;
     for m in &p.methods {
@@ -116,10 +128,14 @@ pub async fn apply_policy(p: &PolicyPlan, graph: &Graph, timeout: Duration) -> V
             notes: Vec::new(),
         };
         if !failed {
-            let sent = match &m.configuration_id {
-                Some(id) => graph.patch_method_configuration(id, &m.patch).await,
-                None => graph.patch_methods_policy(&m.patch).await,
-            };
+            let sent = runner
+                .journaled(None, None, "policy", Some(&m.method), async {
+                    match &m.configuration_id {
+                        Some(id) => graph.patch_method_configuration(id, &m.patch).await,
+                        None => graph.patch_methods_policy(&m.patch).await,
+                    }
+                })
+                .await;
             match sent {
                 Ok(()) => o.outcome = "applied".into(),
                 Err(e) => {

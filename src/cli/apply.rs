@@ -209,13 +209,13 @@ async fn run_saved(
         .map(|(_, u)| u.clone())
         .collect();
     // The policy first: users whose SMS sign-in the policy change unblocks are re-read after it.
-    let policy_outcomes = match plan.policy.as_ref().filter(|p| p.has_changes()) {
-        Some(p) if policy_done => crate::apply::policy::already_applied(p),
-        Some(p) => crate::apply::policy::apply_policy(p, graph, args.converge_timeout).await,
-        None => Vec::new(),
-    };
     let (mut options, bar) = apply_options(args, ctx, graph, &runnable, journal);
     options.max_deletes = Some(args.plan.max_deletes);
+    let policy_outcomes = match plan.policy.as_ref().filter(|p| p.has_changes()) {
+        Some(p) if policy_done => crate::apply::policy::already_applied(p),
+        Some(p) => crate::apply::policy::apply_policy(p, graph, &options).await,
+        None => Vec::new(),
+    };
     let ran = apply(&runnable, graph, &options).await;
     bar.finish();
     let mut ran_users = ran.users.into_iter();
@@ -290,11 +290,11 @@ async fn run_connected(
         return Ok(ExitCode::Error);
     }
     // The policy first: users whose SMS sign-in the policy change unblocks are re-read after it.
+    let (options, bar) = apply_options(args, ctx, graph, &plan, journal);
     let policy_outcomes = match plan.policy.as_ref().filter(|p| p.has_changes()) {
-        Some(p) => crate::apply::policy::apply_policy(p, graph, args.converge_timeout).await,
+        Some(p) => crate::apply::policy::apply_policy(p, graph, &options).await,
         None => Vec::new(),
     };
-    let (options, bar) = apply_options(args, ctx, graph, &plan, journal);
     let mut report = apply(&plan, graph, &options).await;
     report.policy = policy_outcomes;
     bar.finish();

@@ -177,7 +177,18 @@ fn the_plan_json_and_markdown_carry_the_policy_diff() {
     assert_eq!(sms["patch"]["includeTargets"].as_array().unwrap().len(), 2);
     assert_eq!(sms["targets"][0]["op"], "add");
     // The JSON apply report lists each method's outcome, before the users.
-    let apply = c.run("apply", &["m", "--auto-approve", "--format", "json"], true);
+    let apply = c.run(
+        "apply",
+        &[
+            "m",
+            "--auto-approve",
+            "--format",
+            "json",
+            "--journal",
+            "j.jsonl",
+        ],
+        true,
+    );
     assert_eq!(apply.status.code(), Some(0), "{}", both(&apply));
     let report: Value = serde_json::from_slice(&apply.stdout).expect("JSON report");
     let policy = report["policy"].as_array().expect("the policy's outcomes");
@@ -189,6 +200,23 @@ fn the_plan_json_and_markdown_carry_the_policy_diff() {
         "{report:#}"
     );
     assert_eq!(policy[0]["method"], "sms");
+    // Journaled like the users' calls: one PATCH per method, with its Graph status.
+    let journal = std::fs::read_to_string(c.dir.join("j.jsonl")).unwrap();
+    let patches: Vec<Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["op"] == "policy" && l["phase"] == "call")
+        .collect();
+    assert_eq!(patches.len(), 5, "{journal}");
+    assert_eq!(patches[0]["type"], "sms");
+    assert!(
+        patches[0]["request"]
+            .as_str()
+            .unwrap()
+            .starts_with("PATCH "),
+        "{journal}"
+    );
+    assert_eq!(patches[0]["status"], 204);
     let c = Case::examples();
     let md = c.run("plan", &["m", "--format", "markdown"], false);
     let md = stdout(&md);

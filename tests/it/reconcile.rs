@@ -449,9 +449,12 @@ async fn the_examples_apply_and_converge_except_blocked_and_pending() {
     assert!(plan.has_changes() && plan.guards_hold());
     // The policy first (it brings LidiaH into SMS sign-in scope), then the users.
     let policy = plan.policy.as_ref().expect("the examples declare a policy");
-    let outcomes =
-        authctl::apply::policy::apply_policy(policy, &graph, std::time::Duration::from_secs(60))
-            .await;
+    let outcomes = authctl::apply::policy::apply_policy(
+        policy,
+        &graph,
+        &authctl::apply::ApplyOptions::default(),
+    )
+    .await;
     assert!(outcomes.iter().all(|o| o.ok()), "{outcomes:#?}");
     let report =
         authctl::apply::apply(&plan, &graph, &authctl::apply::ApplyOptions::default()).await;
