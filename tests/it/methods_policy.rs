@@ -218,6 +218,14 @@ fn the_plan_json_and_markdown_carry_the_policy_diff() {
     );
     assert_eq!(patches[0]["status"], 204);
     let c = Case::examples();
+    // drift: each declared method is a JUnit test case, failing when it differs.
+    let junit = stdout(&c.run("drift", &["m", "--format", "junit"], false));
+    assert!(
+        junit.contains(
+            "<testcase classname=\"authentication methods policy\" name=\"sms\"><failure"
+        ),
+        "{junit}"
+    );
     let md = c.run("plan", &["m", "--format", "markdown"], false);
     let md = stdout(&md);
     let at = md
