@@ -41,6 +41,7 @@ pub async fn apply(plan: &Plan, graph: &Graph, options: &ApplyOptions) -> ApplyR
                 .iter()
                 .map(|u| not_run(u, UserOutcome::Skipped, None))
                 .collect(),
+            policy: Vec::new(),
         };
     }
     let runner = Runner {
@@ -54,6 +55,7 @@ pub async fn apply(plan: &Plan, graph: &Graph, options: &ApplyOptions) -> ApplyR
     ApplyReport {
         error: graph.unreachable(),
         users,
+        policy: Vec::new(),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod converge;
 pub mod executor;
 pub mod journal;
+pub mod policy;
 pub mod progress;
 pub mod reread;
 pub mod runner;

@@ -68,6 +68,11 @@ pub struct Args {
     /// How to print the report on stdout.
     #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
     pub format: ApplyFormat,
+    /// Apply a plan whose authentication methods policy change takes a method away from users (a method disabled,
+    /// all users or a group removed from its includes, a group added to its excludes, SMS sign-in turned off for a
+    /// target). Without it such a plan is refused whole.
+    #[arg(long)]
+    pub allow_policy_removal: bool,
     #[command(flatten)]
     pub plan: PlanFlags,
     #[command(flatten)]
@@ -170,6 +175,10 @@ async fn run_saved(
         ),
         None => None,
     };
+    let policy_done = match saved_policy_gate(args, graph, &plan, manifests.as_ref()).await {
+        Ok(done) => done,
+        Err(refusal) => return refuse(args, ctx, &plan, refusal),
+    };
     let bar = progress_for(ctx, plan.users.len());
     let verdict = verify(&plan, graph, desired.as_deref(), &policy, &bar).await;
     bar.finish();
@@ -181,6 +190,7 @@ async fn run_saved(
                 .iter()
                 .map(|u| not_run(u, UserOutcome::Skipped, None))
                 .collect(),
+            policy: Vec::new(),
         };
         print_report(args, ctx, &report)?;
         return Ok(ExitCode::Error);
@@ -197,8 +207,14 @@ async fn run_saved(
         .filter(|(i, _)| !locked.contains_key(i))
         .map(|(_, u)| u.clone())
         .collect();
+    // The policy first: users whose SMS sign-in the policy change unblocks are re-read after it.
     let (mut options, bar) = apply_options(args, ctx, graph, &runnable, journal);
     options.max_deletes = Some(args.plan.max_deletes);
+    let policy_outcomes = match plan.policy.as_ref().filter(|p| p.has_changes()) {
+        Some(p) if policy_done => crate::apply::policy::already_applied(p),
+        Some(p) => crate::apply::policy::apply_policy(p, graph, &options).await,
+        None => Vec::new(),
+    };
     let ran = apply(&runnable, graph, &options).await;
     bar.finish();
     let mut ran_users = ran.users.into_iter();
@@ -223,6 +239,7 @@ async fn run_saved(
     let report = ApplyReport {
         error: ran.error,
         users,
+        policy: policy_outcomes,
     };
     print_report(args, ctx, &report)?;
     Ok(exit_code(args, &plan, &report))
@@ -260,15 +277,114 @@ async fn run_connected(
         ApplyFormat::Text => print_stdout(&shown)?,
         ApplyFormat::Json => eprint!("{shown}"),
     }
+    if let Some(refusal) = plan
+        .policy
+        .as_ref()
+        .and_then(|p| crate::apply::policy::refusal(p, args.allow_policy_removal))
+    {
+        return refuse(args, ctx, &plan, refusal);
+    }
     if plan.has_changes() && !approved(args, ctx)? {
         eprintln!("Apply cancelled: nothing was changed.");
         return Ok(ExitCode::Error);
     }
+    // The policy first: users whose SMS sign-in the policy change unblocks are re-read after it.
     let (options, bar) = apply_options(args, ctx, graph, &plan, journal);
-    let report = apply(&plan, graph, &options).await;
+    let policy_outcomes = match plan.policy.as_ref().filter(|p| p.has_changes()) {
+        Some(p) => crate::apply::policy::apply_policy(p, graph, &options).await,
+        None => Vec::new(),
+    };
+    let mut report = apply(&plan, graph, &options).await;
+    report.policy = policy_outcomes;
     bar.finish();
     print_report(args, ctx, &report)?;
     Ok(exit_code(args, &plan, &report))
+}
+
+/// Refuses the whole plan: every user skipped, `why` as the report's error, exit 1.
+fn refuse(args: &Args, ctx: &Context, plan: &Plan, why: String) -> miette::Result<ExitCode> {
+    let report = ApplyReport {
+        error: Some(why),
+        users: plan
+            .users
+            .iter()
+            .map(|u| not_run(u, UserOutcome::Skipped, None))
+            .collect(),
+        policy: Vec::new(),
+    };
+    print_report(args, ctx, &report)?;
+    Ok(ExitCode::Error)
+}
+
+/// The gate of a saved plan's policy part: not tampered with, made from the policy as it is now (or already
+/// applied: `Ok(true)`), not destructive without `--allow-policy-removal`, and (verified) exactly what the manifests
+/// demand of the policy now.
+async fn saved_policy_gate(
+    args: &Args,
+    graph: &Graph,
+    plan: &Plan,
+    manifests: Option<&crate::manifest::Manifests>,
+) -> Result<bool, String> {
+    use crate::plan::methods_policy::canonical;
+    let mut done = false;
+    if let Some(p) = &plan.policy {
+        if let Some(r) = crate::apply::policy::refusal(p, args.allow_policy_removal) {
+            return Err(r);
+        }
+        done = crate::apply::policy::check_fresh(p, graph).await?;
+    }
+    let Some(manifests) = manifests else {
+        return Ok(done);
+    };
+    let now = match &manifests.policy {
+        Some(d) => Some(
+            crate::observe::policy::plan_policy_from_graph(graph, d)
+                .await
+                .0,
+        ),
+        None => None,
+    };
+    if let Some(n) = &now
+        && !n.errors.is_empty()
+        && let Some(r) = crate::apply::policy::refusal(n, true)
+    {
+        return Err(r);
+    }
+    let shown = |p: Option<&crate::plan::PolicyPlan>| -> Vec<(String, String)> {
+        p.map(|p| {
+            p.methods
+                .iter()
+                .map(|m| (m.method.clone(), canonical(&m.patch)))
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    // Already applied: the manifests must demand nothing more of the policy.
+    let saved = if done {
+        Vec::new()
+    } else {
+        shown(plan.policy.as_ref())
+    };
+    let demanded = shown(now.as_ref());
+    if saved != demanded {
+        let list = |v: &[(String, String)]| {
+            if v.is_empty() {
+                "no policy change".to_string()
+            } else {
+                v.iter()
+                    .map(|(m, body)| format!("{m} {body}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+        };
+        return Err(format!(
+            "the saved plan does not match what the manifests demand of the authentication methods policy; nothing \
+             is applied. Make a new plan from these manifests:\n  - saved: {}\n  - demanded: {}",
+            list(&saved),
+            list(&demanded)
+        ));
+    }
+    Ok(done)
 }
 
 /// The executor's options from the flags, with a progress bar over the users that have changes.

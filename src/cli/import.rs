@@ -113,7 +113,7 @@ struct ImportError {
 
 /// Arguments of `authctl import`.
 #[derive(Debug, clap::Args)]
-#[command(group = clap::ArgGroup::new("who").required(true).multiple(true).args(["users", "from_file"]))]
+#[command(group = clap::ArgGroup::new("who").required(true).multiple(true).args(["users", "from_file", "policy"]))]
 pub struct Args {
     /// Users to import: userPrincipalName or object id.
     #[arg(value_name = "USER")]
@@ -124,12 +124,16 @@ pub struct Args {
     /// The manifest's mode: `exact` (the phones, and with kind AuthenticationMethods the email, listed are all the
     /// user may have) or `merge` (only the types listed are managed). Registered types are written as keep-lists of
     /// today's ids in either mode.
-    #[arg(long, value_enum)]
-    pub mode: ImportMode,
+    #[arg(long, value_enum, required_unless_present = "policy")]
+    pub mode: Option<ImportMode>,
     /// The manifest's kind: `AuthenticationMethods` (phones, SMS sign-in, the password-reset email and a keep-list
     /// per registered method type) or `PhoneMethods` (phones and SMS sign-in only).
-    #[arg(long, value_enum, default_value_t = ImportKind::AuthenticationMethods)]
+    #[arg(long, value_enum, default_value_t = ImportKind::AuthenticationMethods, conflicts_with = "policy")]
     pub kind: ImportKind,
+    /// Write the tenant's authentication methods policy as an `AuthenticationMethodsPolicy` manifest instead of
+    /// users (every method, its state, targets and settings; groups by display name where the name is unique).
+    #[arg(long, conflicts_with_all = ["users", "from_file", "mode"])]
+    pub policy: bool,
     /// Write the manifest to this file (mode 0600, replaced atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -141,8 +145,79 @@ pub struct Args {
     pub graph: GraphArgs,
 }
 
+/// `import --policy`: today's policy as a manifest that plans clean.
+async fn run_policy(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
+    let session = args.graph.connect(ctx).await?;
+    let graph = &session.graph;
+    observe::check_credentials(graph)
+        .await
+        .map_err(|e| miette!("{e}"))?;
+    let policy = graph
+        .get_methods_policy()
+        .await
+        .map_err(|e| miette!("cannot read the authentication methods policy: {e}"))?;
+    let mut ids = std::collections::BTreeSet::new();
+    for c in policy["authenticationMethodConfigurations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(
+            policy
+                .get("registrationEnforcement")
+                .and_then(|r| r.get("authenticationMethodsRegistrationCampaign")),
+        )
+    {
+        for list in ["includeTargets", "excludeTargets"] {
+            for t in c[list].as_array().into_iter().flatten() {
+                if let Some(id) = t["id"].as_str()
+                    && id != crate::manifest::policy::ALL_USERS
+                    && t["targetType"].as_str().unwrap_or("group") == "group"
+                {
+                    ids.insert(id.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    // A group is written by display name only when that name picks exactly this group.
+    let mut refs = std::collections::HashMap::new();
+    for id in ids {
+        if let Ok(g) = graph.get_group(&id).await
+            && let Some(name) = g.display_name
+            && let Ok(found) = graph.find_groups_by_display_name(&name).await
+            && found.len() == 1
+            && found[0].id.eq_ignore_ascii_case(&id)
+            && !crate::manifest::model::is_guid(&name)
+        {
+            refs.insert(id, name);
+        }
+    }
+    let (yaml, warnings) = crate::manifest::policy::write_policy_manifest(&policy, &refs);
+    for w in &warnings {
+        eprintln!("warning: {}", crate::escape::visible(w));
+    }
+    match &args.out {
+        Some(out) => {
+            crate::private_file::write_with(out, |w| w.write_all(yaml.as_bytes()))
+                .map_err(|e| miette!("cannot write {}: {e}", out.display()))?;
+            if !ctx.quiet {
+                eprintln!(
+                    "Wrote the authentication methods policy to {}",
+                    out.display()
+                );
+            }
+        }
+        None => print_stdout(&yaml)?,
+    }
+    session.finish().await?;
+    Ok(ExitCode::Success)
+}
+
 /// Runs the command.
 pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
+    if args.policy {
+        return run_policy(args, ctx).await;
+    }
+    let mode: Mode = args.mode.unwrap_or(ImportMode::Exact).into();
     let mut refs = args.users.clone();
     if let Some(f) = &args.from_file {
         refs.extend(read_user_list(f)?);
@@ -223,7 +298,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         session.finish().await?;
         return Ok(ExitCode::Error);
     }
-    let (text, notes) = manifest_yaml_of(&users, args.mode.into(), kind, &others);
+    let (text, notes) = manifest_yaml_of(&users, mode, kind, &others);
     let json = args.report_format == ReportFormat::Json;
     if !ctx.quiet && !json {
         for n in &notes {
@@ -236,7 +311,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
                 .map_err(|e| miette!("cannot write {}: {e}", out.display()))?;
             if json {
                 report.out = out.display().to_string();
-                report.mode = Mode::from(args.mode).to_string();
+                report.mode = mode.to_string();
                 report.kind = kind.as_str().to_string();
                 report.imported = users
                     .iter()

@@ -254,6 +254,7 @@ async fn change_with(
     let report = ApplyReport {
         error: None,
         users: vec![report],
+        policy: Vec::new(),
     };
     print!("{}", apply_report_text(&report, ctx.color_stdout));
     if failed || report.has_failures() {

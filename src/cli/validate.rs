@@ -45,8 +45,13 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
                 )
             } else {
                 format!(
-                    "valid: {} in {}{}\n",
+                    "valid: {}{} in {}{}\n",
                     plural(users, "user"),
+                    if m.policy.is_some() {
+                        " and the authentication methods policy"
+                    } else {
+                        ""
+                    },
                     plural(files, "file"),
                     if warnings > 0 {
                         format!(", {}", plural(warnings, "warning"))

@@ -11,6 +11,8 @@ pub mod email;
 pub mod model;
 pub mod names;
 pub mod node;
+pub mod policy;
+pub mod policy_schema;
 pub mod registered;
 pub mod validate;
 pub mod write;
@@ -31,6 +33,9 @@ pub struct Manifests {
     /// The users of every document, in file and document order. Only users without errors are listed; a run with
     /// errors must not be planned ([`Manifests::has_errors`]).
     pub users: Vec<DesiredUser>,
+    /// The tenant's authentication methods policy, when a document of kind `AuthenticationMethodsPolicy` declares
+    /// it (one per run; `None` when there is none or it has errors).
+    pub policy: Option<policy::DesiredPolicy>,
     /// Every problem found, errors and warnings, in file order.
     pub diagnostics: Vec<Diagnostic>,
     /// SHA-256 (hex) over the files in order: each file's name, a NUL, its length as decimal, a NUL, its bytes.
@@ -177,6 +182,7 @@ pub fn load_from(inputs: &[String], stdin: &mut dyn Read) -> Manifests {
 
     let mut hasher = Sha256::new();
     let mut declarations = Vec::new();
+    let mut policies = Vec::new();
     for (name, text) in texts {
         hasher.update(name.as_bytes());
         hasher.update([0]);
@@ -184,11 +190,23 @@ pub fn load_from(inputs: &[String], stdin: &mut dyn Read) -> Manifests {
         hasher.update([0]);
         hasher.update(text.as_bytes());
         let text: Arc<str> = Arc::from(text);
-        validate::check_file(&name, &text, &mut declarations, &mut m.diagnostics);
+        validate::check_file_with_policies(
+            &name,
+            &text,
+            &mut declarations,
+            &mut policies,
+            &mut m.diagnostics,
+        );
         m.files.push(name.clone());
         m.sources.push(SourceFile { name, text });
     }
     validate::check_across_users(&declarations, &mut m.diagnostics);
+    validate::check_across_policies(&policies, &mut m.diagnostics);
+    if let [only] = policies.as_slice()
+        && only.valid
+    {
+        m.policy = Some(only.desired.clone());
+    }
     // Read order: by file as given, then by position (the walk meets some fields out of order).
     let rank = |f: &str| m.files.iter().position(|x| x == f).unwrap_or(usize::MAX);
     m.diagnostics

@@ -620,7 +620,9 @@ impl JsonSchema for OfficeSetting {
 /// The draft-07 JSON Schema of a manifest document, as `authctl schema manifest` prints it and
 /// `schemas/manifest.schema.json` holds it.
 pub fn manifest_schema() -> schemars::Schema {
-    crate::json_schema::schema_for::<ManifestDocument>("manifest.schema.json")
+    super::policy_schema::with_policy_kind(crate::json_schema::schema_for::<ManifestDocument>(
+        "manifest.schema.json",
+    ))
 }
 
 /// [`manifest_schema`] as pretty JSON with a trailing newline (the committed file's exact bytes).

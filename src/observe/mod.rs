@@ -13,6 +13,8 @@ use std::path::Path;
 
 use futures_util::StreamExt as _;
 
+pub mod policy;
+
 use crate::graph::types::observed_method;
 use crate::graph::{Graph, GraphError, PhoneMethod, UserInfo};
 use crate::manifest::Manifests;
@@ -370,17 +372,19 @@ pub async fn build_plan(
     check_credentials(graph).await?;
     let plan_settings = plan_settings(graph, manifests, policy);
     // Without `--user`, the manifests' users as they are (a copy of 100,000 users is tens of megabytes).
-    if policy.only_users.is_empty() {
-        return Ok(
-            plan_users(graph, &manifests.users, &plan_settings, progress)
-                .await
-                .0,
-        );
-    }
-    let filtered = filter_users(graph, &manifests.users, &policy.only_users).await?;
-    Ok(plan_users(graph, &filtered, &plan_settings, progress)
-        .await
-        .0)
+    let mut plan = if policy.only_users.is_empty() {
+        plan_users(graph, &manifests.users, &plan_settings, progress)
+            .await
+            .0
+    } else {
+        let filtered = filter_users(graph, &manifests.users, &policy.only_users).await?;
+        plan_users(graph, &filtered, &plan_settings, progress)
+            .await
+            .0
+    };
+    // The methods policy (declared or not: it explains blocked SMS sign-ins) comes after the users are read.
+    self::policy::add_policy(graph, manifests.policy.as_ref(), &mut plan).await;
+    Ok(plan)
 }
 
 #[cfg(test)]

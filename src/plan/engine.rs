@@ -219,6 +219,7 @@ pub fn plan(desired: &[DesiredUser], observed: &ObservedSet, settings: &PlanSett
         error,
         users,
         summary,
+        policy: None,
     }
 }
 
@@ -686,7 +687,7 @@ fn predict(obs: &UserState, actions: &[Action]) -> UserState {
     s
 }
 
-fn summarise(users: &[UserPlan]) -> Summary {
+pub(crate) fn summarise(users: &[UserPlan]) -> Summary {
     let mut s = Summary {
         users: users.len(),
         ..Summary::default()

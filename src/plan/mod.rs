@@ -24,7 +24,9 @@ mod change;
 mod convergence;
 mod engine;
 mod lockout;
+pub mod methods_policy;
 mod model;
+mod policy_model;
 mod redact;
 mod report;
 mod state;
@@ -33,6 +35,7 @@ pub use change::{Change, Conflict};
 pub use convergence::{Convergence, convergence};
 pub use engine::{Observed, ObservedSet, PlanSettings, Policy, plan};
 pub use lockout::check as lockout_check;
+pub use methods_policy::{PolicyPlan, SmsPolicyView};
 pub use model::{
     Action, BlockCode, Blocked, Call, DEFAULT_MAX_DELETES, DeleteGuard, DesiredState,
     FORMAT_VERSION, GraphErrorSummary, Guards, LockoutCheck, Op, Pending, Plan, PlanFileError,

@@ -417,6 +417,10 @@ pub struct Plan {
     pub users: Vec<UserPlan>,
     /// Counts.
     pub summary: Summary,
+    /// The tenant's authentication methods policy, when the manifests declare it (kind
+    /// `AuthenticationMethodsPolicy`): applied before any user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<super::policy_model::PolicyPlan>,
 }
 
 /// Why a saved plan could not be loaded.
@@ -478,12 +482,14 @@ impl Plan {
 
     /// Whether any call is planned.
     pub fn has_changes(&self) -> bool {
-        self.summary.actions() > 0
+        self.summary.actions() > 0 || self.policy.as_ref().is_some_and(|p| p.has_changes())
     }
 
     /// Whether the run failed or any user has an error (exit code 1).
     pub fn has_errors(&self) -> bool {
-        self.error.is_some() || self.users.iter().any(|u| u.error.is_some())
+        self.error.is_some()
+            || self.users.iter().any(|u| u.error.is_some())
+            || self.policy.as_ref().is_some_and(|p| !p.errors.is_empty())
     }
 
     /// The exit code of `authctl plan` ([`crate::exit::decide`]): 1 for a run error, any user error or a failing

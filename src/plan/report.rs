@@ -105,6 +105,9 @@ pub struct ApplyReport {
     pub error: Option<String>,
     /// Every user of the plan.
     pub users: Vec<UserReport>,
+    /// The authentication methods policy's PATCHes (applied before any user), when the plan changes the policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<PolicyOutcome>,
 }
 
 /// Counts of an [`ApplyReport`].
@@ -152,7 +155,9 @@ impl ApplyReport {
     /// converged.
     pub fn has_failures(&self) -> bool {
         let c = self.counts();
-        self.error.is_some() || c.failed + c.skipped + c.not_attempted + c.not_converged > 0
+        self.error.is_some()
+            || c.failed + c.skipped + c.not_attempted + c.not_converged > 0
+            || self.policy.iter().any(|p| !p.ok())
     }
 }
 
@@ -226,6 +231,10 @@ pub struct DriftReport {
     pub error: Option<String>,
     /// Drifted or failed users only.
     pub users: Vec<DriftUser>,
+    /// Methods of the authentication methods policy that differ from the manifests (apply would fix them; they
+    /// count in `fixable`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<super::policy_model::MethodPlan>,
 }
 
 impl DriftReport {
@@ -311,25 +320,80 @@ impl DriftReport {
                 });
             }
         }
-        let errors =
-            users.iter().filter(|u| u.error.is_some()).count() + usize::from(plan.error.is_some());
-        let drifted = users.iter().filter(|u| !u.differences.is_empty()).count();
-        let fixable = users
+        let policy_errors: Vec<String> = plan
+            .policy
             .iter()
-            .filter(|u| {
-                u.differences
-                    .iter()
-                    .any(|d| d.status == DriftStatus::Planned)
+            .flat_map(|p| &p.errors)
+            .map(|e| {
+                if e.line > 0 {
+                    format!(
+                        "{}:{}:{}: {}: {}",
+                        e.file, e.line, e.column, e.path, e.message
+                    )
+                } else {
+                    e.message.clone()
+                }
             })
-            .count();
+            .collect();
+        let policy: Vec<super::policy_model::MethodPlan> = plan
+            .policy
+            .iter()
+            .flat_map(|p| p.methods.iter().cloned())
+            .collect();
+        let errors = users.iter().filter(|u| u.error.is_some()).count()
+            + usize::from(plan.error.is_some())
+            + policy_errors.len();
+        let drifted = users.iter().filter(|u| !u.differences.is_empty()).count() + policy.len();
+        let fixable = policy.len()
+            + users
+                .iter()
+                .filter(|u| {
+                    u.differences
+                        .iter()
+                        .any(|d| d.status == DriftStatus::Planned)
+                })
+                .count();
         DriftReport {
             fixable,
             in_sync: drifted == 0 && errors == 0,
             users_checked: plan.users.len(),
             drifted,
             errors,
-            error: plan.error.as_ref().map(ToString::to_string),
+            error: plan
+                .error
+                .as_ref()
+                .map(ToString::to_string)
+                .or_else(|| (!policy_errors.is_empty()).then(|| policy_errors.join("; "))),
             users,
+            policy,
         }
+    }
+}
+
+/// What apply did with one method's PATCH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyOutcome {
+    /// The manifest key of the method.
+    pub method: String,
+    /// What people call it.
+    pub label: String,
+    /// `applied` (Graph accepted the PATCH), `failed`, or `notAttempted` (an earlier PATCH failed).
+    pub outcome: String,
+    /// Whether the policy read back as planned (after every PATCH); none when not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converged: Option<bool>,
+    /// Graph's error, for a failed PATCH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<super::model::GraphErrorSummary>,
+    /// Anything else worth saying.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl PolicyOutcome {
+    /// Whether this method ended as planned.
+    pub fn ok(&self) -> bool {
+        self.outcome == "applied" && self.converged == Some(true)
     }
 }

@@ -360,7 +360,19 @@ pub fn managed_digest(desired: &DesiredState, state: &UserState, view: SmsView) 
 /// For each prefix length `k` (0..=n), how the SMS component is seen after the first `k` actions.
 fn sms_views(desired: &DesiredState, actions: &[Action]) -> Vec<SmsView> {
     let mut out = Vec::with_capacity(actions.len() + 1);
-    let mut view = SmsView::Exact;
+    // An SMS action decided after a re-read with no mobile write before it waits for a policy change (the
+    // authentication methods policy is applied first): until it runs, the SMS state may be anything.
+    let policy_wait = actions
+        .iter()
+        .take_while(|a| {
+            !(a.target() == Target::Mobile && matches!(a.op(), Op::Create | Op::Update))
+        })
+        .any(|a| a.target() == Target::SmsSignIn && a.after_reread);
+    let mut view = if policy_wait && desired.sms_sign_in.is_some() {
+        SmsView::Any
+    } else {
+        SmsView::Exact
+    };
     out.push(view);
     for a in actions {
         if desired.sms_sign_in.is_some() {
@@ -383,7 +395,7 @@ pub(crate) fn prefix_digests(
 ) -> Vec<String> {
     let views = sms_views(desired, actions);
     let mut state = observed.clone();
-    let mut out = vec![managed_digest(desired, &state, SmsView::Exact)];
+    let mut out = vec![managed_digest(desired, &state, views[0])];
     for (i, a) in actions.iter().enumerate() {
         // The plan's own actions always apply to its own prediction.
         let _ = step(&mut state, a, &Registration::Predict);

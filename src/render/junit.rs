@@ -90,6 +90,35 @@ pub fn drift_junit(plan: &Plan, report: &DriftReport) -> String {
             body,
         });
     }
+    // The authentication methods policy: one test case per declared method, failing when it drifted.
+    for key in plan.policy.iter().flat_map(|p| &p.declared) {
+        let mut body = String::new();
+        if let Some(m) = report.policy.iter().find(|m| &m.method == key) {
+            failures += 1;
+            let mut lines = String::new();
+            for x in &m.settings {
+                let _ = writeln!(
+                    lines,
+                    "{}: manifests {}, Graph {}",
+                    x.setting, x.after, x.before
+                );
+            }
+            for t in &m.targets {
+                let _ = writeln!(lines, "{}", super::policy::target_line(t).0);
+            }
+            let _ = write!(
+                body,
+                "<failure message=\"the {} configuration differs; apply would fix it\" type=\"drift\">{}</failure>",
+                xml(&m.label),
+                xml(&lines)
+            );
+        }
+        cases.push(Case {
+            class: "authentication methods policy".into(),
+            name: key.clone(),
+            body,
+        });
+    }
     // A run-level error (masked numbers) is one more test case, in error.
     let run_error = usize::from(report.error.is_some());
     errors += run_error;

@@ -131,6 +131,10 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
         out.push_str(&footer(&plan, opts.redact));
         return out;
     }
+    // The methods policy first: its destructive banner leads, and it is applied before any user.
+    if let Some(p) = &plan.policy {
+        out.push_str(&super::policy::policy_markdown(p));
+    }
     if s.destroy > 0
         || plan
             .users

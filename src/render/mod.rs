@@ -9,6 +9,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod methods;
+pub mod policy;
 pub mod report;
 pub use crate::json_schema as schemas;
 pub mod text;

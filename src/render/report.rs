@@ -21,6 +21,30 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
             v(&e.to_string())
         );
     }
+    // The methods policy first: it was applied before any user.
+    for p in &report.policy {
+        let (sym, col) = match (p.outcome.as_str(), p.converged) {
+            ("applied", Some(true)) => ("✓", Color::Green),
+            ("applied", _) => ("…", Color::Yellow),
+            _ => ("✗", Color::Red),
+        };
+        let state = match (p.outcome.as_str(), p.converged) {
+            ("applied", Some(true)) => "applied, reads back as planned".to_string(),
+            ("applied", _) => "applied, NOT read back as planned".to_string(),
+            (o, _) => o.to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(&format!("{sym} policy: {} — {state}", p.label), col, c)
+        );
+        if let Some(e) = &p.error {
+            let _ = writeln!(out, "    {}", v(&e.to_string()));
+        }
+        for n in &p.notes {
+            let _ = writeln!(out, "    {}", v(n));
+        }
+    }
     // Users with nothing to do and nothing to say are counted, not listed: at 10,000 users the report would
     // otherwise be mostly "no changes" lines hiding the few that matter (`--format json` lists every user). The
     // executor's "nothing to do" reason is what folds them, not something to show.
@@ -208,6 +232,29 @@ pub fn drift_text(report: &DriftReport, color: bool) -> String {
             paint("Error:", Color::Red, c),
             v(&e.to_string())
         );
+    }
+    for m in &report.policy {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(
+                &format!("policy: {} ({})", m.label, m.method),
+                Color::Bold,
+                c
+            )
+        );
+        for s in &m.settings {
+            let _ = writeln!(
+                out,
+                "  ~ {}: manifests {}, Graph {}",
+                v(&s.setting),
+                v(&s.after.to_string()),
+                v(&s.before.to_string())
+            );
+        }
+        for t in &m.targets {
+            let _ = writeln!(out, "  {}", super::policy::target_line(t).0);
+        }
     }
     for u in &report.users {
         let name = u.upn.as_deref().unwrap_or(&u.user);

@@ -47,7 +47,13 @@ pub(crate) fn describe(a: &Action) -> String {
     let mut s = format!("{:<16} {value}", a.target().as_str());
     if a.target() == Target::SmsSignIn {
         let _ = write!(s, " ({} SMS sign-in", a.op());
-        if a.after_reread {
+        if a.after_reread
+            && a.note
+                .as_deref()
+                .is_some_and(|n| n.starts_with(POLICY_NOTE))
+        {
+            s.push_str(" after the policy change, if a re-read still needs it");
+        } else if a.after_reread {
             s.push_str(" if needed, after re-reading the mobile");
         } else if let Some(n) = &a.note {
             let _ = write!(s, ", {n}");
@@ -58,6 +64,9 @@ pub(crate) fn describe(a: &Action) -> String {
     }
     s
 }
+
+/// How an SMS action waiting for the methods policy change begins its note (`plan::methods_policy`).
+const POLICY_NOTE: &str = crate::plan::methods_policy::POLICY_NOTE;
 
 /// The heading of a user: `cam@contoso.com (id) · exact · users.yaml:3:7`.
 pub(crate) fn heading(u: &UserPlan) -> String {
@@ -98,6 +107,10 @@ pub fn plan_text(plan: &Plan, opts: TextOptions) -> String {
             v(&e.to_string())
         );
         return out;
+    }
+    // The methods policy first: it is applied before any user.
+    if let Some(p) = &plan.policy {
+        out.push_str(&super::policy::policy_text(p, c));
     }
     let shown: Vec<&UserPlan> = plan.users.iter().filter(|u| is_interesting(u)).collect();
     if shown.iter().any(|u| !u.actions.is_empty()) {

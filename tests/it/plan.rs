@@ -379,7 +379,11 @@ fn apply_report_fixture() -> ApplyReport {
         }
         users.push(r);
     }
-    ApplyReport { error: None, users }
+    ApplyReport {
+        error: None,
+        users,
+        policy: Vec::new(),
+    }
 }
 
 fn loc(line: usize) -> SourceLocation {

@@ -144,6 +144,7 @@ fn tampered_saved_plans_are_refused_whole_and_nothing_is_written() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let good_plan = read_json(&good);
     let before = t.methods();
+    let policy_before = t.state().authentication_methods_policy;
 
     // What a pull-request author controls: their own manifests, planned by their own job (so every digest in
     // those plans is genuine), and the artifact file itself.
@@ -262,6 +263,11 @@ fn tampered_saved_plans_are_refused_whole_and_nothing_is_written() {
             "{what}: {report}"
         );
         assert_eq!(t.methods(), before, "{what}: nothing written");
+        assert_eq!(
+            t.state().authentication_methods_policy,
+            policy_before,
+            "{what}: the policy is not written either"
+        );
     }
 
     // A raised guard limit: the file made with --max-deletes 1 (4 deletes: the guard fails), edited to claim 100.
@@ -418,6 +424,11 @@ fn apply_plan_without_paths_needs_unverified() {
 #[test]
 fn after_applying_the_examples_drift_exits_0_and_the_report_shows_blocked_and_pending() {
     let t = Case::new(EXAMPLE_TENANT);
+    // Without the example policy manifest, LidiaH stays outside the SMS policy: a blocked item to report.
+    let dir = copy_examples(&t.dir, "no-policy");
+    std::fs::remove_file(dir.join("policy.yaml")).unwrap();
+    let manifests = dir.to_string_lossy().into_owned();
+    let examples = || manifests.clone();
     let out = t.run(&["apply", &examples(), "--auto-approve"]);
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     let all = stdout(&out);

@@ -21,7 +21,10 @@ use super::node::{Node, SNode};
 use crate::model::{DesiredUser, Mode, SmsSignIn, SourceLocation};
 use crate::phone::PhoneNumber;
 
+mod policy;
 mod user;
+
+pub use policy::{PolicyDeclaration, check_across_policies};
 
 /// One user entry as declared, with what the checks across users need.
 #[derive(Debug, Clone)]
@@ -81,9 +84,26 @@ pub fn yaml_options() -> serde_saphyr::Options {
     }
 }
 
-/// Parses and checks one file, appending its users to `out` and its problems to `diags`.
+/// Parses and checks one file, appending its users to `out` and its problems to `diags` (policy documents are
+/// checked and dropped; see [`check_file_with_policies`]).
 pub fn check_file(file: &str, text: &str, out: &mut Vec<Declaration>, diags: &mut Vec<Diagnostic>) {
-    let mut w = Walker { file, text, diags };
+    check_file_with_policies(file, text, out, &mut Vec::new(), diags);
+}
+
+/// [`check_file`], also appending the file's `AuthenticationMethodsPolicy` documents to `policies`.
+pub fn check_file_with_policies(
+    file: &str,
+    text: &str,
+    out: &mut Vec<Declaration>,
+    policies: &mut Vec<PolicyDeclaration>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut w = Walker {
+        file,
+        text,
+        diags,
+        policies,
+    };
     let docs: Vec<SNode> = match serde_saphyr::from_str_multiple_with_options::<SNode, Vec<SNode>>(
         text,
         yaml_options(),
@@ -331,6 +351,7 @@ struct Walker<'a> {
     file: &'a str,
     text: &'a str,
     diags: &'a mut Vec<Diagnostic>,
+    policies: &'a mut Vec<PolicyDeclaration>,
 }
 
 impl Walker<'_> {
@@ -673,6 +694,24 @@ impl Walker<'_> {
         let api = get(&fields, "apiVersion");
         let kind = get(&fields, "kind");
         let spec = get(&fields, "spec");
+        // The methods policy kind has its own walk (validate/policy.rs).
+        if let Some((_, k)) = kind
+            && k.value == Node::Str(crate::manifest::policy::POLICY_KIND.into())
+        {
+            if self.header_field(
+                doc,
+                api,
+                ("apiVersion", API_VERSION, "api-version"),
+                format!("add `apiVersion: {API_VERSION}` at the top"),
+                |shown| format!("`apiVersion: {shown}` is not a version this authctl reads"),
+                format!("write `apiVersion: {API_VERSION}`"),
+            ) {
+                let mut found = Vec::new();
+                self.policy_document(doc, k, spec, &mut found);
+                self.policies.extend(found);
+            }
+            return;
+        }
         let api_ok = self.header_field(
             doc,
             api,
@@ -784,7 +823,9 @@ impl Walker<'_> {
     fn kind(&mut self, doc: &SNode, field: Option<(&Spanned<String>, &SNode)>) -> Option<Kind> {
         let both = format!(
             "write `kind: {AUTHENTICATION_METHODS_KIND}` (phones, SMS sign-in, the password-reset email and the \
-             methods users register) or `kind: {KIND}` (phones and SMS sign-in only)"
+             methods users register), `kind: {KIND}` (phones and SMS sign-in only) or `kind: {}` (the tenant's \
+             authentication methods policy)",
+            crate::manifest::policy::POLICY_KIND
         );
         let Some((_, v)) = field else {
             self.error(
@@ -802,9 +843,12 @@ impl Walker<'_> {
             other => {
                 let shown = self.shown(v);
                 let hint = match other {
-                    Node::Str(s) => suggest(s, &KINDS)
-                        .map(|s| format!(": did you mean `{s}`?"))
-                        .unwrap_or_default(),
+                    Node::Str(s) => suggest(
+                        s,
+                        &[KINDS[0], KINDS[1], crate::manifest::policy::POLICY_KIND],
+                    )
+                    .map(|s| format!(": did you mean `{s}`?"))
+                    .unwrap_or_default(),
                     _ => String::new(),
                 };
                 self.error(

@@ -327,7 +327,14 @@ async fn token_device_code_then_refresh_token() {
             .unwrap()
             .contains("UserAuthenticationMethod.ReadWrite.All")
     );
-    assert_eq!(c["wids"], json!(["7be44c8a-adaf-4e2a-84d6-ab2649e08a13"]));
+    // Privileged Authentication Administrator and Authentication Policy Administrator (examples/tenant.yaml).
+    assert_eq!(
+        c["wids"],
+        json!([
+            "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+            "0526716b-113d-4c15-b2c8-68e3c22b9f80"
+        ])
+    );
     let refresh = b["refresh_token"].as_str().unwrap().to_string();
     // The device code is spent.
     let (s, _) = emu.token_request(&poll).await;
