@@ -289,7 +289,7 @@ fn tampered_saved_plans_are_refused_whole_and_nothing_is_written() {
     assert_eq!(code(&out), 1, "{}", stdout(&out));
     assert!(
         stdout(&out).contains("--max-deletes does not hold")
-            && stdout(&out).contains("delete 4 phone(s), apply's limit is 1"),
+            && stdout(&out).contains("delete 4 method(s), apply's limit is 1"),
         "{}",
         stdout(&out)
     );
