@@ -759,7 +759,8 @@ mod methods {
     }
 
     #[test]
-    fn registrations_outside_the_keep_list_or_under_absent_are_removed_and_undeclared_types_never() {
+    fn registrations_outside_the_keep_list_or_under_absent_are_removed_and_undeclared_types_never()
+    {
         let o = observed(
             None,
             vec![
@@ -888,7 +889,11 @@ mod methods {
         let d = with(None, &[(fido2(), keep(&["f-missing"]))]);
         let u = one(d, observed(None, vec![reg(MethodKind::Fido2, "f1", "k")]));
         assert_eq!(u.actions.len(), 1);
-        assert!(u.warnings.iter().any(|w| w.contains("f-missing")), "{:?}", u.warnings);
+        assert!(
+            u.warnings.iter().any(|w| w.contains("f-missing")),
+            "{:?}",
+            u.warnings
+        );
         assert_eq!(u.prefix_digests.len(), 2);
         assert_ne!(u.prefix_digests[0], u.prefix_digests[1]);
         // A new registration added after the plan: no prefix matches (stale).
@@ -913,7 +918,10 @@ mod methods {
         // the previous version stay fresh).
         let u = one(
             want(Mode::Merge, &[(O, num("+1 4255550100"))], None),
-            observed(Some("kim@contoso.com"), vec![reg(MethodKind::Fido2, "f1", "k")]),
+            observed(
+                Some("kim@contoso.com"),
+                vec![reg(MethodKind::Fido2, "f1", "k")],
+            ),
         );
         let mut plain = u.desired.clone();
         plain.email = None;
@@ -964,7 +972,9 @@ mod methods {
                 a.as_object_mut().unwrap().remove("registration");
             }),
             ("create a registration", |a| a["op"] = json!("create")),
-            ("path-breaking id", |a| a["registration"]["id"] = json!("../f1")),
+            ("path-breaking id", |a| {
+                a["registration"]["id"] = json!("../f1")
+            }),
             ("not a type name", |a| {
                 a["registration"]["methodType"] = json!("fido2/../x")
             }),
@@ -972,14 +982,15 @@ mod methods {
         for (what, edit) in edits {
             let mut v = base.clone();
             edit(&mut v["users"][0]["actions"][1]);
-            assert!(
-                Plan::from_json(&v.to_string()).is_err(),
-                "accepted: {what}"
-            );
+            assert!(Plan::from_json(&v.to_string()).is_err(), "accepted: {what}");
         }
         let mut v = base.clone();
-        v["users"][0]["actions"][0]["registration"] = base["users"][0]["actions"][1]["registration"].clone();
-        assert!(Plan::from_json(&v.to_string()).is_err(), "a registration on an email action");
+        v["users"][0]["actions"][0]["registration"] =
+            base["users"][0]["actions"][1]["registration"].clone();
+        assert!(
+            Plan::from_json(&v.to_string()).is_err(),
+            "a registration on an email action"
+        );
         // An older plan file (phones only, no new fields) still loads.
         let old = r#"{"formatVersion":1,"authctlVersion":"0.1.0","manifestDigest":"d","created":"2025-01-01T00:00:00Z",
             "guards":{"maxDeletes":{"limit":10,"deletes":0,"holds":true},"allowLockout":false},
