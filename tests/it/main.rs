@@ -18,6 +18,7 @@ mod habits;
 mod hostile;
 mod imperative_commands;
 mod manifest;
+mod methods_e2e;
 mod password_reset;
 mod persistence;
 mod plan;
