@@ -967,7 +967,8 @@ mod methods {
         // Refused: a registration delete without its registration, a create of a registration, a registration on
         // a phone action, a path-breaking id.
         let base: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let edits: [(&str, fn(&mut serde_json::Value)); 4] = [
+        type Edit = fn(&mut serde_json::Value);
+        let edits: [(&str, Edit); 4] = [
             ("no registration", |a| {
                 a.as_object_mut().unwrap().remove("registration");
             }),
