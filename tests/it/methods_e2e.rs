@@ -24,7 +24,7 @@ use crate::support::Emu;
 /// `pradeep`: a mobile, an old email, two Authenticators (one on a lost phone), a FIDO2 key and Windows Hello (a
 /// type no manifest here declares). `alex`: an office phone, two FIDO2 keys (one left with a contractor). `diego`:
 /// only a password and an Authenticator. `erin`: two Authenticators, the one in use is her default method.
-const TENANT: &str = r#"
+const TENANT: &str = r##"
 tenantId: 00000000-0000-4000-8000-0000000000cc
 domains: [contoso.com]
 apps:
@@ -43,6 +43,8 @@ users:
       - { type: microsoftAuthenticator, id: a-new, displayName: "Pradeep's Pixel", createdDateTime: "2025-09-01T09:00:00Z" }
       - { type: fido2, id: f-pradeep, displayName: YubiKey 5C, model: YubiKey 5C NFC }
       - { type: windowsHelloForBusiness, id: w-pradeep, displayName: PRADEEP-LAPTOP }
+    rawMethods:
+      - { "@odata.type": "#microsoft.graph.quantumKeyAuthenticationMethod", id: q-pradeep, displayName: Q key }
   - id: 00000000-0000-4000-8000-0000000000a2
     userPrincipalName: alex@contoso.com
     phones:
@@ -62,7 +64,7 @@ users:
     methods:
       - { type: microsoftAuthenticator, id: e-default, displayName: "Erin's phone" }
       - { type: microsoftAuthenticator, id: e-other, displayName: "Erin's tablet" }
-"#;
+"##;
 
 fn t(kind: MethodKind) -> RegistrationType {
     RegistrationType::of(kind).unwrap()
@@ -245,6 +247,25 @@ async fn plan_apply_converges_and_plans_clean_with_one_method_list_per_user() {
         "an undeclared type is never touched"
     );
     assert_eq!(ids_of(&t, "alex@contoso.com", "fido2"), vec!["f-keep"]);
+    let pradeep = t
+        .users
+        .iter()
+        .find(|u| u.user_principal_name == "pradeep@contoso.com")
+        .unwrap();
+    assert_eq!(
+        pradeep.raw_methods.len(),
+        1,
+        "a type authctl does not know is never touched"
+    );
+    // …but it is read and listed, with what tells it apart.
+    let observed = p.users[0].observed.as_ref().unwrap();
+    assert!(
+        observed
+            .registrations
+            .iter()
+            .any(|r| r.method_type.name() == "quantumKey" && r.id == "q-pradeep"),
+        "{observed:?}"
+    );
 
     let (again, _) = plan_users(
         &graph,
@@ -315,6 +336,33 @@ async fn a_registration_added_out_of_band_is_drift_and_the_next_apply_removes_it
     )
     .await;
     assert_eq!(DriftReport::from_plan(&again).exit_code(false).code(), 0);
+}
+
+#[tokio::test]
+async fn apply_rides_out_read_lag_on_removals_and_the_email() {
+    let emu = Emu::start_with(TENANT, |o| o.lag = Duration::from_secs(5)).await;
+    let graph = graph_for(&emu, 4);
+    let (p, _) = plan_users(
+        &graph,
+        &desired(),
+        &settings(&graph, guards(10, false)),
+        &NoProgress,
+    )
+    .await;
+    let report = apply(&p, &graph, &options()).await;
+    let text = authctl::render::apply_report_text(&report, false);
+    assert!(!report.has_failures(), "{text}");
+    assert!(
+        report.users.iter().all(|u| u.converged == Some(true)),
+        "{text}"
+    );
+    assert!(
+        report
+            .users
+            .iter()
+            .any(|u| u.notes.iter().any(|n| n.contains("read lag"))),
+        "the first re-read still saw the old state: {text}"
+    );
 }
 
 #[tokio::test]
