@@ -130,3 +130,33 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         Ok(ExitCode::Success)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_masks_numbers_and_email_addresses_and_tells_them_apart() {
+        let mut listings = vec![UserMethods {
+            user: "kim@contoso.com".into(),
+            id: Some("id".into()),
+            upn: Some("kim@contoso.com".into()),
+            display_name: None,
+            methods: Ok(vec![
+                serde_json::json!({"@odata.type": "#microsoft.graph.emailAuthenticationMethod", "id": "e", "emailAddress": "kim@contoso.com"}),
+                serde_json::json!({"@odata.type": "#microsoft.graph.emailAuthenticationMethod", "id": "e2", "emailAddress": "kai@contoso.com"}),
+                serde_json::json!({"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "p", "phoneNumber": "+1 2065550100", "phoneType": "mobile"}),
+            ]),
+        }];
+        redact(&mut listings);
+        let text = methods_text(&listings);
+        assert!(!text.contains("address: kim@"), "{text}");
+        assert!(!text.contains("kai@contoso.com"), "{text}");
+        assert!(!text.contains("2065550100"), "{text}");
+        let m = listings[0].methods.as_ref().unwrap();
+        let a = m[0]["emailAddress"].as_str().unwrap();
+        let b = m[1]["emailAddress"].as_str().unwrap();
+        assert!(a.starts_with("k•••@contoso.com ·"), "{a}");
+        assert_ne!(a, b);
+    }
+}
