@@ -237,10 +237,12 @@ pub fn manifest_yaml(users: &[&ObservedUser], mode: Mode) -> (String, Vec<String
                             .to_string()
                     })
                     .collect(),
+                email: None,
+                registrations: Vec::new(),
             }
         })
         .collect();
-    manifest::write::manifest_yaml(&imported, mode)
+    manifest::write::manifest_yaml(&imported, mode, crate::manifest::model::Kind::PhoneMethods)
 }
 
 #[cfg(test)]

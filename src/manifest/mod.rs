@@ -7,8 +7,11 @@
 //! with all diagnostics. Reading files is the only I/O here; parsing and validation are pure.
 
 pub mod diagnostic;
+pub mod email;
 pub mod model;
+pub mod names;
 pub mod node;
+pub mod registered;
 pub mod validate;
 pub mod write;
 

@@ -35,7 +35,7 @@ fn validate_examples_exits_0() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("valid: 13 users in 4 files"), "{stderr}");
+    assert!(stderr.contains("valid: 16 users in 5 files"), "{stderr}");
 }
 
 #[test]
@@ -426,6 +426,244 @@ fn rule_merge_user_managing_nothing_is_a_warning() {
     );
 }
 
+// Kind AuthenticationMethods: the email, the registered types and their keep-lists.
+
+#[test]
+fn rule_invalid_email() {
+    let m = check(
+        "invalid_email",
+        &["invalid/email-invalid.yaml"],
+        &[
+            ("invalid-email", E, 7, "spec.users[0].email"),
+            ("invalid-email", E, 9, "spec.users[1].email"),
+            ("invalid-email", E, 11, "spec.users[2].email"),
+            ("invalid-email", E, 13, "spec.users[3].email"),
+            ("invalid-email", E, 15, "spec.users[4].email"),
+            ("invalid-email", E, 17, "spec.users[5].email"),
+            ("null-email", E, 19, "spec.users[6].email"),
+            ("invalid-email", E, 21, "spec.users[7].email"),
+            ("invalid-type", E, 23, "spec.users[8].email"),
+        ],
+    );
+    let help = |i: usize| m.diagnostics[i].help.clone().unwrap();
+    assert!(
+        help(0).contains("`email: adele@fabrikam.example`"),
+        "a display name's fix is the bare address: {}",
+        help(0)
+    );
+    assert!(
+        help(2).contains("`email: diego@fabrikam.example`"),
+        "{}",
+        help(2)
+    );
+    assert!(
+        help(4).contains("`email: henrietta@fabrikam.example`"),
+        "{}",
+        help(4)
+    );
+    assert!(help(7).contains("`email: absent`"), "{}", help(7));
+    let users: Vec<&str> = m.users.iter().map(|u| u.user.as_str()).collect();
+    assert_eq!(users, ["MeganB@contoso.com"], "an IDN domain is accepted");
+}
+
+#[test]
+fn rule_registered_type_names() {
+    let m = check(
+        "registered_type",
+        &["invalid/registered-type.yaml"],
+        &[
+            (
+                "unknown-registered-type",
+                E,
+                8,
+                "spec.users[0].registered.fido",
+            ),
+            (
+                "unknown-registered-type",
+                E,
+                9,
+                "spec.users[0].registered.passkey",
+            ),
+            (
+                "unknown-registered-type",
+                E,
+                10,
+                "spec.users[0].registered.windowsHello",
+            ),
+            (
+                "not-a-registered-type",
+                E,
+                11,
+                "spec.users[0].registered.mobile",
+            ),
+            (
+                "not-a-registered-type",
+                E,
+                12,
+                "spec.users[0].registered.email",
+            ),
+            (
+                "not-a-registered-type",
+                E,
+                13,
+                "spec.users[0].registered.password",
+            ),
+            (
+                "invalid-registered-type",
+                E,
+                14,
+                "spec.users[0].registered.Quantum Key",
+            ),
+            (
+                "unlisted-registered-type",
+                W,
+                15,
+                "spec.users[0].registered.quantumKey",
+            ),
+            (
+                "unlisted-registered-type",
+                W,
+                16,
+                "spec.users[0].registered.hardwareOath",
+            ),
+        ],
+    );
+    for (i, want) in [(0, "fido2"), (1, "fido2"), (2, "windowsHelloForBusiness")] {
+        assert!(
+            m.diagnostics[i]
+                .message
+                .contains(&format!("did you mean `{want}`?")),
+            "{:?}",
+            m.diagnostics[i].message
+        );
+    }
+    assert!(
+        m.diagnostics[7]
+            .message
+            .contains("/authentication/quantumKeyMethods"),
+        "an unknown type is handled by its `{{short}}Methods` segment: {}",
+        m.diagnostics[7].message
+    );
+}
+
+#[test]
+fn rule_registered_keep_lists() {
+    let m = check(
+        "registered_keep_list",
+        &["invalid/registered-keep-list.yaml"],
+        &[
+            ("empty-keep-list", E, 8, "spec.users[0].registered.fido2"),
+            (
+                "duplicate-registration-id",
+                E,
+                11,
+                "spec.users[0].registered.microsoftAuthenticator[1]",
+            ),
+            (
+                "duplicate-registration-id",
+                E,
+                12,
+                "spec.users[0].registered.windowsHelloForBusiness[2]",
+            ),
+            (
+                "invalid-registration-id",
+                E,
+                13,
+                "spec.users[0].registered.softwareOath[0]",
+            ),
+            (
+                "invalid-registration-id",
+                E,
+                13,
+                "spec.users[0].registered.softwareOath[1]",
+            ),
+            (
+                "invalid-type",
+                E,
+                14,
+                "spec.users[0].registered.temporaryAccessPass[0]",
+            ),
+            (
+                "null-registered",
+                E,
+                15,
+                "spec.users[0].registered.platformCredential",
+            ),
+            ("invalid-value", E, 18, "spec.users[1].registered.fido2"),
+            (
+                "invalid-value",
+                E,
+                19,
+                "spec.users[1].registered.microsoftAuthenticator",
+            ),
+            (
+                "invalid-type",
+                E,
+                20,
+                "spec.users[1].registered.softwareOath",
+            ),
+        ],
+    );
+    assert!(
+        m.diagnostics[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("`fido2: absent`"),
+        "an empty keep-list points at `absent`"
+    );
+    let dup = &m.diagnostics[1];
+    assert_eq!(dup.labels.len(), 1, "both places are named");
+    assert_eq!((dup.labels[0].line, dup.line), (10, 11));
+    assert!(dup.message.contains("case-insensitive"), "{}", dup.message);
+    assert_eq!(m.diagnostics[2].labels[0].line, 12);
+    assert!(
+        m.diagnostics[8]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("[\"6f0d2c1b-9a8e-4d7c-b6a5-0f9e8d7c6b5a\"]"),
+        "a lone id is shown as a list: {:?}",
+        m.diagnostics[8].help
+    );
+    assert!(m.users.is_empty());
+}
+
+#[test]
+fn rule_email_and_registered_are_not_part_of_phone_methods() {
+    let m = check(
+        "kind_field",
+        &["invalid/kind-field.yaml"],
+        &[
+            ("kind-field", E, 9, "spec.users[0].email"),
+            ("kind-field", E, 10, "spec.users[0].registered"),
+        ],
+    );
+    assert!(
+        m.diagnostics[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("use `kind: AuthenticationMethods`")
+    );
+}
+
+#[test]
+fn a_kind_typo_suggests_the_kind() {
+    let m = manifest::load_from(
+        &["-".to_string()],
+        &mut "apiVersion: authctl/v1\nkind: AuthenticationMethod\nspec:\n  mode: merge\n  users: []\n".as_bytes(),
+    );
+    assert_eq!(m.diagnostics.len(), 1);
+    assert!(
+        m.diagnostics[0]
+            .message
+            .contains("did you mean `AuthenticationMethods`?"),
+        "{}",
+        m.diagnostics[0].message
+    );
+}
+
 #[test]
 fn multi_document_file_reports_the_right_document_line() {
     let m = check(
@@ -471,8 +709,10 @@ fn every_problem_of_a_run_is_reported_not_just_the_first() {
 // ---------------------------------------------------------------------------------------------------------------
 // The schema, the serde model and the validator agree.
 
-use authctl::manifest::model::{ManifestDocument, PhoneSetting};
-use authctl::model::{DesiredPhone, PhoneType};
+use authctl::manifest::model::{
+    EmailSetting, Kind, ManifestDocument, PhoneSetting, RegisteredSetting,
+};
+use authctl::model::{DesiredEmail, DesiredPhone, DesiredRegistrations, Mode, PhoneType};
 
 fn schema_validator() -> jsonschema::Validator {
     let schema: serde_json::Value = serde_json::from_str(
@@ -545,9 +785,18 @@ fn schema_expressible_invalid_fixtures_are_rejected_by_schema_serde_and_validato
     ] {
         files.push(root().join(format!("{FIXTURES}/invalid/{name}.yaml")));
     }
-    assert!(files.len() >= 18);
+    assert!(files.len() >= 30);
     for f in &files {
         assert_eq!(verdicts(f), (false, false, false), "{}", f.display());
+    }
+}
+
+#[test]
+fn rules_beyond_the_schema_are_refused_by_serde_and_validator_alike() {
+    let files = yaml_files("tests/fixtures/manifests/beyond-schema");
+    assert!(files.len() >= 4);
+    for f in &files {
+        assert_eq!(verdicts(f), (true, false, false), "{}", f.display());
     }
 }
 
@@ -577,21 +826,58 @@ fn serde_model_reads_the_examples_as_the_validator_does() {
                         );
                     }
                 }
-                from_serde.push((
-                    u.user,
-                    u.mode.unwrap_or(doc.spec.mode),
-                    phones,
-                    u.sms_sign_in,
-                ));
+                let mode = u.mode.unwrap_or(doc.spec.mode);
+                let authentication_methods = doc.kind == Kind::AuthenticationMethods;
+                let email = match (u.email, mode) {
+                    _ if !authentication_methods => None,
+                    (Some(EmailSetting::Address(a)), _) => Some(DesiredEmail::Address(a)),
+                    (Some(EmailSetting::Absent), _) | (None, Mode::Exact) => {
+                        Some(DesiredEmail::Absent)
+                    }
+                    (None, Mode::Merge) => None,
+                };
+                let registrations: std::collections::BTreeMap<_, _> = u
+                    .registered
+                    .map(|r| r.0)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(t, s)| {
+                        (
+                            t,
+                            match s {
+                                RegisteredSetting::Absent => DesiredRegistrations::Absent,
+                                RegisteredSetting::Keep(ids) => {
+                                    DesiredRegistrations::Keep(ids.into_iter().collect())
+                                }
+                            },
+                        )
+                    })
+                    .collect();
+                from_serde.push((u.user, mode, phones, u.sms_sign_in, email, registrations));
             }
         }
     }
     let from_validator: Vec<_> = m
         .users
         .iter()
-        .map(|u| (u.user.clone(), u.mode, u.phones.clone(), u.sms_sign_in))
+        .map(|u| {
+            (
+                u.user.clone(),
+                u.mode,
+                u.phones.clone(),
+                u.sms_sign_in,
+                u.email.clone(),
+                u.registrations.clone(),
+            )
+        })
         .collect();
     assert_eq!(from_serde, from_validator);
+    assert!(
+        from_validator
+            .iter()
+            .any(|u| u.4.is_some() && !u.5.is_empty()),
+        "the examples hold an AuthenticationMethods user with an email and registered types"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -698,10 +984,11 @@ fn directories_are_walked_recursively_in_sorted_order_with_a_digest() {
             "examples/manifests/emea/offices.yaml",
             "examples/manifests/engineering.yaml",
             "examples/manifests/guests-and-ids.yaml",
+            "examples/manifests/methods.yaml",
             "examples/manifests/sales.yaml",
         ]
     );
-    assert_eq!(m.sources().len(), 4);
+    assert_eq!(m.sources().len(), 5);
     assert_eq!(m.digest.len(), 64);
     assert_eq!(
         manifest::load(&["examples/manifests".to_string()]).digest,
@@ -716,7 +1003,7 @@ fn directories_are_walked_recursively_in_sorted_order_with_a_digest() {
         "examples/manifests".to_string(),
     ]);
     assert!(!both.has_errors(), "{:?}", both.diagnostics);
-    assert_eq!(both.files.len(), 4);
+    assert_eq!(both.files.len(), 5);
     assert_eq!(both.files[0], "examples/manifests/sales.yaml");
 }
 

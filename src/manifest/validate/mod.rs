@@ -14,8 +14,9 @@ use serde_saphyr::{Location, MessageFormatter, Spanned};
 mod metadata;
 
 use super::diagnostic::Diagnostic;
-use super::model::{API_VERSION, KIND};
+use super::model::{API_VERSION, AUTHENTICATION_METHODS_KIND, KIND, KINDS, Kind};
 pub use super::model::{is_guid, looks_like_upn};
+pub use super::names::suggest;
 use super::node::{Node, SNode};
 use crate::model::{DesiredUser, Mode, SmsSignIn, SourceLocation};
 use crate::phone::PhoneNumber;
@@ -257,18 +258,6 @@ pub fn check_across_users(decls: &[Declaration], diags: &mut Vec<Diagnostic>) {
         }
         diags.push(diag);
     }
-}
-
-/// Suggests the candidate closest to `input` ("`mobil`: did you mean `mobile`?"), ignoring case, `_` and `-`.
-pub fn suggest<'c>(input: &str, candidates: &[&'c str]) -> Option<&'c str> {
-    let norm = |s: &str| s.to_lowercase().replace(['_', '-', ' '], "");
-    let input = norm(input);
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(&input, &norm(c)), *c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
 }
 
 /// What a phone type's entry turned out to be.
@@ -609,20 +598,13 @@ impl Walker<'_> {
             |shown| format!("`apiVersion: {shown}` is not a version this authctl reads"),
             format!("write `apiVersion: {API_VERSION}`"),
         );
-        let kind_ok = self.header_field(
-            doc,
-            kind,
-            ("kind", KIND, "kind"),
-            format!("add `kind: {KIND}` after `apiVersion`"),
-            |shown| format!("`kind: {shown}` is not a kind authctl reads"),
-            format!("write `kind: {KIND}` (a manifest of users' phone methods)"),
-        );
-        let header_ok = api_ok && kind_ok;
+        let kind = self.kind(doc, kind);
+        let header_ok = api_ok && kind.is_some();
         // A document of another kind or version (say, a Kubernetes manifest in the same directory): its other
         // fields would only add noise.
-        if !header_ok {
+        let (true, Some(kind)) = (header_ok, kind) else {
             return;
-        }
+        };
         let Some((spec_key, spec)) = spec else {
             self.error(
                 "missing-field",
@@ -679,7 +661,7 @@ impl Walker<'_> {
             return;
         };
         for (i, item) in items.iter().enumerate() {
-            self.user(item, &format!("spec.users[{i}]"), mode, out);
+            self.user(item, &format!("spec.users[{i}]"), (mode, kind), out);
         }
     }
 
@@ -711,6 +693,46 @@ impl Walker<'_> {
                 false
             }
             Some(_) => true,
+        }
+    }
+
+    /// The document's `kind`: `PhoneMethods` or `AuthenticationMethods` (`None` after reporting a missing or wrong
+    /// one).
+    fn kind(&mut self, doc: &SNode, field: Option<(&Spanned<String>, &SNode)>) -> Option<Kind> {
+        let both = format!(
+            "write `kind: {AUTHENTICATION_METHODS_KIND}` (phones, SMS sign-in, the password-reset email and the \
+             methods users register) or `kind: {KIND}` (phones and SMS sign-in only)"
+        );
+        let Some((_, v)) = field else {
+            self.error(
+                "missing-field",
+                &doc.referenced,
+                "kind",
+                "the document has no `kind`".into(),
+                format!("add it after `apiVersion`: {both}"),
+            );
+            return None;
+        };
+        match &v.value {
+            Node::Str(s) if s == KIND => Some(Kind::PhoneMethods),
+            Node::Str(s) if s == AUTHENTICATION_METHODS_KIND => Some(Kind::AuthenticationMethods),
+            other => {
+                let shown = self.shown(v);
+                let hint = match other {
+                    Node::Str(s) => suggest(s, &KINDS)
+                        .map(|s| format!(": did you mean `{s}`?"))
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                self.error(
+                    "kind",
+                    &v.referenced,
+                    "kind",
+                    format!("`kind: {shown}` is not a kind authctl reads{hint}"),
+                    both,
+                );
+                None
+            }
         }
     }
 

@@ -6,8 +6,12 @@ use std::collections::BTreeMap;
 use serde_saphyr::{Location, Spanned};
 
 use super::{Declaration, Declared, Walker, get, is_guid, join, looks_like_upn, suggest};
+use crate::manifest::model::{AUTHENTICATION_METHODS_KIND, KIND, Kind};
 use crate::manifest::node::{Node, SNode};
-use crate::model::{DesiredPhone, DesiredUser, Mode, PhoneType, SmsSignIn, SourceLocation};
+use crate::model::{
+    DesiredEmail, DesiredPhone, DesiredRegistrations, DesiredUser, Mode, PhoneType,
+    RegistrationType, SmsSignIn, SourceLocation,
+};
 use crate::phone::{PhoneError, PhoneNumber};
 
 /// What an entry's `phones` declared.
@@ -22,6 +26,17 @@ struct Phones<'n> {
     empty: bool,
 }
 
+/// What an entry's `email` and `registered` declared (read in either kind, so every problem is reported; a
+/// `PhoneMethods` document then gets a `kind-field` error and keeps none of it).
+struct Others {
+    /// The declared email, when valid.
+    email: Option<DesiredEmail>,
+    /// The declared registered types that are valid.
+    registrations: BTreeMap<RegistrationType, DesiredRegistrations>,
+    /// `email` is written, or `registered` names at least one type.
+    declares_any: bool,
+}
+
 impl Walker<'_> {
     /// Walks one user entry into a [`Declaration`] (pushed even with errors, marked invalid: the cross-user
     /// checks still see it).
@@ -29,7 +44,7 @@ impl Walker<'_> {
         &mut self,
         item: &SNode,
         path: &str,
-        doc_mode: Option<Mode>,
+        (doc_mode, kind): (Option<Mode>, Kind),
         out: &mut Vec<Declaration>,
     ) {
         let errors_before = self.error_count();
@@ -37,7 +52,7 @@ impl Walker<'_> {
             item,
             path,
             "a user entry",
-            &["user", "mode", "phones", "smsSignIn"],
+            &["user", "mode", "phones", "smsSignIn", "email", "registered"],
             "unknown-field",
         ) else {
             return;
@@ -62,18 +77,32 @@ impl Walker<'_> {
         };
         let sms = self.sms_setting(&fields, path);
         let p = self.phones(&fields, path);
+        let others = self.other_methods(&fields, path, kind);
         if let Some(mode) = mode {
-            self.entry_rules((&user, user_key, path), mode, &p, sms);
+            self.entry_rules((&user, user_key, path), mode, &p, sms, &others);
         }
         let valid = mode.is_some() && self.error_count() == errors_before;
+        let mode = mode.unwrap_or(Mode::Merge);
+        // The mode rule for the email: undeclared is absent in exact mode, unmanaged in merge mode. A PhoneMethods
+        // document never manages it.
+        let email = match (kind, others.email, mode) {
+            (Kind::PhoneMethods, _, _) => None,
+            (Kind::AuthenticationMethods, Some(e), _) => Some(e),
+            (Kind::AuthenticationMethods, None, Mode::Exact) => Some(DesiredEmail::Absent),
+            (Kind::AuthenticationMethods, None, Mode::Merge) => None,
+        };
+        let registrations = match kind {
+            Kind::PhoneMethods => BTreeMap::new(),
+            Kind::AuthenticationMethods => others.registrations,
+        };
         out.push(Declaration {
             desired: DesiredUser {
                 user,
-                mode: mode.unwrap_or(Mode::Merge),
+                mode,
                 phones: p.phones,
                 sms_sign_in: sms.map(|(s, _)| s),
-                email: None,
-                registrations: Default::default(),
+                email,
+                registrations,
                 source: self.loc(&user_key.referenced),
             },
             valid,
@@ -242,6 +271,7 @@ impl Walker<'_> {
         mode: Mode,
         p: &Phones<'_>,
         sms: Option<(SmsSignIn, &SNode)>,
+        others: &Others,
     ) {
         let mobile_missing = match p.declared[PhoneType::Mobile as usize] {
             Declared::Absent => Some("`mobile: absent`"),
@@ -264,7 +294,7 @@ impl Walker<'_> {
                     .into(),
             );
         }
-        if mode == Mode::Merge && p.empty && sms.is_none() {
+        if mode == Mode::Merge && p.empty && sms.is_none() && !others.declares_any {
             self.warning(
                 "nothing-managed",
                 &user_key.referenced,
@@ -272,7 +302,9 @@ impl Walker<'_> {
                 format!(
                     "`{user}` is in merge mode and declares nothing, so authctl will not touch it"
                 ),
-                "declare phones or `smsSignIn`, or remove the entry".into(),
+                "declare phones or `smsSignIn` (or, in kind AuthenticationMethods, `email` or `registered`), or \
+                 remove the entry"
+                    .into(),
             );
         }
         if let (Declared::Number, Some(why), Some(at)) = (
@@ -427,5 +459,392 @@ impl Walker<'_> {
                 None
             }
         }
+    }
+
+    /// The entry's `email` and `registered`.
+    fn other_methods(
+        &mut self,
+        fields: &[(&Spanned<String>, &SNode)],
+        path: &str,
+        kind: Kind,
+    ) -> Others {
+        let mut others = Others {
+            email: None,
+            registrations: BTreeMap::new(),
+            declares_any: false,
+        };
+        for field in ["email", "registered"] {
+            if let (Kind::PhoneMethods, Some((k, _))) = (kind, get(fields, field)) {
+                self.error(
+                    "kind-field",
+                    &k.referenced,
+                    &join(path, field),
+                    format!("`{field}` is not part of kind {KIND}, which declares phones and SMS sign-in only"),
+                    format!(
+                        "use `kind: {AUTHENTICATION_METHODS_KIND}` (it accepts everything {KIND} does, plus `email` \
+                         and `registered`), or remove `{field}`"
+                    ),
+                );
+            }
+        }
+        if let Some((k, v)) = get(fields, "email") {
+            others.declares_any = true;
+            others.email = self.email(k, v, &join(path, "email"));
+        }
+        if let Some((k, v)) = get(fields, "registered") {
+            let (registrations, any) = self.registered(k, v, &join(path, "registered"));
+            others.registrations = registrations;
+            others.declares_any |= any;
+        }
+        others
+    }
+
+    /// Checks the `email` value; `None` when it has an error (reported).
+    fn email(&mut self, key: &Spanned<String>, v: &SNode, path: &str) -> Option<DesiredEmail> {
+        use crate::manifest::email::{EmailProblem, check};
+        let s = match &v.value {
+            Node::Str(s) => s,
+            Node::Null => {
+                self.error(
+                    "null-email",
+                    &key.referenced,
+                    path,
+                    "`email` is empty (null): it takes an address or `absent`".into(),
+                    "write an address (`email: kim@contoso.com`), or `email: absent` to remove the email method; in \
+                     merge mode, leave `email` out to leave it unmanaged"
+                        .into(),
+                );
+                return None;
+            }
+            other => {
+                self.error(
+                    "invalid-type",
+                    &v.referenced,
+                    path,
+                    format!(
+                        "`email` must be an address or `absent`, not {}",
+                        other.kind()
+                    ),
+                    "write `email: kim@contoso.com` or `email: absent`".into(),
+                );
+                return None;
+            }
+        };
+        if s == "absent" {
+            return Some(DesiredEmail::Absent);
+        }
+        if [
+            "none", "null", "absent", "no", "remove", "delete", "empty", "-",
+        ]
+        .contains(&s.trim().to_lowercase().as_str())
+        {
+            self.error(
+                "invalid-email",
+                &v.referenced,
+                path,
+                format!("`{s}` is neither an email address nor `absent`"),
+                "to remove the email method, write `email: absent` (lower case)".into(),
+            );
+            return None;
+        }
+        match check(s) {
+            Ok(()) => Some(DesiredEmail::Address(s.clone())),
+            Err(problem) => {
+                let help = match (&problem, problem.suggestion()) {
+                    (_, Some(fixed)) => format!("write `email: {fixed}`"),
+                    (EmailProblem::DisplayName(None), None) => {
+                        "write the bare address, without a name, quotes or angle brackets: `email: kim@contoso.com`"
+                            .into()
+                    }
+                    (EmailProblem::Whitespace(None), None) => {
+                        "remove the spaces: an address is one word, `name@domain`".into()
+                    }
+                    (EmailProblem::IpLiteral, None) => {
+                        "use an address at a domain name (`kim@contoso.com`)".into()
+                    }
+                    _ => "write the address as `name@domain`, e.g. `email: kim@contoso.com` (IDN domains such as \
+                          `bücher.example` are fine)"
+                        .into(),
+                };
+                self.error(
+                    "invalid-email",
+                    &v.referenced,
+                    path,
+                    format!(
+                        "`{}` is not a usable email address: {problem}",
+                        crate::escape::visible_capped(s, 80)
+                    ),
+                    help,
+                );
+                None
+            }
+        }
+    }
+
+    /// Checks `registered`: each type's name and value. Returns the valid types, and whether any type is named.
+    fn registered(
+        &mut self,
+        key: &Spanned<String>,
+        node: &SNode,
+        path: &str,
+    ) -> (BTreeMap<RegistrationType, DesiredRegistrations>, bool) {
+        use crate::manifest::registered::{TypeName, classify};
+        let mut out = BTreeMap::new();
+        let managed: Vec<&str> = RegistrationType::KNOWN
+            .iter()
+            .filter_map(|k| k.graph_name())
+            .collect();
+        let names = super::list(&managed);
+        if node.value == Node::Null {
+            self.error(
+                "invalid-type",
+                &key.referenced,
+                path,
+                "`registered` is empty (null)".into(),
+                format!(
+                    "list the method types under it (`fido2: absent`, or `fido2:` with the ids to keep), or leave \
+                     `registered` out; types are {names}"
+                ),
+            );
+            return (out, true);
+        }
+        let keys: Vec<&str> = match &node.value {
+            Node::Map(entries) => entries.iter().map(|(k, _)| k.value.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        let Some(entries) = self.mapping(node, path, "`registered`", &keys, "unknown-field") else {
+            return (out, true);
+        };
+        let any = !entries.is_empty();
+        for (k, v) in entries {
+            let fp = join(path, &k.value);
+            let shown = crate::escape::visible_capped(&k.value, 60);
+            let t = match classify(&k.value) {
+                TypeName::Managed(t) => t,
+                TypeName::Unlisted(t) => {
+                    let known = t.kind() != crate::model::MethodKind::Unknown;
+                    self.warning(
+                        "unlisted-registered-type",
+                        &k.referenced,
+                        &fp,
+                        format!(
+                            "`{t}` is not one of the registered types authctl names{}; it is accepted as a type Graph \
+                             lists as `#microsoft.graph.{t}AuthenticationMethod` and deletes at \
+                             `/authentication/{}`",
+                            if known { " (authctl knows it, but does not manage it by name)" } else { "" },
+                            t.segment()
+                        ),
+                        format!(
+                            "check the spelling against `authctl methods USER`; the types authctl names are {names}"
+                        ),
+                    );
+                    t
+                }
+                TypeName::Misspelt(s) => {
+                    self.error(
+                        "unknown-registered-type",
+                        &k.referenced,
+                        &fp,
+                        format!("`{shown}` is not a registered method type: did you mean `{s}`?"),
+                        format!("rename it to `{s}`; the types authctl names are {names}"),
+                    );
+                    continue;
+                }
+                TypeName::Elsewhere(Some(field)) => {
+                    let help = if field == "phones" {
+                        "declare phones under the entry's `phones` (`mobile`, `alternateMobile`, `office`)".to_string()
+                    } else {
+                        format!("move it to the entry's own `{field}` field")
+                    };
+                    self.error(
+                        "not-a-registered-type",
+                        &k.referenced,
+                        &fp,
+                        format!("`{shown}` is not declared under `registered` but in the entry's `{field}`"),
+                        help,
+                    );
+                    continue;
+                }
+                TypeName::Elsewhere(None) => {
+                    self.error(
+                        "not-a-registered-type",
+                        &k.referenced,
+                        &fp,
+                        format!("`{shown}`: an admin cannot remove a user's password, so authctl never manages it"),
+                        format!("remove `{shown}`; the types under `registered` are {names}"),
+                    );
+                    continue;
+                }
+                TypeName::Invalid => {
+                    self.error(
+                        "invalid-registered-type",
+                        &k.referenced,
+                        &fp,
+                        format!("`{shown}` is not a method type name"),
+                        format!(
+                            "write Graph's short name in camelCase (the `{{short}}` of \
+                             `#microsoft.graph.{{short}}AuthenticationMethod`); the types authctl names are {names}"
+                        ),
+                    );
+                    continue;
+                }
+            };
+            if let Some(setting) = self.registered_setting(&t, k, v, &fp) {
+                out.insert(t, setting);
+            }
+        }
+        (out, any)
+    }
+
+    /// Checks one registered type's value: `absent` or a keep-list of ids; `None` when it has an error (reported).
+    fn registered_setting(
+        &mut self,
+        t: &RegistrationType,
+        key: &Spanned<String>,
+        v: &SNode,
+        path: &str,
+    ) -> Option<DesiredRegistrations> {
+        use crate::manifest::registered::{check_id, id_key};
+        let items = match &v.value {
+            Node::Str(s) if s == "absent" => return Some(DesiredRegistrations::Absent),
+            Node::Seq(items) => items,
+            Node::Null => {
+                self.error(
+                    "null-registered",
+                    &key.referenced,
+                    path,
+                    format!("`{t}` is empty (null): a registered type takes `absent` or a list of ids to keep"),
+                    format!(
+                        "write `{t}: absent` to remove every registration of the type, or list the ids to keep \
+                         (`authctl methods USER` shows them); leave `{t}` out to leave the type untouched"
+                    ),
+                );
+                return None;
+            }
+            Node::Str(s) => {
+                let help = if check_id(s).is_ok()
+                    && !["none", "remove", "delete", "all"].contains(&s.to_lowercase().as_str())
+                {
+                    format!(
+                        "to keep only this registration, write it as a list: `{t}: [\"{s}\"]`; to remove every registration, `{t}: absent` (lower case)"
+                    )
+                } else {
+                    format!(
+                        "write `{t}: absent` (lower case) to remove every registration, or a list of the ids to keep"
+                    )
+                };
+                self.error(
+                    "invalid-value",
+                    &v.referenced,
+                    path,
+                    format!(
+                        "`{}` is neither `absent` nor a list of registration ids",
+                        crate::escape::visible_capped(s, 80)
+                    ),
+                    help,
+                );
+                return None;
+            }
+            other => {
+                self.error(
+                    "invalid-type",
+                    &v.referenced,
+                    path,
+                    format!(
+                        "`{t}` must be `absent` or a list of registration ids, not {}",
+                        other.kind()
+                    ),
+                    format!("write `{t}: absent`, or the ids to keep as a list (`- \"id\"` lines)"),
+                );
+                return None;
+            }
+        };
+        if items.is_empty() {
+            self.error(
+                "empty-keep-list",
+                &v.referenced,
+                path,
+                format!("`{t}: []` keeps no registration, which would remove every one of the type"),
+                format!(
+                    "to remove every registration on purpose, write `{t}: absent`; otherwise list the ids to keep \
+                     (`authctl methods USER` shows them)"
+                ),
+            );
+            return None;
+        }
+        let mut ok = true;
+        let mut ids = std::collections::BTreeSet::new();
+        let mut seen: BTreeMap<String, (&SNode, String)> = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let ip = format!("{path}[{i}]");
+            let id = match &item.value {
+                Node::Str(s) => s,
+                Node::Int(_) | Node::Float(_) => {
+                    let raw = self.raw(&item.referenced).unwrap_or("").trim().to_string();
+                    self.error(
+                        "invalid-type",
+                        &item.referenced,
+                        &ip,
+                        format!(
+                            "`{raw}` is a YAML number, not text: YAML may change how it is written"
+                        ),
+                        format!("quote the id: `- \"{raw}\"`"),
+                    );
+                    ok = false;
+                    continue;
+                }
+                other => {
+                    self.error(
+                        "invalid-type",
+                        &item.referenced,
+                        &ip,
+                        format!("a registration id must be a string, not {}", other.kind()),
+                        "write each id as a quoted string (`- \"4b1f7c1e-…\"`), as `authctl methods USER` shows it"
+                            .into(),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            if let Err(problem) = check_id(id) {
+                self.error(
+                    "invalid-registration-id",
+                    &item.referenced,
+                    &ip,
+                    problem.to_string(),
+                    "copy the id exactly as `authctl methods USER` shows it (1–512 characters, no spaces)".into(),
+                );
+                ok = false;
+                continue;
+            }
+            let key = id_key(id);
+            if let Some((first, first_written)) = seen.get(&key) {
+                let first_at = self.loc(&first.referenced);
+                let again_at = self.loc(&item.referenced);
+                let case = if first_written != id {
+                    " (GUIDs are case-insensitive)"
+                } else {
+                    ""
+                };
+                let d = super::Diagnostic::error(
+                    "duplicate-registration-id",
+                    &again_at,
+                    ip.clone(),
+                    format!("the registration id `{id}` is listed twice in `{t}`{case}"),
+                )
+                .with_len(Self::len(&item.referenced))
+                .with_primary_label("listed again here")
+                .with_label(&first_at, Self::len(&first.referenced), "first listed here")
+                .with_help(format!(
+                    "remove one of them (first at {first_at}, again at {again_at}); each registration is kept once"
+                ));
+                self.diags.push(d);
+                ok = false;
+                continue;
+            }
+            seen.insert(key, (item, id.clone()));
+            ids.insert(id.clone());
+        }
+        ok.then_some(DesiredRegistrations::Keep(ids))
     }
 }

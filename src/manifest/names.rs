@@ -1,0 +1,23 @@
+//! Small name helpers shared by the manifest's model, its validator and the registered-type rules, kept in a leaf so
+//! none of them imports another for them: the "did you mean" suggestion and the GUID shape.
+
+/// `true` for an object id (a GUID, any case).
+pub fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Suggests the candidate closest to `input` ("`mobil`: did you mean `mobile`?"), ignoring case, `_` and `-`.
+pub fn suggest<'c>(input: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let norm = |s: &str| s.to_lowercase().replace(['_', '-', ' '], "");
+    let input = norm(input);
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&input, &norm(c)), *c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
