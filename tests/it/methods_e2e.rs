@@ -570,3 +570,164 @@ async fn a_saved_plan_is_verified_and_resumes_after_a_partial_apply() {
         "{why}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Through the binary, manifests of kind `AuthenticationMethods`, the emulator's tenant file persisted between runs.
+
+/// Pradeep: a new email, the lost phone's Authenticator removed, his FIDO2 key kept (Windows Hello not declared).
+/// Alex: the contractor's key removed.
+const MANIFEST: &str = r#"apiVersion: authctl/v1
+kind: AuthenticationMethods
+spec:
+  mode: merge
+  users:
+    - user: pradeep@contoso.com
+      email: pradeep.g@contoso.com
+      registered:
+        microsoftAuthenticator: [a-new]
+        fido2: [f-pradeep]
+    - user: alex@contoso.com
+      registered:
+        fido2: [f-keep]
+"#;
+
+struct Dir {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+}
+
+impl Dir {
+    fn new(manifest: &str) -> Dir {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        std::fs::write(dir.join("tenant.yaml"), TENANT).unwrap();
+        std::fs::write(dir.join("methods.yaml"), manifest).unwrap();
+        Dir { _tmp: tmp, dir }
+    }
+
+    fn run(&self, command: &str, args: &[&str]) -> std::process::Output {
+        crate::support::authctl_cmd()
+            .current_dir(&self.dir)
+            .args([
+                command,
+                "methods.yaml",
+                "--emulate",
+                "tenant.yaml",
+                "--virtual-clock",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn tenant(&self) -> authctl::emulator::Tenant {
+        crate::support::tenant(&std::fs::read_to_string(self.dir.join("tenant.yaml")).unwrap())
+    }
+
+    fn edit_tenant(&self, f: impl FnOnce(&mut authctl::emulator::Tenant)) {
+        let mut t = self.tenant();
+        f(&mut t);
+        std::fs::write(self.dir.join("tenant.yaml"), t.to_yaml().unwrap()).unwrap();
+    }
+}
+
+fn out(o: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn the_binary_plans_applies_plans_clean_and_removes_a_registration_added_out_of_band() {
+    let d = Dir::new(MANIFEST);
+    let p = d.run("plan", &["--detailed-exitcode"]);
+    assert_eq!(p.status.code(), Some(2), "{}", out(&p));
+    let text = String::from_utf8_lossy(&p.stdout);
+    for part in [
+        "- microsoftAuthenticator",
+        "Pradeep's old iPhone",
+        "a-lost",
+        "- fido2",
+        "Contractor key",
+        "~ email",
+        "Guard max-deletes: 2 deletes planned",
+    ] {
+        assert!(text.contains(part), "{part}: {}", out(&p));
+    }
+    // --max-deletes counts the removals.
+    let guarded = d.run("plan", &["--max-deletes", "1"]);
+    assert_eq!(guarded.status.code(), Some(1), "{}", out(&guarded));
+
+    let a = d.run("apply", &["--auto-approve", "--emulate-persist"]);
+    assert_eq!(a.status.code(), Some(0), "{}", out(&a));
+    let t = d.tenant();
+    assert_eq!(
+        email_of(&t, "pradeep@contoso.com").as_deref(),
+        Some("pradeep.g@contoso.com")
+    );
+    assert_eq!(ids_of(&t, "alex@contoso.com", "fido2"), vec!["f-keep"]);
+    assert_eq!(
+        ids_of(&t, "pradeep@contoso.com", "windowsHelloForBusiness"),
+        vec!["w-pradeep"],
+        "an undeclared type is never touched"
+    );
+    let p = d.run("plan", &["--detailed-exitcode"]);
+    assert_eq!(p.status.code(), Some(0), "{}", out(&p));
+    let dr = d.run("drift", &[]);
+    assert_eq!(dr.status.code(), Some(0), "{}", out(&dr));
+
+    // Alex registers a new key out of band: drift (exit 2) names it; the next apply removes it.
+    d.edit_tenant(|t| {
+        let alex = t
+            .users
+            .iter_mut()
+            .find(|u| u.user_principal_name == "alex@contoso.com")
+            .unwrap();
+        alex.methods.push(Method {
+            kind: "fido2".into(),
+            id: "f-new".into(),
+            properties: [("displayName".to_string(), serde_json::json!("Unknown key"))]
+                .into_iter()
+                .collect(),
+        });
+    });
+    let dr = d.run("drift", &["--format", "json"]);
+    assert_eq!(dr.status.code(), Some(2), "{}", out(&dr));
+    let doc: serde_json::Value = serde_json::from_slice(&dr.stdout).unwrap();
+    let diff = &doc["users"][0]["differences"][0];
+    assert_eq!(diff["type"], "registration", "{doc}");
+    assert_eq!(diff["registration"]["id"], "f-new", "{doc}");
+    assert_eq!(diff["status"], "planned");
+    let a = d.run("apply", &["--auto-approve", "--emulate-persist"]);
+    assert_eq!(a.status.code(), Some(0), "{}", out(&a));
+    assert_eq!(
+        ids_of(&d.tenant(), "alex@contoso.com", "fido2"),
+        vec!["f-keep"]
+    );
+    assert_eq!(d.run("drift", &[]).status.code(), Some(0));
+}
+
+#[test]
+fn the_binary_blocks_removing_a_users_last_method() {
+    let d = Dir::new(
+        "apiVersion: authctl/v1\nkind: AuthenticationMethods\nspec:\n  mode: merge\n  users:\n    - user: diego@contoso.com\n      registered:\n        microsoftAuthenticator: absent\n",
+    );
+    let p = d.run("plan", &[]);
+    assert_eq!(p.status.code(), Some(0), "{}", out(&p));
+    let text = String::from_utf8_lossy(&p.stdout);
+    assert!(
+        text.contains("! microsoftAuthenticator delete"),
+        "{}",
+        out(&p)
+    );
+    assert!(text.contains("--allow-lockout"), "{}", out(&p));
+    let a = d.run("apply", &["--auto-approve", "--emulate-persist"]);
+    assert_eq!(a.status.code(), Some(0), "{}", out(&a));
+    assert_eq!(
+        ids_of(&d.tenant(), "diego@contoso.com", "microsoftAuthenticator"),
+        vec!["d-only"]
+    );
+}
