@@ -530,7 +530,7 @@ impl<'a> Runner<'a> {
                     .await;
                 match r {
                     Ok(_) => Ok(report(a, ActionOutcome::Done, None)),
-                    Err(e) if e.outcome_unknown() || e.status() == Some(400) => {
+                    Err(e) if e.outcome_unknown() || has_one_already(&e) => {
                         // It may have landed (or another run made it): look before anything else.
                         if self.wait_for(st, &has).await.is_some() {
                             return Ok(report(
@@ -863,6 +863,13 @@ fn is_not_unique(e: &GraphError) -> bool {
 const DEFAULT_METHOD_REMEDY: &str = "it is the user's default sign-in method, which Graph won't delete: change the \
      user's default method first (Entra admin center → the user → Authentication methods → default sign-in method, or \
      the user at https://mysignins.microsoft.com/security-info), then apply again";
+
+/// Graph's refusal of an email create because the user has an email method already (another run, or an earlier
+/// try whose answer was lost, made it): 400 (409 tolerated) whose message says so.
+fn has_one_already(e: &GraphError) -> bool {
+    matches!(e.status(), Some(400 | 409))
+        && matches!(e, GraphError::Api { message, .. } if message.to_lowercase().contains("already"))
+}
 
 /// A removal (phone, email or registration delete).
 fn is_removal(a: &Action) -> bool {
