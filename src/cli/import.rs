@@ -1,7 +1,12 @@
-//! `authctl import`: write a manifest of users' current phone methods, the starting point for managing users that
-//! already have phones. Users are named by object id (stable across renames) with the UPN as a YAML comment;
-//! numbers are in canonical form; `smsSignIn` is written only where the mobile's state says something a manifest can
-//! keep (`ready` → `enabled`, `notEnabled` → `disabled`). The result passes `validate` and plans clean.
+//! `authctl import`: write a manifest of users' current authentication methods, the starting point for managing
+//! users that already have them. Users are named by object id (stable across renames) with the UPN as a YAML
+//! comment; numbers are in canonical form; `smsSignIn` is written only where the mobile's state says something a
+//! manifest can keep (`ready` → `enabled`, `notEnabled` → `disabled`). The result passes `validate` and plans clean.
+//!
+//! `--kind AuthenticationMethods` (the default) also reads each user's full method list
+//! (`GET /users/{id}/authentication/methods`, through `$batch`) and writes the password-reset email and, per
+//! registered type the user has, a keep-list of today's ids with the names and dates Graph showed as comments.
+//! `--kind PhoneMethods` writes phones and SMS sign-in only, as before the new kind existed.
 //!
 //! Masked numbers (a caller without full read rights) are refused for the whole run: a manifest of masks would
 //! delete or overwrite real numbers when applied.
@@ -15,8 +20,12 @@ use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::cli::output::print_stdout;
 use crate::exit::ExitCode;
+use std::collections::HashMap;
+
+use crate::graph::types::{email_address, method_kind, registration};
+use crate::manifest::model::Kind;
 use crate::manifest::{self, write::ImportedUser};
-use crate::model::{Mode, ObservedUser};
+use crate::model::{MethodKind, Mode, ObservedUser, Registration};
 use crate::observe::{self, NoProgress};
 use crate::plan::{Observed, RunError, UserState};
 
@@ -38,6 +47,26 @@ impl From<ImportMode> for Mode {
     }
 }
 
+/// `--kind`: which manifest kind to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportKind {
+    /// Phones, SMS sign-in, the password-reset email and the registered method types.
+    #[value(name = "AuthenticationMethods")]
+    AuthenticationMethods,
+    /// Phones and SMS sign-in only.
+    #[value(name = "PhoneMethods")]
+    PhoneMethods,
+}
+
+impl From<ImportKind> for Kind {
+    fn from(k: ImportKind) -> Kind {
+        match k {
+            ImportKind::AuthenticationMethods => Kind::AuthenticationMethods,
+            ImportKind::PhoneMethods => Kind::PhoneMethods,
+        }
+    }
+}
+
 /// `--report-format` of `import`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
@@ -55,6 +84,8 @@ pub struct ImportReport {
     out: String,
     /// `exact` or `merge`.
     mode: String,
+    /// The manifest's kind: `AuthenticationMethods` or `PhoneMethods`.
+    kind: String,
     /// The users written to the manifest.
     imported: Vec<ReportedUser>,
     /// Users named that do not exist in the tenant, as given.
@@ -94,6 +125,10 @@ pub struct Args {
     /// are managed).
     #[arg(long, value_enum)]
     pub mode: ImportMode,
+    /// The manifest's kind: `AuthenticationMethods` (phones, SMS sign-in, the password-reset email and a keep-list
+    /// per registered method type) or `PhoneMethods` (phones and SMS sign-in only).
+    #[arg(long, value_enum, default_value_t = ImportKind::AuthenticationMethods)]
+    pub kind: ImportKind,
     /// Write the manifest to this file (mode 0600, replaced atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -156,11 +191,38 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         session.finish().await?;
         return Err(miette!("{}", RunError::MaskedNumbers { users: masked }));
     }
+    let kind = Kind::from(args.kind);
+    // The full method list of each user, for the email and the registered types: a user whose list can't be read
+    // is not written (a manifest without their email would remove it in exact mode).
+    let mut others: HashMap<String, OtherMethods> = HashMap::new();
+    if kind == Kind::AuthenticationMethods && !users.is_empty() {
+        let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+        for (id, r) in session.graph.list_methods_many(&ids).await {
+            match r {
+                Ok(list) => {
+                    others.insert(id, OtherMethods::from_list(&list));
+                }
+                Err(e) => {
+                    let upn = users
+                        .iter()
+                        .find(|u| u.id == id)
+                        .map_or(id.clone(), |u| u.user_principal_name.clone());
+                    eprintln!("error: user `{upn}`: cannot read the method list: {e}");
+                    report.errors.push(ImportError {
+                        user: upn,
+                        message: e.to_string(),
+                    });
+                    code = ExitCode::Error;
+                }
+            }
+        }
+        users.retain(|u| others.contains_key(&u.id));
+    }
     if users.is_empty() {
         session.finish().await?;
         return Ok(ExitCode::Error);
     }
-    let (text, notes) = manifest_yaml(&users, args.mode.into());
+    let (text, notes) = manifest_yaml_of(&users, args.mode.into(), kind, &others);
     let json = args.report_format == ReportFormat::Json;
     if !ctx.quiet && !json {
         for n in &notes {
@@ -174,6 +236,7 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
             if json {
                 report.out = out.display().to_string();
                 report.mode = Mode::from(args.mode).to_string();
+                report.kind = kind.as_str().to_string();
                 report.imported = users
                     .iter()
                     .map(|u| ReportedUser {
@@ -215,13 +278,48 @@ fn read_user_list(path: &std::path::Path) -> miette::Result<Vec<String>> {
         .collect())
 }
 
-/// The manifest text for `users` (whose numbers are known not to be masked), and warnings for the operator: the
-/// observed users as [`ImportedUser`]s (numbers canonical), written by [`manifest::write::manifest_yaml`].
+/// What a user's full method list says beyond phones: the email and the registrations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OtherMethods {
+    /// The password-reset email address, if any.
+    pub email: Option<String>,
+    /// Every registration of a registered type (known or not).
+    pub registrations: Vec<Registration>,
+}
+
+impl OtherMethods {
+    /// Reads the objects of `GET /users/{id}/authentication/methods`.
+    pub fn from_list(list: &[serde_json::Value]) -> OtherMethods {
+        OtherMethods {
+            email: list
+                .iter()
+                .filter(|m| method_kind(m) == MethodKind::Email)
+                .find_map(email_address),
+            registrations: list.iter().filter_map(registration).collect(),
+        }
+    }
+}
+
+/// The manifest text for `users` (whose numbers are known not to be masked) as a `PhoneMethods` document, and
+/// warnings for the operator; see [`manifest_yaml_of`].
 pub fn manifest_yaml(users: &[&ObservedUser], mode: Mode) -> (String, Vec<String>) {
+    manifest_yaml_of(users, mode, Kind::PhoneMethods, &HashMap::new())
+}
+
+/// The manifest text for `users` of `kind`, with each user's email and registrations from `others` (by object
+/// id), and warnings for the operator: the observed users as [`ImportedUser`]s (numbers canonical), written by
+/// [`manifest::write::manifest_yaml`].
+pub fn manifest_yaml_of(
+    users: &[&ObservedUser],
+    mode: Mode,
+    kind: Kind,
+    others: &HashMap<String, OtherMethods>,
+) -> (String, Vec<String>) {
     let imported: Vec<ImportedUser<'_>> = users
         .iter()
         .map(|u| {
             let state = UserState::from_observed(u).unwrap_or_default();
+            let other = others.get(&u.id).cloned().unwrap_or_default();
             ImportedUser {
                 id: &u.id,
                 user_principal_name: &u.user_principal_name,
@@ -237,12 +335,12 @@ pub fn manifest_yaml(users: &[&ObservedUser], mode: Mode) -> (String, Vec<String
                             .to_string()
                     })
                     .collect(),
-                email: None,
-                registrations: Vec::new(),
+                email: other.email,
+                registrations: other.registrations,
             }
         })
         .collect();
-    manifest::write::manifest_yaml(&imported, mode, crate::manifest::model::Kind::PhoneMethods)
+    manifest::write::manifest_yaml(&imported, mode, kind)
 }
 
 #[cfg(test)]
@@ -305,6 +403,30 @@ mod tests {
         let (text, _) = manifest_yaml(&[&u], Mode::Merge);
         assert!(!text.contains("smsSignIn: "), "{text}");
         assert!(text.contains("notConfigured"), "{text}");
+    }
+
+    #[test]
+    fn the_method_list_gives_the_email_and_every_registration() {
+        let list: Vec<serde_json::Value> = serde_json::from_str(
+            r##"[
+              {"@odata.type": "#microsoft.graph.passwordAuthenticationMethod", "id": "28c10230-6103-485e-b985-444c60001490"},
+              {"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "3179e48a-750b-4051-897c-87b9720928f7", "phoneNumber": "+1 2065550100", "phoneType": "mobile"},
+              {"@odata.type": "#microsoft.graph.emailAuthenticationMethod", "id": "3ddfcfc8-9383-446f-83cc-3ab9be4be18f", "emailAddress": "kim@fabrikam.example"},
+              {"@odata.type": "#microsoft.graph.fido2AuthenticationMethod", "id": "k1", "displayName": "Red key", "model": "NFC key", "createdDateTime": "2020-08-10T06:44:09Z"},
+              {"@odata.type": "#microsoft.graph.quantumKeyAuthenticationMethod", "id": "q1"}
+            ]"##,
+        )
+        .unwrap();
+        let o = OtherMethods::from_list(&list);
+        assert_eq!(o.email.as_deref(), Some("kim@fabrikam.example"));
+        let got: Vec<(&str, &str)> = o
+            .registrations
+            .iter()
+            .map(|r| (r.method_type.name(), r.id.as_str()))
+            .collect();
+        assert_eq!(got, [("fido2", "k1"), ("quantumKey", "q1")]);
+        assert_eq!(o.registrations[0].detail.as_deref(), Some("NFC key"));
+        assert_eq!(OtherMethods::from_list(&[]), OtherMethods::default());
     }
 
     #[test]

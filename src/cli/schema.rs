@@ -18,7 +18,7 @@ pub struct Args {
 /// another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SchemaKind {
-    /// A manifest document (`apiVersion: authctl/v1`, `kind: PhoneMethods`).
+    /// A manifest document (`apiVersion: authctl/v1`, `kind: PhoneMethods` or `AuthenticationMethods`).
     Manifest,
     /// A saved plan file (`authctl plan --out`; also `plan --format json` and `show --format json`).
     Plan,

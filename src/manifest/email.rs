@@ -1,7 +1,7 @@
 //! The SSPR email address a manifest declares (`email: kim@contoso.com`): the offline syntax check the validator and
 //! the serde model share, so both refuse the same addresses with the same reason.
 //!
-//! The rule is deliberately at least as strict as what Graph is assumed to accept (ASSUMPTIONS.md row 73): a bare
+//! The rule is deliberately at least as strict as what Graph is assumed to accept (ASSUMPTIONS.md rows 73 and 87): a bare
 //! `name@domain` (no display name, no `mailto:`, no whitespace or control characters), at most 254 characters; the
 //! local part is ASCII (RFC 5322 `atext` and dots, no leading, trailing or doubled dot, at most 64 characters); the
 //! domain is a host name of at least two labels, internationalised (IDN) domains accepted in Unicode or in their

@@ -43,7 +43,7 @@ pub struct ManifestDocument {
     /// authctl checks its shape and never acts on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
-    /// What the users' phone methods should be.
+    /// What the users' authentication methods should be.
     pub spec: Spec,
 }
 
@@ -171,7 +171,7 @@ pub struct Spec {
     pub users: Vec<UserEntry>,
 }
 
-/// One user's desired phone methods.
+/// One user's desired authentication methods (`email` and `registered` only in kind `AuthenticationMethods`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserEntry {

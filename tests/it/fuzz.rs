@@ -1,5 +1,6 @@
 //! Integration tests: arbitrary input never panics the manifest loader or the number parsers (property tests over
-//! random text and manifest- and number-shaped input).
+//! random text and manifest- and number-shaped input, both kinds), and a manifest the validator accepts is one the
+//! serde model reads.
 
 use authctl::manifest::{self, Manifests, Severity};
 use authctl::phone::PhoneNumber;
@@ -22,6 +23,15 @@ proptest! {
         for d in m.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
             prop_assert!(d.line >= 1, "{d:?}");
             prop_assert!(d.line <= manifest::diagnostic::yaml_lines(&text).count().max(1) + 1, "{d:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn what_the_validator_accepts_serde_reads(text in manifest_like()) {
+        let m = load_text(&text);
+        if !m.has_errors() {
+            let docs = serde_saphyr::from_multiple::<authctl::manifest::model::ManifestDocument>(&text);
+            prop_assert!(docs.is_ok(), "{:?} in\n{text}", docs.err());
         }
     }
 
@@ -90,6 +100,36 @@ fn manifest_like() -> impl Strategy<Value = String> {
         number,
     )
         .prop_map(|(k, v)| format!("        {k}: {v}\n"));
+    // Kind AuthenticationMethods: a registered type and its value, and an email.
+    let registered = (
+        word(&[
+            "fido2",
+            "microsoftAuthenticator",
+            "fido",
+            "quantumKey",
+            "mobile",
+        ]),
+        prop::sample::select(vec![
+            "absent",
+            "[\"k1\"]",
+            "[]",
+            "[\"k1\", \"K1\"]",
+            "[\"4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e\", \"4B1F7C1E-2A0E-4C1E-9D4A-0A3F5B6C7D8E\"]",
+            "~",
+            "\n          - \"k 1\"\n          - 12",
+            "all",
+            "{id: k1}",
+        ]),
+    )
+        .prop_map(|(k, v)| format!("        {k}: {v}\n"));
+    let email = word(&[
+        "adele@fabrikam.example",
+        "absent",
+        "\"Adele <adele@fabrikam.example>\"",
+        "adele@bücher.example",
+        "adele@fabrikam",
+        "~",
+    ]);
     let user = (
         word(&[
             "AdeleV@contoso.com",
@@ -99,8 +139,10 @@ fn manifest_like() -> impl Strategy<Value = String> {
         prop::option::of(word(&["exact", "merge"])),
         prop::collection::vec(phone, 0..4),
         prop::option::of(word(&["enabled", "disabled", "yes"])),
+        prop::option::of(email),
+        prop::collection::vec(registered, 0..3),
     )
-        .prop_map(|(u, mode, phones, sms)| {
+        .prop_map(|(u, mode, phones, sms, email, registered)| {
             let mut s = format!("    - user: {u}\n");
             if let Some(m) = mode {
                 s.push_str(&format!("      mode: {m}\n"));
@@ -112,11 +154,18 @@ fn manifest_like() -> impl Strategy<Value = String> {
             if let Some(x) = sms {
                 s.push_str(&format!("      smsSignIn: {x}\n"));
             }
+            if let Some(e) = email {
+                s.push_str(&format!("      email: {e}\n"));
+            }
+            if !registered.is_empty() {
+                s.push_str("      registered:\n");
+                s.push_str(&registered.concat());
+            }
             s
         });
     (
         word(&["authctl/v1"]),
-        word(&["PhoneMethods"]),
+        word(&["PhoneMethods", "AuthenticationMethods"]),
         word(&["exact", "merge"]),
         prop::collection::vec(user, 0..5),
         1..3usize,

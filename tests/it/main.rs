@@ -5,6 +5,7 @@ mod support;
 
 mod apply;
 mod architecture;
+mod authentication_methods;
 mod budgets;
 mod ci_recipes;
 mod client;

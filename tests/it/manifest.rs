@@ -649,6 +649,25 @@ fn rule_email_and_registered_are_not_part_of_phone_methods() {
 }
 
 #[test]
+fn rule_same_registration_id_kept_for_two_users_is_a_warning() {
+    let m = check(
+        "shared_registration_id",
+        &["invalid/shared-registration-id.yaml"],
+        &[(
+            "shared-registration-id",
+            W,
+            13,
+            "spec.users[1].registered.fido2",
+        )],
+    );
+    assert_eq!(
+        m.diagnostics[0].labels[0].line, 9,
+        "the first place is named"
+    );
+    assert_eq!(m.users.len(), 2, "a warning keeps both users");
+}
+
+#[test]
 fn a_kind_typo_suggests_the_kind() {
     let m = manifest::load_from(
         &["-".to_string()],
@@ -789,6 +808,73 @@ fn schema_expressible_invalid_fixtures_are_rejected_by_schema_serde_and_validato
     for f in &files {
         assert_eq!(verdicts(f), (false, false, false), "{}", f.display());
     }
+}
+
+/// What the committed schema (as an editor uses it) says about documents of each kind: a snapshot of every error
+/// it reports, by instance path, for a valid and an invalid document of `PhoneMethods` and of
+/// `AuthenticationMethods`.
+#[test]
+fn schema_snapshots_for_both_kinds() {
+    let schema = schema_validator();
+    let head = |kind: &str, mode: &str| {
+        format!("apiVersion: authctl/v1\nkind: {kind}\nspec:\n  mode: {mode}\n  users:\n")
+    };
+    let docs = [
+        (
+            "PhoneMethods, valid",
+            head("PhoneMethods", "exact")
+                + "    - user: AdeleV@contoso.com\n      phones:\n        mobile: \"+1 2065550100\"\n",
+        ),
+        (
+            "PhoneMethods with email and registered",
+            head("PhoneMethods", "merge")
+                + "    - user: AdeleV@contoso.com\n      email: adele@fabrikam.example\n      registered:\n        fido2: absent\n",
+        ),
+        (
+            "AuthenticationMethods, valid",
+            head("AuthenticationMethods", "exact")
+                + "    - user: AdeleV@contoso.com\n      phones:\n        mobile: absent\n      email: adele@bücher.example\n\
+                   \x20     registered:\n        microsoftAuthenticator: absent\n        fido2: [\"k1\", \"k2\"]\n        quantumKey: absent\n",
+        ),
+        (
+            "AuthenticationMethods, invalid",
+            head("AuthenticationMethods", "merge")
+                + "    - user: AdeleV@contoso.com\n      email: \"Adele <adele@fabrikam.example>\"\n      registered:\n\
+                   \x20       fido2: []\n        softwareOath: [\"k1\", \"k1\"]\n        mobile: absent\n        Bad Name: absent\n\
+                   \x20       windowsHelloForBusiness: [\"a b\"]\n        platformCredential: all\n",
+        ),
+    ];
+    let mut out = String::new();
+    for (name, yaml) in docs {
+        let doc: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+        let mut errors: Vec<String> = schema
+            .iter_errors(&doc)
+            .map(|e| {
+                // A pattern is shown expanded (every whitespace character of `\s` written out): name it instead.
+                let message = e.to_string();
+                let message = match message.split_once(" does not match \"") {
+                    Some((value, _)) => format!("{value} does not match the pattern"),
+                    None => message,
+                };
+                format!("  {}: {message}", e.instance_path)
+            })
+            .collect();
+        errors.sort();
+        errors.dedup();
+        out.push_str(&format!(
+            "{name}: {}\n",
+            if errors.is_empty() {
+                "valid"
+            } else {
+                "invalid"
+            }
+        ));
+        for e in errors {
+            out.push_str(&e);
+            out.push('\n');
+        }
+    }
+    insta::assert_snapshot!("schema_by_kind", out);
 }
 
 #[test]

@@ -36,6 +36,23 @@ pub struct Declaration {
     pub user_at: (SourceLocation, usize),
     /// The declared mobile number, where it is, and its length.
     pub mobile: Option<(PhoneNumber, SourceLocation, usize)>,
+    /// Every id of the entry's keep-lists (`registered`).
+    pub registration_ids: Vec<DeclaredId>,
+}
+
+/// One id of a keep-list, where it is written.
+#[derive(Debug, Clone)]
+pub struct DeclaredId {
+    /// The form ids are compared in ([`super::registered::id_key`]).
+    pub key: String,
+    /// The id as written.
+    pub id: String,
+    /// The type whose keep-list holds it.
+    pub method_type: crate::model::RegistrationType,
+    /// Where it is, and its length.
+    pub at: SourceLocation,
+    /// Its length in bytes.
+    pub len: usize,
 }
 
 /// The deepest nesting of YAML collections a manifest may have (a manifest needs 5).
@@ -86,7 +103,8 @@ pub fn check_file(file: &str, text: &str, out: &mut Vec<Declaration>, diags: &mu
             "the file holds no YAML document",
         )
         .with_help(format!(
-            "write a manifest (`apiVersion: {API_VERSION}`, `kind: {KIND}`, `spec: …`) or delete the file"
+            "write a manifest (`apiVersion: {API_VERSION}`, `kind: {AUTHENTICATION_METHODS_KIND}` or `kind: {KIND}`, \
+             `spec: …`) or delete the file"
         ));
         w.diags.push(d);
         return;
@@ -138,7 +156,8 @@ fn tags(w: &mut Walker<'_>) {
     }
 }
 
-/// The rules that span users and files: the same user twice, the same mobile on two users.
+/// The rules that span users and files: the same user twice, the same mobile on two users, the same registration id
+/// kept for two users.
 pub fn check_across_users(decls: &[Declaration], diags: &mut Vec<Diagnostic>) {
     // Same user twice: UPNs are case-insensitive in Entra ID, and so are GUIDs.
     let mut first: HashMap<String, &Declaration> = HashMap::new();
@@ -167,6 +186,44 @@ pub fn check_across_users(decls: &[Declaration], diags: &mut Vec<Diagnostic>) {
             );
         } else {
             first.insert(key, d);
+        }
+    }
+
+    // The same registration id kept for two users: a registration belongs to one user, so the second keep-list
+    // names an id its user does not have (a copied block), and that user's own registrations of the type would be
+    // removed.
+    let mut first_id: HashMap<&str, (&Declaration, &DeclaredId)> = HashMap::new();
+    for d in decls {
+        for r in &d.registration_ids {
+            match first_id.get(r.key.as_str()) {
+                Some((prev, prev_id))
+                    if prev.desired.user.to_lowercase() != d.desired.user.to_lowercase() =>
+                {
+                    diags.push(
+                        Diagnostic::warning(
+                            "shared-registration-id",
+                            &r.at,
+                            format!("{}.registered.{}", d.path, r.method_type),
+                            format!(
+                                "the registration id `{}` is kept for `{}` and for `{}`; a registration belongs to one user",
+                                r.id, prev.desired.user, d.desired.user
+                            ),
+                        )
+                        .with_len(r.len)
+                        .with_primary_label("kept here")
+                        .with_label(&prev_id.at, prev_id.len, format!("also kept for `{}`", prev.desired.user))
+                        .with_help(
+                            "check the keep-list was not copied from another user: ids `authctl methods USER` does \
+                             not show for this user keep nothing, and the user's own registrations of the type would \
+                             be removed",
+                        ),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    first_id.insert(&r.key, (d, r));
+                }
+            }
         }
     }
 

@@ -35,6 +35,8 @@ struct Others {
     registrations: BTreeMap<RegistrationType, DesiredRegistrations>,
     /// `email` is written, or `registered` names at least one type.
     declares_any: bool,
+    /// Every valid id of a keep-list: its comparison key, type, place and length.
+    ids: Vec<super::DeclaredId>,
 }
 
 impl Walker<'_> {
@@ -112,6 +114,7 @@ impl Walker<'_> {
                 Self::len(&user_val.referenced),
             ),
             mobile: p.mobile,
+            registration_ids: others.ids,
         });
     }
 
@@ -472,6 +475,7 @@ impl Walker<'_> {
             email: None,
             registrations: BTreeMap::new(),
             declares_any: false,
+            ids: Vec::new(),
         };
         for field in ["email", "registered"] {
             if let (Kind::PhoneMethods, Some((k, _))) = (kind, get(fields, field)) {
@@ -492,7 +496,8 @@ impl Walker<'_> {
             others.email = self.email(k, v, &join(path, "email"));
         }
         if let Some((k, v)) = get(fields, "registered") {
-            let (registrations, any) = self.registered(k, v, &join(path, "registered"));
+            let (registrations, any) =
+                self.registered(k, v, &join(path, "registered"), &mut others.ids);
             others.registrations = registrations;
             others.declares_any |= any;
         }
@@ -587,6 +592,7 @@ impl Walker<'_> {
         key: &Spanned<String>,
         node: &SNode,
         path: &str,
+        ids: &mut Vec<super::DeclaredId>,
     ) -> (BTreeMap<RegistrationType, DesiredRegistrations>, bool) {
         use crate::manifest::registered::{TypeName, classify};
         let mut out = BTreeMap::new();
@@ -610,7 +616,19 @@ impl Walker<'_> {
         }
         let keys: Vec<&str> = match &node.value {
             Node::Map(entries) => entries.iter().map(|(k, _)| k.value.as_str()).collect(),
-            _ => Vec::new(),
+            other => {
+                self.error(
+                    "invalid-type",
+                    &node.referenced,
+                    path,
+                    format!("`registered` must be a mapping of method type to `absent` or ids, not {}", other.kind()),
+                    format!(
+                        "write one `type: absent` or `type:` line with the ids to keep (`- \"id\"`) per type, e.g. \
+                         `fido2: absent`; types are {names}"
+                    ),
+                );
+                return (out, true);
+            }
         };
         let Some(entries) = self.mapping(node, path, "`registered`", &keys, "unknown-field") else {
             return (out, true);
@@ -689,7 +707,7 @@ impl Walker<'_> {
                     continue;
                 }
             };
-            if let Some(setting) = self.registered_setting(&t, k, v, &fp) {
+            if let Some(setting) = self.registered_setting(&t, k, v, &fp, ids) {
                 out.insert(t, setting);
             }
         }
@@ -703,6 +721,7 @@ impl Walker<'_> {
         key: &Spanned<String>,
         v: &SNode,
         path: &str,
+        declared: &mut Vec<super::DeclaredId>,
     ) -> Option<DesiredRegistrations> {
         use crate::manifest::registered::{check_id, id_key};
         let items = match &v.value {
@@ -842,6 +861,13 @@ impl Walker<'_> {
                 ok = false;
                 continue;
             }
+            declared.push(super::DeclaredId {
+                key: key.clone(),
+                id: id.clone(),
+                method_type: t.clone(),
+                at: self.loc(&item.referenced),
+                len: Self::len(&item.referenced),
+            });
             seen.insert(key, (item, id.clone()));
             ids.insert(id.clone());
         }
