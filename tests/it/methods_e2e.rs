@@ -528,6 +528,16 @@ async fn a_saved_plan_is_verified_and_resumes_after_a_partial_apply() {
     .await;
     assert!(v.refusal_text().is_none(), "{:?}", v.refusal_text());
     assert!(v.skipped.is_empty(), "{:?}", v.skipped);
+    // The desired users a saved plan carries (what --unverified and convergence re-plan with) hold the email and the
+    // keep-lists, not only the phones.
+    for (u, d) in loaded.users.iter().zip(desired()) {
+        let back = authctl::apply::converge::desired_user(u).expect("readable");
+        assert_eq!(back.email, d.email, "{}", u.user);
+        assert_eq!(back.registrations, d.registrations, "{}", u.user);
+    }
+    // --unverified: the saved plan's own desired state (email and keep-lists included) is read back and holds.
+    let v = verify(&loaded, &graph, None, &guards(10, false), &NoProgress).await;
+    assert!(v.refusal_text().is_none(), "{:?}", v.refusal_text());
     let report = apply(&loaded, &graph, &options()).await;
     let pradeep = &report.users[0];
     assert_eq!(pradeep.outcome, UserOutcome::Done, "{report:?}");
