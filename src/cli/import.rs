@@ -32,9 +32,9 @@ use crate::plan::{Observed, RunError, UserState};
 /// `--mode`: required, like `spec.mode`, so deletion is always asked for visibly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ImportMode {
-    /// Phone types not listed are removed when applied.
+    /// Phone types (and the email) not listed are removed when applied.
     Exact,
-    /// Only the phone types listed are managed.
+    /// Only the phone types (and the email) listed are managed.
     Merge,
 }
 
@@ -121,8 +121,9 @@ pub struct Args {
     /// Read the users from a file, one per line (`#` comments and blank lines ignored; `-` for stdin).
     #[arg(long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,
-    /// The manifest's mode: `exact` (the phones listed are all the user may have) or `merge` (only the types listed
-    /// are managed).
+    /// The manifest's mode: `exact` (the phones, and with kind AuthenticationMethods the email, listed are all the
+    /// user may have) or `merge` (only the types listed are managed). Registered types are written as keep-lists of
+    /// today's ids in either mode.
     #[arg(long, value_enum)]
     pub mode: ImportMode,
     /// The manifest's kind: `AuthenticationMethods` (phones, SMS sign-in, the password-reset email and a keep-list

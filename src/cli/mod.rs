@@ -192,7 +192,7 @@ pub enum Command {
     Show(show::Args),
     /// Report users whose Graph state differs from the manifests (exit 2 on drift).
     Drift(drift::Args),
-    /// Write a manifest of users' current phone methods.
+    /// Write a manifest of users' current authentication methods (phones, SMS sign-in, email, registered types).
     Import(import::Args),
     /// List every authentication method of users.
     Methods(methods::Args),

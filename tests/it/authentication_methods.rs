@@ -279,3 +279,56 @@ fn a_user_whose_method_list_cannot_be_read_is_not_written() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn control_characters_in_an_email_or_an_id_are_reported_once_and_never_printed_raw() {
+    let d = Dir::new(SMALL_TENANT);
+    let text = "apiVersion: authctl/v1\nkind: AuthenticationMethods\nspec:\n  mode: merge\n  users:\n\
+                \x20   - user: kim@contoso.com\n      email: \"kim\\e[2J@fabrikam.example\"\n      registered:\n\
+                \x20       fido2: [\"k1\\u202E\"]\n";
+    let file = d.root.join("m.yaml");
+    std::fs::write(&file, text).unwrap();
+    let out = authctl_cmd()
+        .args(["validate", "--format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let shown =
+        String::from_utf8_lossy(&[out.stdout.clone(), out.stderr.clone()].concat()).into_owned();
+    assert!(!shown.contains(['\u{1b}', '\u{202e}']), "{shown}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(u64, String, String)> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["line"].as_u64().unwrap(),
+                d["code"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("authctl::manifest::")
+                    .to_string(),
+                d["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                7,
+                "control-character".to_string(),
+                "spec.users[0].email".to_string()
+            ),
+            (
+                9,
+                "control-character".to_string(),
+                "spec.users[0].registered.fido2[0]".to_string()
+            ),
+        ]
+    );
+    let m = authctl::manifest::load(&[file.to_string_lossy().into_owned()]);
+    assert!(m.users.is_empty(), "the entry is not handed to the planner");
+}

@@ -552,7 +552,33 @@ impl Walker<'_> {
             }
             let field_path = join(path, &k.value);
             let suggestion = suggest(&k.value, known);
+            // A registered type or the email written under `phones` or beside `registered`: say where it goes.
+            let misplaced = match (unknown_code, what, suggestion) {
+                ("unknown-phone-type", _, None) | ("unknown-field", "a user entry", None) => {
+                    use super::registered::{TypeName, classify};
+                    match classify(&k.value) {
+                        TypeName::Managed(t) => Some(format!(
+                            "`{t}` is a registered method type: declare it under the entry's `registered` (kind \
+                             AuthenticationMethods), as `absent` or a list of ids to keep"
+                        )),
+                        TypeName::Elsewhere(Some("email")) if unknown_code == "unknown-phone-type" => Some(
+                            "the password-reset email is the entry's own `email` field (kind AuthenticationMethods)"
+                                .to_string(),
+                        ),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
             let (message, help) = match (unknown_code, suggestion) {
+                ("unknown-phone-type", None) if misplaced.is_some() => (
+                    format!("`{}` is not a phone type", k.value),
+                    misplaced.unwrap_or_default(),
+                ),
+                (_, None) if misplaced.is_some() => (
+                    format!("unknown field `{}` in {what}", k.value),
+                    misplaced.unwrap_or_default(),
+                ),
                 ("unknown-phone-type", Some(s)) => (
                     format!("`{}` is not a phone type: did you mean `{s}`?", k.value),
                     format!("rename it to `{s}`; phone types are {}", list(known)),

@@ -232,3 +232,39 @@ fn serde_reads_the_new_kind_as_the_validator_does_and_refuses_what_it_refuses() 
     let phone_doc = text.replace("AuthenticationMethods", "PhoneMethods");
     assert!(serde_saphyr::from_str::<ManifestDocument>(&phone_doc).is_err());
 }
+
+#[test]
+fn a_registered_type_or_the_email_in_the_wrong_place_says_where_it_goes() {
+    let (_, mut diags) = check(&auth_doc(
+        "merge",
+        "    - user: a@contoso.com\n      phones:\n        fido2: absent\n        email: a@fabrikam.example\n\
+         \x20     microsoftAuthenticator: absent\n",
+    ));
+    diags.sort_by_key(|d| d.line);
+    let got: Vec<(&str, &str, &str)> = diags
+        .iter()
+        .map(|d| {
+            (
+                d.code.trim_start_matches("authctl::manifest::"),
+                d.path.as_str(),
+                d.help.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 3, "{diags:#?}");
+    assert_eq!(got[0].0, "unknown-phone-type");
+    assert!(
+        got[0].2.contains("under the entry's `registered`"),
+        "{got:?}"
+    );
+    assert_eq!(got[1].1, "spec.users[0].phones.email");
+    assert!(got[1].2.contains("own `email` field"), "{got:?}");
+    assert_eq!(
+        (got[2].0, got[2].1),
+        ("unknown-field", "spec.users[0].microsoftAuthenticator")
+    );
+    assert!(
+        got[2].2.contains("under the entry's `registered`"),
+        "{got:?}"
+    );
+}

@@ -37,6 +37,8 @@ struct Others {
     declares_any: bool,
     /// Every valid id of a keep-list: its comparison key, type, place and length.
     ids: Vec<super::DeclaredId>,
+    /// A value was refused (also one the pass over control characters reported, outside the entry's own count).
+    broken: bool,
 }
 
 impl Walker<'_> {
@@ -83,7 +85,7 @@ impl Walker<'_> {
         if let Some(mode) = mode {
             self.entry_rules((&user, user_key, path), mode, &p, sms, &others);
         }
-        let valid = mode.is_some() && self.error_count() == errors_before;
+        let valid = mode.is_some() && self.error_count() == errors_before && !others.broken;
         let mode = mode.unwrap_or(Mode::Merge);
         // The mode rule for the email: undeclared is absent in exact mode, unmanaged in merge mode. A PhoneMethods
         // document never manages it.
@@ -476,6 +478,7 @@ impl Walker<'_> {
             registrations: BTreeMap::new(),
             declares_any: false,
             ids: Vec::new(),
+            broken: false,
         };
         for field in ["email", "registered"] {
             if let (Kind::PhoneMethods, Some((k, _))) = (kind, get(fields, field)) {
@@ -494,10 +497,17 @@ impl Walker<'_> {
         if let Some((k, v)) = get(fields, "email") {
             others.declares_any = true;
             others.email = self.email(k, v, &join(path, "email"));
+            others.broken |= others.email.is_none();
         }
         if let Some((k, v)) = get(fields, "registered") {
             let (registrations, any) =
                 self.registered(k, v, &join(path, "registered"), &mut others.ids);
+            let written = match &v.value {
+                Node::Map(entries) => entries.len(),
+                _ => usize::MAX,
+            };
+            // A type left out of the result had an error (reported, or a control character reported once).
+            others.broken |= registrations.len() != written;
             others.registrations = registrations;
             others.declares_any |= any;
         }
@@ -554,6 +564,8 @@ impl Walker<'_> {
         }
         match check(s) {
             Ok(()) => Some(DesiredEmail::Address(s.clone())),
+            // Reported once, as `control-character`, by the pass over every string of the document.
+            Err(EmailProblem::Control(_)) => None,
             Err(problem) => {
                 let help = match (&problem, problem.suggestion()) {
                     (_, Some(fixed)) => format!("write `email: {fixed}`"),
@@ -723,7 +735,7 @@ impl Walker<'_> {
         path: &str,
         declared: &mut Vec<super::DeclaredId>,
     ) -> Option<DesiredRegistrations> {
-        use crate::manifest::registered::{check_id, id_key};
+        use crate::manifest::registered::{IdProblem, check_id, id_key};
         let items = match &v.value {
             Node::Str(s) if s == "absent" => return Some(DesiredRegistrations::Absent),
             Node::Seq(items) => items,
@@ -825,6 +837,11 @@ impl Walker<'_> {
                     continue;
                 }
             };
+            if let Err(IdProblem::Control(_)) = check_id(id) {
+                // Reported once, as `control-character`, by the pass over every string of the document.
+                ok = false;
+                continue;
+            }
             if let Err(problem) = check_id(id) {
                 self.error(
                     "invalid-registration-id",
