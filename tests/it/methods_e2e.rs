@@ -741,3 +741,105 @@ fn the_binary_blocks_removing_a_users_last_method() {
         vec!["d-only"]
     );
 }
+
+/// A proxy in front of the emulator that forwards everything but swallows the answer to the first email create:
+/// Graph makes the method, the client never hears so (its connection is closed with the request sent).
+async fn answer_losing_proxy(upstream: String) -> String {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::{TcpListener, TcpStream};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let lost_one = Arc::new(AtomicBool::new(false));
+    tokio::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let (upstream, lost_one) = (upstream.clone(), lost_one.clone());
+            tokio::spawn(async move {
+                let server = TcpStream::connect(&upstream).await.unwrap();
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let swallow = AtomicBool::new(false);
+                let up = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = cr.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        let head = String::from_utf8_lossy(&buf[..n.min(300)]).to_string();
+                        let line = head.lines().next().unwrap_or_default();
+                        if line.starts_with("POST ")
+                            && line.contains("/emailMethods")
+                            && !lost_one.swap(true, Ordering::SeqCst)
+                        {
+                            swallow.store(true, Ordering::SeqCst);
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                let down = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = sr.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 || swallow.load(Ordering::SeqCst) {
+                            return; // the answer never reaches the client
+                        }
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = up => {}
+                    _ = down => {}
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn an_email_create_whose_answer_is_lost_is_re_read_and_found_done() {
+    let emu = Emu::start(TENANT).await;
+    let proxy = answer_losing_proxy(emu.url().trim_start_matches("http://").to_string()).await;
+    let graph = crate::apply::graph_with(&emu, |s| {
+        *s = authctl::graph::GraphSettings::for_base_url(&proxy).expect("loopback URL");
+        s.parallelism = 2;
+        s.max_rate = None;
+    });
+    let alex = vec![user(
+        "alex@contoso.com",
+        Some(DesiredEmail::Address("alex@contoso.com".into())),
+        vec![],
+    )];
+    let (p, _) = plan_users(
+        &graph,
+        &alex,
+        &settings(&graph, guards(10, false)),
+        &NoProgress,
+    )
+    .await;
+    assert_eq!(p.users[0].actions[0].call, Call::CreateEmail);
+    let report = apply(&p, &graph, &options()).await;
+    let u = &report.users[0];
+    let text = authctl::render::apply_report_text(&report, false);
+    assert_eq!(u.outcome, UserOutcome::Done, "{text}");
+    let note = u.actions[0].note.as_deref().unwrap_or_default();
+    assert!(note.contains("the re-read found the address"), "{text}");
+    assert_eq!(
+        email_of(&emu.snapshot(), "alex@contoso.com").as_deref(),
+        Some("alex@contoso.com")
+    );
+    // Exactly one create reached Graph: the lost answer was not taken as a failure to retry blindly.
+    assert_eq!(
+        emu.stats()
+            .total("POST /users/{id}/authentication/emailMethods"),
+        1
+    );
+}
