@@ -843,3 +843,40 @@ async fn an_email_create_whose_answer_is_lost_is_re_read_and_found_done() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_registration_delete_answered_404_is_done() {
+    // Read lag: the apply's re-read still shows the key that someone removed just before, so the delete goes out and
+    // Graph answers 404.
+    let emu = Emu::start_with(TENANT, |o| o.lag = Duration::from_secs(5)).await;
+    let graph = graph_for(&emu, 4);
+    let alex = vec![desired().remove(1)];
+    let (p, _) = plan_users(
+        &graph,
+        &alex,
+        &settings(&graph, guards(10, false)),
+        &NoProgress,
+    )
+    .await;
+    let token = emu.app_token().await;
+    let r = emu
+        .delete(
+            "/users/alex@contoso.com/authentication/fido2Methods/f-contractor",
+            &token,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let report = apply(&p, &graph, &options()).await;
+    let text = authctl::render::apply_report_text(&report, false);
+    let u = &report.users[0];
+    assert_eq!(u.outcome, UserOutcome::Done, "{text}");
+    assert_eq!(u.actions[0].outcome, ActionOutcome::Done, "{text}");
+    assert!(
+        u.actions[0]
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("404")),
+        "{text}"
+    );
+    assert_eq!(u.converged, Some(true), "{text}");
+}
