@@ -8,15 +8,15 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::graph::PhoneMethod;
-use crate::model::{DesiredPhone, DesiredUser, PhoneType};
+use crate::model::{
+    DesiredEmail, DesiredPhone, DesiredRegistrations, DesiredUser, ObservedUser, PhoneType,
+};
 use crate::phone::PhoneNumber;
 use crate::plan::{
-    Convergence, Mask, ObservedSet, PlanSettings, Policy, Target, UserOutcome, UserPlan,
+    Convergence, EmailWant, Mask, ObservedSet, PlanSettings, Policy, Target, UserOutcome, UserPlan,
     UserReport, convergence, plan,
 };
 
-use super::reread::observed_user;
 use super::runner::Runner;
 
 /// The longest wait between two convergence re-reads.
@@ -49,8 +49,22 @@ pub fn desired_user(u: &UserPlan) -> Option<DesiredUser> {
         mode: u.mode,
         phones,
         sms_sign_in: u.desired.sms_sign_in,
-        email: None,
-        registrations: Default::default(),
+        email: u.desired.email.as_ref().map(|e| match e {
+            EmailWant::Address(a) => DesiredEmail::Address(a.clone()),
+            EmailWant::Absent => DesiredEmail::Absent,
+        }),
+        registrations: u
+            .desired
+            .registrations
+            .iter()
+            .map(|(t, keep)| {
+                let d = match keep {
+                    None => DesiredRegistrations::Absent,
+                    Some(ids) => DesiredRegistrations::Keep(ids.clone()),
+                };
+                (t.clone(), d)
+            })
+            .collect(),
         source: u.source.clone(),
     })
 }
@@ -58,10 +72,7 @@ pub fn desired_user(u: &UserPlan) -> Option<DesiredUser> {
 impl Runner<'_> {
     /// Checks one user against Graph's answer: re-plans it (the plan's desired state, the same engine) and
     /// classifies what remains with [`crate::plan::convergence`].
-    pub(crate) fn check(&self, u: &UserPlan, methods: &[PhoneMethod]) -> Check {
-        let id = u.id.clone().unwrap_or_default();
-        let upn = u.upn.clone().unwrap_or_else(|| u.user.clone());
-        let observed = observed_user(&id, &upn, methods);
+    pub(crate) fn check(&self, u: &UserPlan, observed: ObservedUser) -> Check {
         let Some(desired) = desired_user(u) else {
             return Check::Final(vec![
                 "the plan's desired numbers can't be read back; convergence not checked".into(),
@@ -85,6 +96,12 @@ impl Runner<'_> {
         let raw = |t: PhoneType| observed.phones.get(&t).map(|p| p.phone_number.clone());
         let shown = |t: Target| match t.phone_type() {
             Some(pt) => raw(pt).unwrap_or_else(|| "nothing".into()),
+            None if t == Target::Email => observed
+                .email
+                .as_ref()
+                .map(|e| self.redaction.map_or_else(|| e.clone(), |r| r.mask(e)))
+                .unwrap_or_else(|| "no email method".into()),
+            None if t == Target::Registration => "a registration the plan removes".into(),
             None => observed
                 .phones
                 .get(&PhoneType::Mobile)
@@ -143,7 +160,7 @@ impl Runner<'_> {
             let full = again
                 .actions
                 .iter()
-                .find(|r| r.target() == a.target())
+                .find(|r| r.same_subject(a))
                 .and_then(|r| r.before.clone());
             if let (Some(b), Some(full)) = (&a.before, full)
                 && Mask::parse(b).is_some_and(|m| m.is_mask_of(&full, redaction))
@@ -166,15 +183,22 @@ impl Runner<'_> {
         let mut rounds = 0u32;
         while !pending.is_empty() {
             rounds += 1;
-            let ids: Vec<String> = pending
+            let who: Vec<(String, String, bool)> = pending
                 .iter()
-                .map(|&i| users[i].id.clone().unwrap_or_default())
+                .map(|&i| {
+                    let u = users[i];
+                    (
+                        u.id.clone().unwrap_or_default(),
+                        u.upn.clone().unwrap_or_else(|| u.user.clone()),
+                        u.desired.reads_method_list(),
+                    )
+                })
                 .collect();
-            let reads = self.read_phones_many(&ids).await;
+            let reads = self.read_observed_many(&who).await;
             let mut still: Vec<(usize, Vec<String>)> = Vec::new();
             for (&i, r) in pending.iter().zip(reads) {
                 let result = match r {
-                    Ok(methods) => self.check(users[i], &methods),
+                    Ok(observed) => self.check(users[i], observed),
                     Err(e) => Check::Waiting(vec![format!("re-read failed: {e}")]),
                 };
                 match result {

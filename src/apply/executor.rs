@@ -17,14 +17,14 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 
 use crate::graph::{Graph, GraphError, PhoneMethod};
-use crate::model::{ObservedUser, PhoneType, SmsSignIn, SmsSignInState};
+use crate::model::{ObservedUser, PhoneType, Registration, SmsSignIn, SmsSignInState};
 use crate::phone::PhoneNumber;
 use crate::plan::{
-    Action, ActionOutcome, ActionReport, ApplyReport, Freshness, GraphErrorSummary, Op, Plan,
+    Action, ActionOutcome, ActionReport, ApplyReport, Call, Freshness, GraphErrorSummary, Op, Plan,
     SmsDecision, Target, UserOutcome, UserPlan, UserReport, sms_decision,
 };
 
-use super::reread::{observed_user, summary};
+use super::reread::summary;
 use super::runner::{ApplyOptions, Runner};
 
 /// Users read ahead per chunk: a multiple of both the UPNs per `$filter` (15) and the reads per `$batch` (20).
@@ -94,7 +94,7 @@ fn refusal(plan: &Plan, own_guard: bool) -> Option<String> {
     let g = &plan.guards.max_deletes;
     if !g.holds || deletes > g.limit {
         return Some(format!(
-            "guard --max-deletes does not hold: the plan deletes {deletes} phone(s), the limit it was made with \
+            "guard --max-deletes does not hold: the plan deletes {deletes} method(s), the limit it was made with \
              is {}; nothing is applied (make a new plan with a higher --max-deletes if that is intended)",
             g.limit
         ));
@@ -310,9 +310,14 @@ impl<'a> Runner<'a> {
         let mut st = UserRun {
             id: u.id.clone().unwrap_or_default(),
             upn: observed.user_principal_name.clone(),
+            full: u.desired.reads_method_list(),
             last_read: Some(observed),
             mobile_written: None,
         };
+        // A delete Graph refuses because the method is the user's default: the user fails, but its other
+        // removals still run first, so the default method is the one left (v1.0 Graph does not say which method
+        // is the default, so the order can't be chosen before trying: ASSUMPTIONS.md).
+        let mut refused_default: Option<(usize, Failure)> = None;
         for k in resume_at..u.actions.len() {
             if self.stop.load(Ordering::SeqCst) {
                 rep.outcome = UserOutcome::Failed;
@@ -320,6 +325,10 @@ impl<'a> Runner<'a> {
                 break;
             }
             let a = &u.actions[k];
+            if refused_default.is_some() && !is_removal(a) {
+                // After a default-method refusal only the independent removals go on.
+                break;
+            }
             match self.run_action(u, a, &mut st).await {
                 Ok(r) => {
                     if r.outcome == ActionOutcome::NotNeeded
@@ -328,6 +337,9 @@ impl<'a> Runner<'a> {
                         rep.notes.push(format!("{}: {n}", a.target()));
                     }
                     rep.actions[k] = r;
+                }
+                Err(f) if is_removal(a) && refused_default.is_none() && is_default_refusal(&f) => {
+                    refused_default = Some((k, f));
                 }
                 Err(f) => {
                     rep.actions[k] = ActionReport {
@@ -354,6 +366,23 @@ impl<'a> Runner<'a> {
                     rep.error = Some(f.error);
                     break;
                 }
+            }
+        }
+        if let Some((k, f)) = refused_default {
+            let a = &u.actions[k];
+            rep.actions[k] = ActionReport {
+                action: a.clone(),
+                outcome: ActionOutcome::Failed,
+                note: Some(DEFAULT_METHOD_REMEDY.into()),
+                error: Some(f.error.clone()),
+            };
+            if rep.outcome != UserOutcome::Failed {
+                rep.outcome = UserOutcome::Failed;
+                rep.reason = Some(format!(
+                    "Graph refused to delete the user's default method ({}): {DEFAULT_METHOD_REMEDY}",
+                    subject(a)
+                ));
+                rep.error = Some(f.error);
             }
         }
         rep
@@ -421,6 +450,21 @@ impl<'a> Runner<'a> {
                 }
             }
             (Op::Enable | Op::Disable, _) => self.sms(u, a, st).await,
+            _ if a.call == Call::DeleteRegistration => {
+                let Some(r) = &a.registration else {
+                    return Err(Failure {
+                        error: GraphErrorSummary {
+                            message: "the plan has a registration delete without its registration"
+                                .into(),
+                            ..GraphErrorSummary::default()
+                        },
+                        note: None,
+                        unknown: false,
+                    });
+                };
+                self.delete_registration(a, r, st).await
+            }
+            _ if a.target() == Target::Email => self.email(a, st).await,
             (op, _) => Err(Failure {
                 error: GraphErrorSummary {
                     message: format!(
@@ -432,6 +476,107 @@ impl<'a> Runner<'a> {
                 note: None,
                 unknown: false,
             }),
+        }
+    }
+
+    /// A registration delete: 204 done, 404 done (already gone).
+    async fn delete_registration(
+        &self,
+        a: &Action,
+        r: &Registration,
+        st: &mut UserRun,
+    ) -> Result<ActionReport, Failure> {
+        st.last_read = None;
+        let id = st.id.clone();
+        let res = self
+            .journaled(
+                Some(&id),
+                None,
+                "delete",
+                Some(r.method_type.name()),
+                self.graph.delete_registration(&id, &r.method_type, &r.id),
+            )
+            .await;
+        match res {
+            Ok(()) => Ok(report(a, ActionOutcome::Done, None)),
+            Err(e) if e.status() == Some(404) => Ok(report(
+                a,
+                ActionOutcome::Done,
+                Some("Graph answered 404: the registration was already gone".into()),
+            )),
+            Err(e) => Err(Failure::from(&e)),
+        }
+    }
+
+    /// The email method: create (re-read after an unknown outcome or a "has one already" refusal), update, delete
+    /// (404 = done).
+    async fn email(&self, a: &Action, st: &mut UserRun) -> Result<ActionReport, Failure> {
+        let id = st.id.clone();
+        let address = a.after.clone().unwrap_or_default();
+        let has = |u: &ObservedUser| {
+            u.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(&address))
+        };
+        st.last_read = None;
+        match a.call {
+            Call::CreateEmail => {
+                let r = self
+                    .journaled(
+                        Some(&id),
+                        None,
+                        "create",
+                        Some("email"),
+                        self.graph.create_email(&id, &address),
+                    )
+                    .await;
+                match r {
+                    Ok(_) => Ok(report(a, ActionOutcome::Done, None)),
+                    Err(e) if e.outcome_unknown() || has_one_already(&e) => {
+                        // It may have landed (or another run made it): look before anything else.
+                        if self.wait_for(st, &has).await.is_some() {
+                            return Ok(report(
+                                a,
+                                ActionOutcome::Done,
+                                Some(format!(
+                                    "the create's answer was {e}; the re-read found the address: done"
+                                )),
+                            ));
+                        }
+                        Err(Failure::from(&e))
+                    }
+                    Err(e) => Err(Failure::from(&e)),
+                }
+            }
+            Call::UpdateEmail => self
+                .journaled(
+                    Some(&id),
+                    None,
+                    "update",
+                    Some("email"),
+                    self.graph.update_email(&id, &address),
+                )
+                .await
+                .map(|()| report(a, ActionOutcome::Done, None))
+                .map_err(|e| Failure::from(&e)),
+            _ => match self
+                .journaled(
+                    Some(&id),
+                    None,
+                    "delete",
+                    Some("email"),
+                    self.graph.delete_email(&id),
+                )
+                .await
+            {
+                Ok(()) => Ok(report(a, ActionOutcome::Done, None)),
+                Err(e) if e.status() == Some(404) => Ok(report(
+                    a,
+                    ActionOutcome::Done,
+                    Some("Graph answered 404: the email method was already gone".into()),
+                )),
+                Err(e) => Err(Failure::from(&e)),
+            },
         }
     }
 
@@ -666,8 +811,7 @@ impl<'a> Runner<'a> {
         if let Some(u) = &st.last_read {
             return Ok(u.clone());
         }
-        let methods = self.read_phones(&st.id).await?;
-        let u = observed_user(&st.id, &st.upn, &methods);
+        let u = self.read_observed(&st.id, &st.upn, st.full).await?;
         st.last_read = Some(u.clone());
         Ok(u)
     }
@@ -705,6 +849,8 @@ impl<'a> Runner<'a> {
 pub(crate) struct UserRun {
     pub(crate) id: String,
     pub(crate) upn: String,
+    /// Reads are of the full method list (the plan manages the email or a registered type).
+    pub(crate) full: bool,
     /// The last read, valid until the next write.
     pub(crate) last_read: Option<ObservedUser>,
     /// The mobile number written in this run (a create or update), if any.
@@ -713,4 +859,38 @@ pub(crate) struct UserRun {
 
 fn is_not_unique(e: &GraphError) -> bool {
     e.status() == Some(409) && e.code() == Some(SmsSignInState::PhoneNumberNotUnique.as_str())
+}
+
+/// What the report says to do about a default-method refusal.
+const DEFAULT_METHOD_REMEDY: &str = "it is the user's default sign-in method, which Graph won't delete: change the \
+     user's default method first (Entra admin center → the user → Authentication methods → default sign-in method, or \
+     the user at https://mysignins.microsoft.com/security-info), then apply again";
+
+/// Graph's refusal of an email create because the user has an email method already (another run, or an earlier
+/// try whose answer was lost, made it): 400 (409 tolerated) whose message says so.
+fn has_one_already(e: &GraphError) -> bool {
+    matches!(e.status(), Some(400 | 409))
+        && matches!(e, GraphError::Api { message, .. } if message.to_lowercase().contains("already"))
+}
+
+/// A removal (phone, email or registration delete).
+fn is_removal(a: &Action) -> bool {
+    a.op() == Op::Delete
+}
+
+/// Graph's refusal to delete the user's default method: a 400 whose message says so.
+fn is_default_refusal(f: &Failure) -> bool {
+    f.error.status == Some(400)
+        && f.error
+            .message
+            .to_lowercase()
+            .contains("default authentication method")
+}
+
+/// What an action is about, in words (the registration's description for a registration).
+fn subject(a: &Action) -> String {
+    match &a.registration {
+        Some(r) => crate::plan::registration_label(r),
+        None => a.target().to_string(),
+    }
 }

@@ -92,7 +92,7 @@ impl Runner<'_> {
         let by_ref: HashMap<String, Result<crate::graph::UserInfo, GraphError>> =
             resolved.into_iter().collect();
         let mut out: Vec<Option<Result<ObservedUser, RereadError>>> = Vec::new();
-        let mut to_read: Vec<(usize, String, String)> = Vec::new();
+        let mut to_read: Vec<(usize, String, String, bool)> = Vec::new();
         for (i, (u, r)) in users.iter().zip(&refs).enumerate() {
             let Some(planned_id) = u.id.clone() else {
                 out.push(Some(Err(RereadError::NotPlanned)));
@@ -101,7 +101,12 @@ impl Runner<'_> {
             match by_ref.get(r) {
                 Some(Ok(info)) if info.id.eq_ignore_ascii_case(&planned_id) => {
                     out.push(None);
-                    to_read.push((i, planned_id, info.user_principal_name.clone()));
+                    to_read.push((
+                        i,
+                        planned_id,
+                        info.user_principal_name.clone(),
+                        u.desired.reads_method_list(),
+                    ));
                 }
                 Some(Ok(info)) => out.push(Some(Err(RereadError::UpnMoved {
                     upn: r.clone(),
@@ -115,11 +120,14 @@ impl Runner<'_> {
                 None => out.push(Some(Err(RereadError::NotFound { user: r.clone() }))),
             }
         }
-        let ids: Vec<String> = to_read.iter().map(|(_, id, _)| id.clone()).collect();
-        let phones = self.read_phones_many(&ids).await;
-        for ((i, id, upn), r) in to_read.into_iter().zip(phones) {
+        let who: Vec<(String, String, bool)> = to_read
+            .iter()
+            .map(|(_, id, upn, full)| (id.clone(), upn.clone(), *full))
+            .collect();
+        let read = self.read_observed_many(&who).await;
+        for ((i, id, _, _), r) in to_read.into_iter().zip(read) {
             out[i] = Some(match r {
-                Ok(methods) => Ok(observed_user(&id, &upn, &methods)),
+                Ok(user) => Ok(user),
                 Err(e) if e.is_not_found() => Err(RereadError::NotFound { user: id }),
                 Err(e) => Err(RereadError::Graph(summary(&e))),
             });
@@ -129,28 +137,67 @@ impl Runner<'_> {
             .collect()
     }
 
-    /// Phone methods of many users by object id (batched), journaled.
-    pub(crate) async fn read_phones_many(
+    /// Many users by (object id, UPN, full list?), batched, journaled: the phone methods, or the full method list
+    /// for users whose plan manages the email or a registered type ([`crate::observe::read_users`]).
+    pub(crate) async fn read_observed_many(
         &self,
-        ids: &[String],
-    ) -> Vec<Result<Vec<PhoneMethod>, GraphError>> {
-        if ids.is_empty() {
+        users: &[(String, String, bool)],
+    ) -> Vec<Result<ObservedUser, GraphError>> {
+        if users.is_empty() {
             return Vec::new();
         }
-        if ids.len() == 1 {
-            return vec![self.read_phones(&ids[0]).await];
-        }
+        let infos: Vec<(crate::graph::UserInfo, bool)> = users
+            .iter()
+            .map(|(id, upn, full)| {
+                (
+                    crate::graph::UserInfo {
+                        id: id.clone(),
+                        user_principal_name: upn.clone(),
+                        display_name: None,
+                        on_premises_sync_enabled: None,
+                    },
+                    *full,
+                )
+            })
+            .collect();
+        let (user, count) = match users {
+            [(id, _, _)] => (Some(id.as_str()), None),
+            _ => (None, Some(users.len())),
+        };
         self.journaled(
-            None,
-            Some(ids.len()),
+            user,
+            count,
             "read",
             None,
-            self.graph.list_phone_methods_many(ids),
+            crate::observe::read_users(self.graph, &infos),
         )
         .await
         .into_iter()
-        .map(|(_, r)| r)
+        .map(|r| r.map(|(u, _)| u))
         .collect()
+    }
+
+    /// One user's phones (and, with `full`, email and registrations), journaled.
+    pub(crate) async fn read_observed(
+        &self,
+        id: &str,
+        upn: &str,
+        full: bool,
+    ) -> Result<ObservedUser, GraphError> {
+        if !full {
+            let methods = self.read_phones(id).await?;
+            return Ok(observed_user(id, upn, &methods));
+        }
+        let info = crate::graph::UserInfo {
+            id: id.to_string(),
+            user_principal_name: upn.to_string(),
+            display_name: None,
+            on_premises_sync_enabled: None,
+        };
+        let list = self
+            .journaled(Some(id), None, "read", None, self.graph.list_methods(id))
+            .await?;
+        Ok(crate::observe::observed_user_from_methods(&info, &list).0)
     }
 
     /// One user's phone methods, journaled.

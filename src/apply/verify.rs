@@ -70,6 +70,9 @@ type Checked = (usize, String, String, UserState, Vec<Action>);
 
 /// How one action reads in a mismatch line.
 fn shown(a: &Action) -> String {
+    if let Some(r) = &a.registration {
+        return format!("{} {} {} {}", a.op(), a.target(), r.method_type, r.id);
+    }
     match &a.after {
         Some(after) => format!("{} {} → {after}", a.op(), a.target()),
         None => format!("{} {}", a.op(), a.target()),
@@ -87,7 +90,7 @@ fn shown_all(actions: &[Action]) -> String {
 /// The same call: op, target and the value sent. (`before` is masked in a saved plan, and `afterReread` differs
 /// after a resume: the re-derived plan sees the mobile already written.)
 fn same_call(a: &Action, b: &Action) -> bool {
-    a.op() == b.op() && a.target() == b.target() && a.after == b.after
+    a.op() == b.op() && a.same_subject(b) && a.after == b.after
 }
 
 /// Whether a user's remaining saved actions are what the manifests demand now: the same calls in the same order.
@@ -275,7 +278,7 @@ pub async fn verify(
     let deletes = remaining_deletes(plan, &by_id, &observed, &skipped);
     if deletes > guards.max_deletes {
         verdict.refusal = Some(format!(
-            "guard --max-deletes does not hold: the plan's remaining actions delete {deletes} phone(s), apply's \
+            "guard --max-deletes does not hold: the plan's remaining actions delete {deletes} method(s), apply's \
              limit is {} (the plan file says {}: information only); nothing is applied. Pass a higher \
              --max-deletes to apply if that is intended",
             guards.max_deletes, plan.guards.max_deletes.limit
@@ -377,6 +380,7 @@ mod tests {
             after: after.map(str::to_string),
             after_reread,
             note: None,
+            registration: None,
         }
     }
 
@@ -384,6 +388,7 @@ mod tests {
         DesiredState {
             phones: Default::default(),
             sms_sign_in: sms,
+            ..DesiredState::default()
         }
     }
 

@@ -24,7 +24,7 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Mask phone numbers (`+1 206•••5555 ·a1`).
+    /// Mask phone numbers (`+1 206•••5555 ·a1`) and email addresses (`k•••@contoso.com ·b2`).
     #[arg(long)]
     pub redact: bool,
     #[command(flatten)]
@@ -74,18 +74,28 @@ fn redact(listings: &mut [UserMethods]) {
             .map(|p| p.canonical())
             .unwrap_or_else(|_| n.to_string())
     };
-    let numbers: Vec<String> = listings
-        .iter()
-        .filter_map(|u| u.methods.as_ref().ok())
-        .flatten()
-        .filter_map(|m| m.get("phoneNumber").and_then(|v| v.as_str()))
-        .map(canonical)
-        .collect();
+    let all = |key: &'static str| {
+        listings
+            .iter()
+            .filter_map(|u| u.methods.as_ref().ok())
+            .flatten()
+            .filter_map(move |m| m.get(key).and_then(|v| v.as_str()))
+            .map(str::to_string)
+            .collect::<Vec<String>>()
+    };
+    let mut values: Vec<String> = all("phoneNumber").iter().map(|n| canonical(n)).collect();
+    // Email addresses are personal data too: masked the same way (first character and domain kept).
+    values.extend(all("emailAddress"));
     let salt = hex::encode(rand::random::<[u8; 8]>());
-    let r = Redaction::for_numbers(salt, numbers.iter().map(String::as_str));
+    let r = Redaction::for_numbers(salt, values.iter().map(String::as_str));
     for u in listings {
         if let Ok(m) = &mut u.methods {
             redact_numbers(m, &|n: &str| r.mask(&canonical(n)));
+            for method in m.iter_mut() {
+                if let Some(serde_json::Value::String(e)) = method.get_mut("emailAddress") {
+                    *e = r.mask(e);
+                }
+            }
         }
     }
 }
@@ -118,5 +128,35 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         Ok(ExitCode::Error)
     } else {
         Ok(ExitCode::Success)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_masks_numbers_and_email_addresses_and_tells_them_apart() {
+        let mut listings = vec![UserMethods {
+            user: "kim@contoso.com".into(),
+            id: Some("id".into()),
+            upn: Some("kim@contoso.com".into()),
+            display_name: None,
+            methods: Ok(vec![
+                serde_json::json!({"@odata.type": "#microsoft.graph.emailAuthenticationMethod", "id": "e", "emailAddress": "kim@contoso.com"}),
+                serde_json::json!({"@odata.type": "#microsoft.graph.emailAuthenticationMethod", "id": "e2", "emailAddress": "kai@contoso.com"}),
+                serde_json::json!({"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": "p", "phoneNumber": "+1 2065550100", "phoneType": "mobile"}),
+            ]),
+        }];
+        redact(&mut listings);
+        let text = methods_text(&listings);
+        assert!(!text.contains("address: kim@"), "{text}");
+        assert!(!text.contains("kai@contoso.com"), "{text}");
+        assert!(!text.contains("2065550100"), "{text}");
+        let m = listings[0].methods.as_ref().unwrap();
+        let a = m[0]["emailAddress"].as_str().unwrap();
+        let b = m[1]["emailAddress"].as_str().unwrap();
+        assert!(a.starts_with("k•••@contoso.com ·"), "{a}");
+        assert_ne!(a, b);
     }
 }

@@ -120,7 +120,7 @@ pub async fn run(mut args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     let guard_failure = (!plan.guards_hold()).then(|| {
         let g = &plan.guards.max_deletes;
         format!(
-            "Error: guard --max-deletes fails: the plan deletes {} phone(s), the limit is {}; apply will refuse it. \
+            "Error: guard --max-deletes fails: the plan deletes {} method(s), the limit is {}; apply will refuse it. \
              Review the deletes, then plan again with --max-deletes {} (or more).",
             g.deletes, g.limit, g.deletes
         )

@@ -52,6 +52,33 @@ impl Graph {
             .map(drop)
     }
 
+    /// One method type's list (`GET …/authentication/{segment}`) for many users, through `$batch` (20 reads a
+    /// request) when batching is on: one result per user, in the order given (first page only; Graph lists a handful
+    /// of registrations per type). The read side reads the polymorphic list instead; this is the per-type
+    /// alternative the benchmark compares it with.
+    pub async fn list_segment_many(
+        &self,
+        user_ids: &[String],
+        segment: &str,
+    ) -> Vec<(String, Result<Vec<Value>, GraphError>)> {
+        let paths: Vec<String> = user_ids.iter().map(|u| methods_path(u, segment)).collect();
+        let results = self.get_many(&paths).await;
+        user_ids
+            .iter()
+            .cloned()
+            .zip(results)
+            .map(|(u, r)| {
+                let r = r.and_then(|mut v| match v.get_mut("value").map(Value::take) {
+                    Some(Value::Array(items)) => Ok(items),
+                    _ => Err(GraphError::Decode {
+                        message: format!("a {segment} answer without `value`"),
+                    }),
+                });
+                (u, r)
+            })
+            .collect()
+    }
+
     /// The user's email methods (Graph lists at most one).
     pub async fn list_email_methods(&self, user_id: &str) -> Result<Vec<EmailMethod>, GraphError> {
         let url = self.url(&methods_path(user_id, "emailMethods"))?;

@@ -8,17 +8,17 @@
 //! the [`Progress`] trait, the caller chooses the bar). The decisions stay in the pure engine (`crate::plan`),
 //! including masked-number detection and the "same user twice after resolution" check.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::Path;
 
 use futures_util::StreamExt as _;
 
 pub mod policy;
 
-use crate::graph::types::observed_method;
+use crate::graph::types::{email_address, method_kind, observed_method, registration};
 use crate::graph::{Graph, GraphError, PhoneMethod, UserInfo};
 use crate::manifest::Manifests;
-use crate::model::{DesiredUser, ObservedUser};
+use crate::model::{DesiredUser, MethodKind, ObservedMethod, ObservedUser};
 use crate::plan::{
     GraphErrorSummary, Observed, ObservedSet, Plan, PlanSettings, Policy, plan as plan_engine,
 };
@@ -111,30 +111,85 @@ pub fn observed_user(info: &UserInfo, methods: &[PhoneMethod]) -> ObservedUser {
     user
 }
 
+/// A user from the one polymorphic method list (`GET …/authentication/methods`): phones (grouped by type, unknown
+/// phone types kept raw), the email address, every registration of a registered type (types authctl does not know
+/// included: listed, never touched unless a manifest names them), and the list as the lock-out preflight takes it.
+pub fn observed_user_from_methods(
+    info: &UserInfo,
+    methods: &[serde_json::Value],
+) -> (ObservedUser, Vec<ObservedMethod>) {
+    let phones: Vec<PhoneMethod> = methods
+        .iter()
+        .filter(|m| method_kind(m) == MethodKind::Phone)
+        .filter_map(|m| serde_json::from_value(m.clone()).ok())
+        .collect();
+    let mut user = observed_user(info, &phones);
+    user.email = methods
+        .iter()
+        .filter(|m| method_kind(m) == MethodKind::Email)
+        .find_map(email_address);
+    user.registrations = methods.iter().filter_map(registration).collect();
+    (user, methods.iter().map(observed_method).collect())
+}
+
+/// Whether a desired user's methods are read as the one full list (it manages the email or a registered type).
+pub fn reads_method_list(d: &DesiredUser) -> bool {
+    d.email.is_some() || !d.registrations.is_empty()
+}
+
 /// Reads every desired user from Graph: UPNs resolved with `$filter … in (…)`, ids with a GET, then the phone
-/// methods through `$batch`. One entry per desired user, keyed by the user as written: `Found` (methods not yet
-/// read), `Missing` (no such user), or `Error` (Graph's error, kept verbatim). Never fails as a whole: a failing
-/// user is that user's error, the others are read.
+/// methods through `$batch` — or, for users whose manifest manages the email or a registered type, the one
+/// polymorphic method list per user (`GET …/authentication/methods`, also through `$batch`: one request per user
+/// however many types are managed; it doubles as the lock-out preflight's list). One entry per desired user, keyed
+/// by the user as written: `Found`, `Missing` (no such user), or `Error` (Graph's error, kept verbatim). Never fails
+/// as a whole: a failing user is that user's error, the others are read.
 pub async fn observe(
     graph: &Graph,
     desired: &[DesiredUser],
     progress: &dyn Progress,
 ) -> ObservedSet {
-    let refs: Vec<String> = desired.iter().map(|d| d.user.clone()).collect();
-    observe_refs(graph, &refs, progress).await
+    let refs: Vec<(String, bool)> = desired
+        .iter()
+        .map(|d| (d.user.clone(), reads_method_list(d)))
+        .collect();
+    observe_refs_with(graph, &refs, progress).await
 }
 
-/// [`observe`] for users given by reference (UPN or object id), e.g. `authctl import`'s arguments.
+/// [`observe`] for users given by reference (UPN or object id), e.g. `authctl import`'s arguments: phones only.
 pub async fn observe_refs(graph: &Graph, refs: &[String], progress: &dyn Progress) -> ObservedSet {
-    // Each user once, even when written twice (the plan engine reports the duplicate).
-    let mut seen = HashSet::new();
-    let refs: Vec<String> = refs
-        .iter()
-        .filter(|r| seen.insert(r.to_string()))
-        .cloned()
+    let refs: Vec<(String, bool)> = refs.iter().map(|r| (r.clone(), false)).collect();
+    observe_refs_with(graph, &refs, progress).await
+}
+
+/// [`observe`] for users given by reference, each with whether to read its full method list (`true`: phones,
+/// email and registrations from `GET …/authentication/methods`; `false`: the phone methods only).
+pub async fn observe_refs_with(
+    graph: &Graph,
+    refs: &[(String, bool)],
+    progress: &dyn Progress,
+) -> ObservedSet {
+    // Each user once, even when written twice (the plan engine reports the duplicate); the full list if any entry
+    // asks for it.
+    let mut full: HashMap<String, bool> = HashMap::new();
+    let mut order = Vec::new();
+    for (r, f) in refs {
+        match full.get_mut(r) {
+            Some(x) => *x |= *f,
+            None => {
+                full.insert(r.clone(), *f);
+                order.push(r.clone());
+            }
+        }
+    }
+    let refs: Vec<(String, bool)> = order
+        .into_iter()
+        .map(|r| {
+            let f = full[&r];
+            (r, f)
+        })
         .collect();
     progress.start("reading users from Graph", refs.len() as u64);
-    let units: Vec<Vec<String>> = refs.chunks(CHUNK).map(<[String]>::to_vec).collect();
+    let units: Vec<Vec<(String, bool)>> = refs.chunks(CHUNK).map(<[_]>::to_vec).collect();
     let mut stream = futures_util::stream::iter(units)
         .map(|unit| observe_unit(graph, unit))
         .buffer_unordered(UNITS_IN_FLIGHT);
@@ -148,25 +203,27 @@ pub async fn observe_refs(graph: &Graph, refs: &[String], progress: &dyn Progres
     set
 }
 
-async fn observe_unit(graph: &Graph, refs: Vec<String>) -> Vec<(String, Observed)> {
-    let resolved = graph.resolve_users(&refs).await;
-    let mut out = Vec::with_capacity(refs.len());
-    let mut found: Vec<(String, UserInfo)> = Vec::new();
+async fn observe_unit(graph: &Graph, refs: Vec<(String, bool)>) -> Vec<(String, Observed)> {
+    let full: HashMap<String, bool> = refs.iter().cloned().collect();
+    let names: Vec<String> = refs.into_iter().map(|(r, _)| r).collect();
+    let resolved = graph.resolve_users(&names).await;
+    let mut out = Vec::with_capacity(names.len());
+    let mut found: Vec<(String, UserInfo, bool)> = Vec::new();
     for (reference, r) in resolved {
         match r {
-            Ok(info) => found.push((reference, info)),
+            Ok(info) => {
+                let f = full.get(&reference).copied().unwrap_or(false);
+                found.push((reference, info, f));
+            }
             Err(e) if e.is_not_found() => out.push((reference, Observed::Missing)),
             Err(e) => out.push((reference, Observed::Error(error_summary(&e)))),
         }
     }
-    let ids: Vec<String> = found.iter().map(|(_, u)| u.id.clone()).collect();
-    let phones = graph.list_phone_methods_many(&ids).await;
-    for ((reference, info), (_, r)) in found.into_iter().zip(phones) {
+    let infos: Vec<(UserInfo, bool)> = found.iter().map(|(_, i, f)| (i.clone(), *f)).collect();
+    let read = read_users(graph, &infos).await;
+    for ((reference, _, _), r) in found.into_iter().zip(read) {
         let observed = match r {
-            Ok(methods) => Observed::Found {
-                user: observed_user(&info, &methods),
-                methods: None,
-            },
+            Ok((user, methods)) => Observed::Found { user, methods },
             // Deleted between the two reads: as missing as a user can be.
             Err(e) if e.is_not_found() => Observed::Missing,
             Err(e) => Observed::Error(error_summary(&e)),
@@ -174,6 +231,42 @@ async fn observe_unit(graph: &Graph, refs: Vec<String>) -> Vec<(String, Observed
         out.push((reference, observed));
     }
     out
+}
+
+/// What [`read_users`] gives per user: the observed user, and its full method list when that was read.
+pub type UserRead = Result<(ObservedUser, Option<Vec<ObservedMethod>>), GraphError>;
+
+/// Reads resolved users' methods, batched: the phone methods of users with `false`, the full method list of users
+/// with `true` (see [`observed_user_from_methods`]). One result per user, in input order.
+pub async fn read_users(graph: &Graph, users: &[(UserInfo, bool)]) -> Vec<UserRead> {
+    let mut out: Vec<Option<UserRead>> = (0..users.len()).map(|_| None).collect();
+    let (full, phones): (Vec<usize>, Vec<usize>) = (0..users.len()).partition(|&i| users[i].1);
+    if !phones.is_empty() {
+        let ids: Vec<String> = phones.iter().map(|&i| users[i].0.id.clone()).collect();
+        let read = graph.list_phone_methods_many(&ids).await;
+        for (&i, (_, r)) in phones.iter().zip(read) {
+            out[i] = Some(r.map(|m| (observed_user(&users[i].0, &m), None)));
+        }
+    }
+    if !full.is_empty() {
+        let ids: Vec<String> = full.iter().map(|&i| users[i].0.id.clone()).collect();
+        let read = graph.list_methods_many(&ids).await;
+        for (&i, (_, r)) in full.iter().zip(read) {
+            out[i] = Some(r.map(|m| {
+                let (u, list) = observed_user_from_methods(&users[i].0, &m);
+                (u, Some(list))
+            }));
+        }
+    }
+    out.into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(GraphError::Decode {
+                    message: "a user was not read".into(),
+                })
+            })
+        })
+        .collect()
 }
 
 /// Reads the full method list of each user the plan asks about (the lock-out preflight) into `observed`. A user

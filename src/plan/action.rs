@@ -7,9 +7,10 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{PhoneType, SmsSignInState};
+use crate::model::{PhoneType, Registration, SmsSignInState};
 
-/// What an action or a blocked item is about: one of the three phone types, or the mobile's SMS sign-in.
+/// What an action or a blocked item is about: one of the three phone types, the mobile's SMS sign-in, the SSPR
+/// email method, or one registration of a registered method type (which one is in the action's `registration`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
@@ -23,6 +24,11 @@ pub enum Target {
     Office,
     /// SMS sign-in on the mobile (`enableSmsSignIn` / `disableSmsSignIn`).
     SmsSignIn,
+    /// The SSPR email method (`emailMethods`, one per user, fixed id).
+    Email,
+    /// One registration of a registered method type (FIDO2 key, Authenticator, ...), named by the action's
+    /// `registration` (type and id).
+    Registration,
 }
 
 impl Target {
@@ -32,7 +38,7 @@ impl Target {
             Target::Mobile => Some(PhoneType::Mobile),
             Target::AlternateMobile => Some(PhoneType::AlternateMobile),
             Target::Office => Some(PhoneType::Office),
-            Target::SmsSignIn => None,
+            Target::SmsSignIn | Target::Email | Target::Registration => None,
         }
     }
 
@@ -43,6 +49,8 @@ impl Target {
             Target::AlternateMobile => "alternateMobile",
             Target::Office => "office",
             Target::SmsSignIn => "smsSignIn",
+            Target::Email => "email",
+            Target::Registration => "registration",
         }
     }
 }
@@ -91,9 +99,11 @@ impl fmt::Display for Op {
     }
 }
 
-/// The Graph calls there are: a phone of one of the three types created, updated or deleted, or SMS sign-in
-/// enabled or disabled (always on the mobile). What Graph has no call for ("enable SMS sign-in on the office phone",
-/// "delete SMS sign-in") has no value here, and a plan file naming one is refused on load.
+/// The Graph calls there are: a phone of one of the three types created, updated or deleted, SMS sign-in enabled or
+/// disabled (always on the mobile), the email method created, updated or deleted, or one registration of a
+/// registered type deleted (an admin can only remove those). What Graph has no call for ("enable SMS sign-in on the
+/// office phone", "delete SMS sign-in", "create a FIDO2 key") has no value here, and a plan file naming one is
+/// refused on load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Call {
     /// `POST …/phoneMethods` with the `after` number.
@@ -106,6 +116,14 @@ pub enum Call {
     EnableSmsSignIn,
     /// `POST …/phoneMethods/{mobile id}/disableSmsSignIn`.
     DisableSmsSignIn,
+    /// `POST …/emailMethods` with the `after` address.
+    CreateEmail,
+    /// `PATCH …/emailMethods/{fixed id}` to the `after` address.
+    UpdateEmail,
+    /// `DELETE …/emailMethods/{fixed id}`.
+    DeleteEmail,
+    /// `DELETE …/{type}Methods/{id}` of the action's `registration`.
+    DeleteRegistration,
 }
 
 impl Call {
@@ -116,8 +134,12 @@ impl Call {
             (Op::Create, Some(t)) => Some(Call::Create(t)),
             (Op::Update, Some(t)) => Some(Call::Update(t)),
             (Op::Delete, Some(t)) => Some(Call::Delete(t)),
-            (Op::Enable, None) => Some(Call::EnableSmsSignIn),
-            (Op::Disable, None) => Some(Call::DisableSmsSignIn),
+            (Op::Enable, None) if target == Target::SmsSignIn => Some(Call::EnableSmsSignIn),
+            (Op::Disable, None) if target == Target::SmsSignIn => Some(Call::DisableSmsSignIn),
+            (Op::Create, None) if target == Target::Email => Some(Call::CreateEmail),
+            (Op::Update, None) if target == Target::Email => Some(Call::UpdateEmail),
+            (Op::Delete, None) if target == Target::Email => Some(Call::DeleteEmail),
+            (Op::Delete, None) if target == Target::Registration => Some(Call::DeleteRegistration),
             _ => None,
         }
     }
@@ -125,9 +147,9 @@ impl Call {
     /// The operation.
     pub fn op(self) -> Op {
         match self {
-            Call::Create(_) => Op::Create,
-            Call::Update(_) => Op::Update,
-            Call::Delete(_) => Op::Delete,
+            Call::Create(_) | Call::CreateEmail => Op::Create,
+            Call::Update(_) | Call::UpdateEmail => Op::Update,
+            Call::Delete(_) | Call::DeleteEmail | Call::DeleteRegistration => Op::Delete,
             Call::EnableSmsSignIn => Op::Enable,
             Call::DisableSmsSignIn => Op::Disable,
         }
@@ -138,6 +160,8 @@ impl Call {
         match self {
             Call::Create(t) | Call::Update(t) | Call::Delete(t) => t.into(),
             Call::EnableSmsSignIn | Call::DisableSmsSignIn => Target::SmsSignIn,
+            Call::CreateEmail | Call::UpdateEmail | Call::DeleteEmail => Target::Email,
+            Call::DeleteRegistration => Target::Registration,
         }
     }
 }
@@ -160,6 +184,9 @@ pub struct Action {
     pub after_reread: bool,
     /// Why this action is there when it is not obvious (e.g. "before deleting the mobile").
     pub note: Option<String>,
+    /// A registration delete: the registration (type and id, which the call addresses; display name, detail and
+    /// created date, which tell it apart to a human). `None` for every other call.
+    pub registration: Option<Registration>,
 }
 
 /// One planned Graph call for one user. A user's actions are in the order they must be applied.
@@ -187,6 +214,45 @@ struct ActionRepr {
     /// Why this action is there when it is not obvious (e.g. "before deleting the mobile").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     note: Option<String>,
+    /// Type `registration`: which registration is removed (its type and id address the call; display name,
+    /// detail and created date are for people).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    registration: Option<Registration>,
+}
+
+/// Whether a registration named in a plan file can be addressed safely: a type name of letters and digits (as
+/// Graph's `@odata.type` short names are), an id without control characters or path separators, both bounded.
+pub(crate) fn registration_problem(r: &Registration) -> Option<String> {
+    let t = r.method_type.name();
+    if t.is_empty() || t.len() > 64 || !t.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Some(format!(
+            "a registration of type `{}`: not a method type name",
+            crate::escape::visible(t)
+        ));
+    }
+    if r.id.is_empty()
+        || r.id.len() > 512
+        || r.id
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        return Some(format!(
+            "a {t} registration with id `{}`: not an id Graph gives",
+            crate::escape::visible(&r.id)
+        ));
+    }
+    let kind = r.method_type.kind();
+    if matches!(
+        kind,
+        crate::model::MethodKind::Password
+            | crate::model::MethodKind::Phone
+            | crate::model::MethodKind::Email
+    ) {
+        return Some(format!(
+            "a registration of type `{t}`: that type is not removed as a registration"
+        ));
+    }
+    None
 }
 
 impl TryFrom<ActionRepr> for Action {
@@ -198,12 +264,32 @@ impl TryFrom<ActionRepr> for Action {
                 r.op, r.target
             )
         })?;
+        match (&r.registration, call) {
+            (Some(reg), Call::DeleteRegistration) => {
+                if let Some(problem) = registration_problem(reg) {
+                    return Err(problem);
+                }
+            }
+            (None, Call::DeleteRegistration) => {
+                return Err(
+                    "a registration delete without its `registration` (type and id)".into(),
+                );
+            }
+            (Some(_), _) => {
+                return Err(format!(
+                    "an action `{}` on `{}` names a registration: only a registration delete does",
+                    r.op, r.target
+                ));
+            }
+            (None, _) => {}
+        }
         Ok(Action {
             call,
             before: r.before,
             after: r.after,
             after_reread: r.after_reread,
             note: r.note,
+            registration: r.registration,
         })
     }
 }
@@ -217,6 +303,7 @@ impl From<Action> for ActionRepr {
             after: a.after,
             after_reread: a.after_reread,
             note: a.note,
+            registration: a.registration,
         }
     }
 }
@@ -239,7 +326,24 @@ impl Action {
             after,
             after_reread: false,
             note: None,
+            registration: None,
         }
+    }
+
+    /// The delete of one registration (`before`: a short description for people).
+    pub fn delete_registration(r: Registration) -> Action {
+        Action {
+            before: Some(registration_label(&r)),
+            registration: Some(r),
+            ..Action::new(Call::DeleteRegistration, None, None)
+        }
+    }
+
+    /// Whether two actions act on the same thing: the same target, and for registrations the same one.
+    pub fn same_subject(&self, other: &Action) -> bool {
+        self.target() == other.target()
+            && self.registration.as_ref().map(|r| (&r.method_type, &r.id))
+                == other.registration.as_ref().map(|r| (&r.method_type, &r.id))
     }
 
     /// The operation.
@@ -261,11 +365,34 @@ impl Action {
     /// "destructive rows first" ordering care about.
     pub fn is_destructive(&self) -> bool {
         match self.call {
-            Call::Delete(_) => true,
+            Call::Delete(_) | Call::DeleteEmail | Call::DeleteRegistration => true,
             Call::DisableSmsSignIn => {
                 self.before.as_deref().map(SmsSignInState::parse) == Some(SmsSignInState::Ready)
             }
             _ => false,
         }
     }
+}
+
+/// How a registration reads to a human: `fido2 "YubiKey 5" (model …; created …; id …)`.
+pub fn registration_label(r: &Registration) -> String {
+    format!("{} {}", r.method_type.name(), registration_detail(r))
+}
+
+/// A registration without its type: `"YubiKey 5" (model …; created …; id …)`.
+pub fn registration_detail(r: &Registration) -> String {
+    let mut s = String::new();
+    if let Some(n) = &r.display_name {
+        s.push_str(&format!("\"{n}\" "));
+    }
+    let mut parts = Vec::new();
+    if let Some(d) = &r.detail {
+        parts.push(d.clone());
+    }
+    if let Some(c) = &r.created {
+        parts.push(format!("created {c}"));
+    }
+    parts.push(format!("id {}", r.id));
+    s.push_str(&format!("({})", parts.join("; ")));
+    s
 }

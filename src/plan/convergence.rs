@@ -36,10 +36,10 @@ pub fn convergence(applied: &UserPlan, replanned: &UserPlan) -> Convergence {
     let mut lagging = Vec::new();
     let mut diverged = Vec::new();
     for r in &replanned.actions {
-        let planned = applied.actions.iter().find(|a| a.target() == r.target());
+        let planned = applied.actions.iter().find(|a| a.same_subject(r));
         if let (Some(p), Some(sent), Some(stored)) =
             (planned, planned.and_then(|p| p.after.as_ref()), &r.before)
-            && r.target() != Target::SmsSignIn
+            && r.target().phone_type().is_some()
             && matches!(p.op(), Op::Create | Op::Update)
             && digits(sent) == digits(stored)
         {

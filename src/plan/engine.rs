@@ -3,11 +3,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::model::{DesiredPhone, DesiredUser, ObservedMethod, ObservedUser, PhoneType, SmsSignIn};
+use crate::model::{
+    DesiredEmail, DesiredPhone, DesiredRegistrations, DesiredUser, ObservedMethod, ObservedUser,
+    PhoneType, SmsSignIn,
+};
 
 use super::lockout;
 use super::model::{
-    Action, BlockCode, Blocked, Call, DEFAULT_MAX_DELETES, DeleteGuard, DesiredState,
+    Action, BlockCode, Blocked, Call, DEFAULT_MAX_DELETES, DeleteGuard, DesiredState, EmailWant,
     FORMAT_VERSION, GraphErrorSummary, Guards, LockoutCheck, Op, Pending, Plan, RunError, Summary,
     Target, UserError, UserPlan, UserState,
 };
@@ -232,8 +235,18 @@ fn numbers_of(u: &UserPlan) -> Vec<&str> {
         .flatten()
         .map(String::as_str)
         .collect();
+    if let Some(EmailWant::Address(a)) = &u.desired.email {
+        v.push(a);
+    }
     for s in u.observed.iter().chain(u.predicted.iter()) {
         v.extend(s.phones.values().map(String::as_str));
+        v.extend(s.email.as_deref());
+    }
+    for a in &u.actions {
+        if a.target() == Target::Email {
+            v.extend(a.before.as_deref());
+            v.extend(a.after.as_deref());
+        }
     }
     v
 }
@@ -255,7 +268,64 @@ fn desired_state(d: &DesiredUser) -> DesiredState {
     DesiredState {
         phones,
         sms_sign_in: d.sms_sign_in,
+        email: d.email.as_ref().map(|e| match e {
+            DesiredEmail::Address(a) => EmailWant::Address(a.clone()),
+            DesiredEmail::Absent => EmailWant::Absent,
+        }),
+        registrations: d
+            .registrations
+            .iter()
+            .map(|(t, r)| {
+                let keep = match r {
+                    DesiredRegistrations::Absent => None,
+                    DesiredRegistrations::Keep(ids) => Some(ids.clone()),
+                };
+                (t.clone(), keep)
+            })
+            .collect(),
     }
+}
+
+/// The email method's decision (addresses compared case-insensitively: ASSUMPTIONS.md).
+fn email_action(want: Option<&EmailWant>, obs: &UserState) -> Option<Action> {
+    let (call, before, after) = match (want?, &obs.email) {
+        (EmailWant::Address(a), None) => (Call::CreateEmail, None, Some(a.clone())),
+        (EmailWant::Address(a), Some(o)) if a.eq_ignore_ascii_case(o) => return None,
+        (EmailWant::Address(a), Some(o)) => (Call::UpdateEmail, Some(o.clone()), Some(a.clone())),
+        (EmailWant::Absent, Some(o)) => (Call::DeleteEmail, Some(o.clone()), None),
+        (EmailWant::Absent, None) => return None,
+    };
+    Some(Action::new(call, before, after))
+}
+
+/// One delete per registration of a managed type that the manifest does not keep, in the order Graph listed them.
+/// Types the manifest does not declare are never touched.
+fn registration_deletes(desired: &DesiredState, obs: &UserState) -> Vec<Action> {
+    let mut out = Vec::new();
+    for (t, keep) in &desired.registrations {
+        for r in obs.registrations_of(t) {
+            let kept = keep.as_ref().is_some_and(|ids| ids.contains(&r.id));
+            if !kept {
+                out.push(Action::delete_registration(r.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Kept ids of a keep-list that the user does not have (a key already removed, a typo): reported, nothing to do.
+fn missing_kept_warnings(desired: &DesiredState, obs: &UserState) -> Vec<String> {
+    let mut out = Vec::new();
+    for (t, keep) in &desired.registrations {
+        for id in keep.iter().flatten() {
+            if !obs.registrations_of(t).any(|r| &r.id == id) {
+                out.push(format!(
+                    "the keep-list of `{t}` names id `{id}`, which the user has no {t} registration with (nothing                      to keep; authctl can't create registrations)"
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// One phone type's raw decision.
@@ -281,6 +351,7 @@ fn block(a: &Action, code: BlockCode, reason: impl Into<String>) -> Blocked {
         after: a.after.clone(),
         code,
         reason: reason.into(),
+        registration: a.registration.clone(),
     }
 }
 
@@ -352,7 +423,7 @@ fn plan_entry(
         return Entry::Masked(user.user_principal_name.clone());
     };
     let desired = desired_state(d);
-    let decided = plan_user(d, user, &obs, methods.as_deref(), policy);
+    let decided = plan_user(d, &desired, user, &obs, methods.as_deref(), policy);
     Entry::Planned(Box::new(UserPlan {
         user: d.user.clone(),
         id: Some(user.id.clone()),
@@ -387,6 +458,7 @@ struct Decided {
 /// sign-in, the order of calls, then the lock-out preflight.
 fn plan_user(
     d: &DesiredUser,
+    desired: &DesiredState,
     user: &ObservedUser,
     obs: &UserState,
     methods: Option<&[ObservedMethod]>,
@@ -396,11 +468,23 @@ fn plan_user(
     let phones = phone_steps(d, obs);
     let sms = sms_step(d, obs, &phones);
     warnings.extend(sms.warnings);
-    let ordered = order(
+    warnings.extend(missing_kept_warnings(desired, obs));
+    let email = email_action(desired.email.as_ref(), obs);
+    let mut ordered = order(
         &phones,
         sms.action,
         pre_delete_disable(obs, &phones, sms.planned),
     );
+    // The email written first (it depends on nothing); registrations and the email removed last.
+    let (email_write, email_delete) = match email {
+        Some(a) if a.op() == Op::Delete => (None, Some(a)),
+        other => (other, None),
+    };
+    if let Some(a) = email_write {
+        ordered.insert(0, a);
+    }
+    ordered.extend(registration_deletes(desired, obs));
+    ordered.extend(email_delete);
     let mut blocked = phones.blocked;
     blocked.extend(sms.blocked);
     let checked = lockout_step(ordered, obs, methods, policy.allow_lockout);
@@ -540,6 +624,7 @@ fn sms_step(d: &DesiredUser, obs: &UserState, phones: &PhoneSteps) -> SmsStep {
                 reason:
                     "SMS sign-in needs a mobile, and the user has none in Graph; declare a mobile"
                         .into(),
+                registration: None,
             });
         }
     } else if let Some(state) = observed_sms {
@@ -560,6 +645,7 @@ fn sms_step(d: &DesiredUser, obs: &UserState, phones: &PhoneSteps) -> SmsStep {
                 after: Some("ready".into()),
                 code: BlockCode::SmsSignInState,
                 reason: r,
+                registration: None,
             }),
         }
     }

@@ -691,3 +691,315 @@ fn a_plan_file_naming_a_call_graph_does_not_have_is_refused() {
         assert!(e.contains("Graph has no such call"), "{e}");
     }
 }
+
+// The email method and registered method types (issue 15).
+
+mod methods {
+    use super::*;
+    use crate::model::{DesiredEmail, DesiredRegistrations, Registration, RegistrationType};
+
+    fn reg(kind: MethodKind, id: &str, name: &str) -> Registration {
+        Registration {
+            method_type: RegistrationType::of(kind).unwrap(),
+            id: id.into(),
+            display_name: Some(name.into()),
+            detail: Some("model X".into()),
+            created: Some("2024-03-01T10:00:00Z".into()),
+            usable: true,
+        }
+    }
+
+    fn fido2() -> RegistrationType {
+        RegistrationType::of(MethodKind::Fido2).unwrap()
+    }
+
+    fn authenticator() -> RegistrationType {
+        RegistrationType::of(MethodKind::MicrosoftAuthenticator).unwrap()
+    }
+
+    fn with(
+        email: Option<DesiredEmail>,
+        regs: &[(RegistrationType, DesiredRegistrations)],
+    ) -> DesiredUser {
+        let mut d = want(Mode::Merge, &[], None);
+        d.email = email;
+        d.registrations = regs.iter().cloned().collect();
+        d
+    }
+
+    fn observed(email: Option<&str>, regs: Vec<Registration>) -> ObservedUser {
+        let mut o = have(&[(O, "+1 4255550100")], S::NotSupported);
+        o.email = email.map(str::to_string);
+        o.registrations = regs;
+        o
+    }
+
+    fn keep(ids: &[&str]) -> DesiredRegistrations {
+        DesiredRegistrations::Keep(ids.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn email_is_created_updated_deleted_and_left_alone_when_equal_or_unmanaged() {
+        let addr = || Some(DesiredEmail::Address("kim@contoso.com".into()));
+        let u = one(with(addr(), &[]), observed(None, vec![]));
+        assert_eq!(ops(&u), vec![(Op::Create, Target::Email)]);
+        assert_eq!(u.actions[0].after.as_deref(), Some("kim@contoso.com"));
+        let u = one(with(addr(), &[]), observed(Some("old@contoso.com"), vec![]));
+        assert_eq!(ops(&u), vec![(Op::Update, Target::Email)]);
+        assert_eq!(u.actions[0].before.as_deref(), Some("old@contoso.com"));
+        let u = one(with(addr(), &[]), observed(Some("Kim@Contoso.com"), vec![]));
+        assert!(u.actions.is_empty(), "addresses compare case-insensitively");
+        let u = one(
+            with(Some(DesiredEmail::Absent), &[]),
+            observed(Some("kim@contoso.com"), vec![]),
+        );
+        assert_eq!(ops(&u), vec![(Op::Delete, Target::Email)]);
+        let u = one(with(None, &[]), observed(Some("kim@contoso.com"), vec![]));
+        assert!(u.actions.is_empty(), "unmanaged email is never touched");
+    }
+
+    #[test]
+    fn registrations_outside_the_keep_list_or_under_absent_are_removed_and_undeclared_types_never()
+    {
+        let o = observed(
+            None,
+            vec![
+                reg(MethodKind::Fido2, "f-keep", "YubiKey 5"),
+                reg(MethodKind::Fido2, "f-gone", "Contractor key"),
+                reg(MethodKind::MicrosoftAuthenticator, "a-lost", "Lost iPhone"),
+                reg(MethodKind::WindowsHelloForBusiness, "w1", "Laptop"),
+            ],
+        );
+        let u = one(
+            with(
+                None,
+                &[
+                    (fido2(), keep(&["f-keep"])),
+                    (authenticator(), DesiredRegistrations::Absent),
+                ],
+            ),
+            o,
+        );
+        let removed: Vec<&str> = u
+            .actions
+            .iter()
+            .map(|a| a.registration.as_ref().unwrap().id.as_str())
+            .collect();
+        // Type by type (in name order), each in the order Graph listed them.
+        assert_eq!(removed, vec!["f-gone", "a-lost"]);
+        assert!(u.actions.iter().all(|a| a.call == Call::DeleteRegistration));
+        // What identifies it to a human travels with the action.
+        let a = &u.actions[0];
+        let before = a.before.as_deref().unwrap();
+        for part in [
+            "fido2",
+            "Contractor key",
+            "model X",
+            "2024-03-01T10:00:00Z",
+            "f-gone",
+        ] {
+            assert!(before.contains(part), "{before}");
+        }
+        // Windows Hello is not declared: untouched. Predicted state keeps it and the kept key.
+        let predicted: Vec<&str> = u
+            .predicted
+            .as_ref()
+            .unwrap()
+            .registrations
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(predicted, vec!["f-keep", "w1"]);
+    }
+
+    #[test]
+    fn every_removal_counts_for_max_deletes() {
+        let d = with(
+            Some(DesiredEmail::Absent),
+            &[(fido2(), DesiredRegistrations::Absent)],
+        );
+        let o = observed(
+            Some("kim@contoso.com"),
+            vec![
+                reg(MethodKind::Fido2, "f1", "a"),
+                reg(MethodKind::Fido2, "f2", "b"),
+            ],
+        );
+        let mut set = ObservedSet::new();
+        set.insert(
+            d.user.clone(),
+            Observed::Found {
+                user: o,
+                methods: Some(vec![
+                    ObservedMethod::of(MethodKind::Password),
+                    ObservedMethod::of(MethodKind::MicrosoftAuthenticator),
+                ]),
+            },
+        );
+        let mut s = settings();
+        s.policy.max_deletes = 2;
+        let p = plan(&[d], &set, &s);
+        assert_eq!(p.summary.destroy, 3);
+        assert_eq!(p.guards.max_deletes.deletes, 3);
+        assert!(!p.guards.max_deletes.holds);
+        // Email removed last, after the registrations.
+        assert_eq!(p.users[0].actions.last().unwrap().call, Call::DeleteEmail);
+    }
+
+    #[test]
+    fn removing_the_last_strong_method_is_blocked_unless_allowed() {
+        let d = with(None, &[(authenticator(), DesiredRegistrations::Absent)]);
+        let mut o = observed(
+            None,
+            vec![reg(MethodKind::MicrosoftAuthenticator, "a1", "Phone")],
+        );
+        o.phones.clear();
+        let methods = vec![
+            ObservedMethod::of(MethodKind::Password),
+            ObservedMethod::of(MethodKind::MicrosoftAuthenticator),
+        ];
+        for allow in [false, true] {
+            let mut set = ObservedSet::new();
+            set.insert(
+                d.user.clone(),
+                Observed::Found {
+                    user: o.clone(),
+                    methods: Some(methods.clone()),
+                },
+            );
+            let mut s = settings();
+            s.policy.allow_lockout = allow;
+            let p = plan(std::slice::from_ref(&d), &set, &s);
+            let u = &p.users[0];
+            if allow {
+                assert_eq!(u.lockout, LockoutCheck::Allowed);
+                assert_eq!(u.actions.len(), 1);
+            } else {
+                assert_eq!(u.lockout, LockoutCheck::Blocked);
+                assert!(u.actions.is_empty());
+                assert_eq!(u.blocked.len(), 1);
+                assert_eq!(u.blocked[0].code, BlockCode::LockOut);
+                assert_eq!(u.blocked[0].registration.as_ref().unwrap().id, "a1");
+            }
+        }
+    }
+
+    #[test]
+    fn a_kept_id_the_user_does_not_have_is_a_warning_and_digests_follow_the_registrations() {
+        let d = with(None, &[(fido2(), keep(&["f-missing"]))]);
+        let u = one(d, observed(None, vec![reg(MethodKind::Fido2, "f1", "k")]));
+        assert_eq!(u.actions.len(), 1);
+        assert!(
+            u.warnings.iter().any(|w| w.contains("f-missing")),
+            "{:?}",
+            u.warnings
+        );
+        assert_eq!(u.prefix_digests.len(), 2);
+        assert_ne!(u.prefix_digests[0], u.prefix_digests[1]);
+        // A new registration added after the plan: no prefix matches (stale).
+        let mut now = observed(None, vec![reg(MethodKind::Fido2, "f1", "k")]);
+        now.registrations
+            .push(reg(MethodKind::Fido2, "f-new", "new key"));
+        assert!(matches!(
+            u.freshness(&now).unwrap(),
+            crate::plan::Freshness::Stale { .. }
+        ));
+        // The delete done: fresh at the end.
+        let done = observed(None, vec![]);
+        assert_eq!(
+            u.freshness(&done).unwrap(),
+            crate::plan::Freshness::Fresh { resume_at: 1 }
+        );
+    }
+
+    #[test]
+    fn phone_only_digests_are_unchanged_by_the_new_fields() {
+        // A plan that manages neither the email nor a registered type digests exactly as before (saved plans of
+        // the previous version stay fresh).
+        let u = one(
+            want(Mode::Merge, &[(O, num("+1 4255550100"))], None),
+            observed(
+                Some("kim@contoso.com"),
+                vec![reg(MethodKind::Fido2, "f1", "k")],
+            ),
+        );
+        let mut plain = u.desired.clone();
+        plain.email = None;
+        let state = UserState {
+            phones: [(O, "+1 4255550100".to_string())].into_iter().collect(),
+            ..UserState::default()
+        };
+        assert_eq!(
+            managed_digest(&plain, &state, SmsView::Exact),
+            u.managed_state_digest.clone().unwrap()
+        );
+    }
+
+    #[test]
+    fn saved_plans_round_trip_registration_actions_and_refuse_calls_graph_lacks() {
+        let o = observed(
+            Some("old@contoso.com"),
+            vec![reg(MethodKind::Fido2, "f1", "k")],
+        );
+        let u = one(
+            with(
+                Some(DesiredEmail::Address("kim@contoso.com".into())),
+                &[(fido2(), DesiredRegistrations::Absent)],
+            ),
+            o.clone(),
+        );
+        let mut set = ObservedSet::new();
+        set.insert_found("cam@contoso.com", o);
+        let p = Plan {
+            users: vec![u],
+            ..plan(&[], &set, &settings())
+        };
+        let text = p.to_file_json();
+        // The observed address is not in the manifests: masked in the file; the manifest's is kept.
+        assert!(!text.contains("old@contoso.com"), "{text}");
+        assert!(text.contains("kim@contoso.com"));
+        let loaded = Plan::from_json(&text).unwrap();
+        assert_eq!(loaded.users[0].actions.len(), 2);
+        assert_eq!(
+            loaded.users[0].actions[1].registration.as_ref().unwrap().id,
+            "f1"
+        );
+        // Refused: a registration delete without its registration, a create of a registration, a registration on
+        // a phone action, a path-breaking id.
+        let base: serde_json::Value = serde_json::from_str(&text).unwrap();
+        type Edit = fn(&mut serde_json::Value);
+        let edits: [(&str, Edit); 4] = [
+            ("no registration", |a| {
+                a.as_object_mut().unwrap().remove("registration");
+            }),
+            ("create a registration", |a| a["op"] = json!("create")),
+            ("path-breaking id", |a| {
+                a["registration"]["id"] = json!("../f1")
+            }),
+            ("not a type name", |a| {
+                a["registration"]["methodType"] = json!("fido2/../x")
+            }),
+        ];
+        for (what, edit) in edits {
+            let mut v = base.clone();
+            edit(&mut v["users"][0]["actions"][1]);
+            assert!(Plan::from_json(&v.to_string()).is_err(), "accepted: {what}");
+        }
+        let mut v = base.clone();
+        v["users"][0]["actions"][0]["registration"] =
+            base["users"][0]["actions"][1]["registration"].clone();
+        assert!(
+            Plan::from_json(&v.to_string()).is_err(),
+            "a registration on an email action"
+        );
+        // An older plan file (phones only, no new fields) still loads.
+        let old = r#"{"formatVersion":1,"authctlVersion":"0.1.0","manifestDigest":"d","created":"2025-01-01T00:00:00Z",
+            "guards":{"maxDeletes":{"limit":10,"deletes":0,"holds":true},"allowLockout":false},
+            "redaction":{"salt":"s","fingerprintLen":2},"users":[{"user":"a@b","source":{"file":"f","line":1,"column":1},
+            "mode":"exact","desired":{"phones":{"office":"+1 4255550100"}},"actions":[{"op":"create","type":"office","after":"+1 4255550100"}],
+            "prefixDigests":[]}],"summary":{"users":1,"usersWithChanges":1,"add":1,"change":0,"destroy":0,"smsChanges":0,
+            "blocked":0,"pending":0,"errors":0,"warnings":0}}"#;
+        let p = Plan::from_json(old).unwrap();
+        assert_eq!(p.users[0].actions[0].call, Call::Create(O));
+    }
+}

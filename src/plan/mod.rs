@@ -31,13 +31,14 @@ mod redact;
 mod report;
 mod state;
 
+pub use action::{registration_detail, registration_label};
 pub use change::{Change, Conflict};
 pub use convergence::{Convergence, convergence};
 pub use engine::{Observed, ObservedSet, PlanSettings, Policy, plan};
 pub use lockout::check as lockout_check;
 pub use methods_policy::{PolicyPlan, SmsPolicyView};
 pub use model::{
-    Action, BlockCode, Blocked, Call, DEFAULT_MAX_DELETES, DeleteGuard, DesiredState,
+    Action, BlockCode, Blocked, Call, DEFAULT_MAX_DELETES, DeleteGuard, DesiredState, EmailWant,
     FORMAT_VERSION, GraphErrorSummary, Guards, LockoutCheck, Op, Pending, Plan, PlanFileError,
     RunError, Summary, Target, UserError, UserPlan, UserState,
 };

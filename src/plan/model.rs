@@ -5,13 +5,15 @@
 //! saved plan hides an observed number the manifests don't contain. Nothing that apply needs to *send* is ever
 //! masked: creates and updates carry manifest numbers, and deletes are addressed by type.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Mode, PhoneType, SmsSignIn, SmsSignInState, SourceLocation};
+use crate::model::{
+    Mode, PhoneType, Registration, RegistrationType, SmsSignIn, SmsSignInState, SourceLocation,
+};
 
 pub use super::action::{Action, Call, Op, Target};
 use super::redact::{RedactScope, Redaction};
@@ -60,6 +62,9 @@ pub struct Blocked {
     pub code: BlockCode,
     /// The reason, in words, with the remedy.
     pub reason: String,
+    /// A blocked registration delete: which registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<Registration>,
 }
 
 /// Something only the user can finish (e.g. SMS sign-in set-up); reported, no call is made.
@@ -84,6 +89,36 @@ pub struct UserState {
     /// after apply: a mobile write with SMS sign-in unmanaged may register it automatically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_sign_in_state: Option<SmsSignInState>,
+    /// The SSPR email address (masked in a redacted plan). Read only for users whose manifest manages the email
+    /// or a registered type; `None` otherwise, or when the user has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Registrations of registered method types (every type the user has, declared or not), read only for users
+    /// whose manifest manages the email or a registered type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registrations: Vec<Registration>,
+}
+
+impl UserState {
+    /// The registrations of type `t` (type names compared case-insensitively, as `@odata.type` is).
+    pub fn registrations_of<'a>(
+        &'a self,
+        t: &'a RegistrationType,
+    ) -> impl Iterator<Item = &'a Registration> + 'a {
+        self.registrations
+            .iter()
+            .filter(move |r| r.method_type.name().eq_ignore_ascii_case(t.name()))
+    }
+}
+
+/// What the manifests want for the SSPR email method.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum EmailWant {
+    /// This address.
+    Address(String),
+    /// No email method.
+    Absent,
 }
 
 /// What the manifests want for one user, resolved: only managed things appear.
@@ -95,6 +130,21 @@ pub struct DesiredState {
     /// The SMS sign-in setting; missing when unmanaged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_sign_in: Option<SmsSignIn>,
+    /// The email method (`{"address": …}` or `"absent"`); missing when unmanaged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailWant>,
+    /// Managed registered types: `null` = absent (remove every registration of the type), a list = keep exactly
+    /// these ids. Undeclared types are missing and never touched.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub registrations: BTreeMap<RegistrationType, Option<BTreeSet<String>>>,
+}
+
+impl DesiredState {
+    /// Whether the user's full method list is read (`GET …/authentication/methods`): the email or a registered
+    /// type is managed. Phone-only users keep the phone reads (and their narrower permissions).
+    pub fn reads_method_list(&self) -> bool {
+        self.email.is_some() || !self.registrations.is_empty()
+    }
 }
 
 /// A Graph error as reported for one user (from `GraphError::Api`, or a transport error's message).
@@ -296,7 +346,7 @@ impl UserPlan {
 pub struct DeleteGuard {
     /// The limit (`--max-deletes`).
     pub limit: usize,
-    /// Phone deletes in the plan.
+    /// Deletes in the plan: phones, the email method and registrations (every removal counts).
     pub deletes: usize,
     /// `deletes <= limit`. Apply refuses a plan whose guard does not hold.
     pub holds: bool,
@@ -324,7 +374,7 @@ pub struct Summary {
     pub add: usize,
     /// Phone updates.
     pub change: usize,
-    /// Phone deletes.
+    /// Deletes: phones, email methods, registrations.
     pub destroy: usize,
     /// SMS sign-in enables and disables.
     pub sms_changes: usize,
@@ -595,7 +645,13 @@ impl Plan {
         let manifest_numbers: HashSet<String> = self
             .users
             .iter()
-            .flat_map(|u| u.desired.phones.values().flatten().cloned())
+            .flat_map(|u| {
+                let email = match &u.desired.email {
+                    Some(EmailWant::Address(a)) => Some(a.clone()),
+                    _ => None,
+                };
+                u.desired.phones.values().flatten().cloned().chain(email)
+            })
             .collect();
         let r = self.redaction.clone();
         let r = &r;
@@ -606,21 +662,29 @@ impl Plan {
                 *n = r.mask(n);
             }
         };
-        let mask_state = |s: &mut UserState| s.phones.values_mut().for_each(mask);
+        let mask_state = |s: &mut UserState| {
+            s.phones.values_mut().for_each(mask);
+            s.email.iter_mut().for_each(mask);
+        };
+        // SMS sign-in states and registration descriptions are not personal data; numbers and addresses are.
+        let masked = |t: Target| !matches!(t, Target::SmsSignIn | Target::Registration);
         for u in &mut self.users {
             if scope == RedactScope::All {
                 u.desired.phones.values_mut().flatten().for_each(mask);
+                if let Some(EmailWant::Address(a)) = &mut u.desired.email {
+                    mask(a);
+                }
             }
             u.observed.iter_mut().for_each(mask_state);
             u.predicted.iter_mut().for_each(mask_state);
             for a in &mut u.actions {
-                if a.target() != Target::SmsSignIn {
+                if masked(a.target()) {
                     a.before.iter_mut().for_each(mask);
                     a.after.iter_mut().for_each(mask);
                 }
             }
             for b in &mut u.blocked {
-                if b.target != Target::SmsSignIn {
+                if masked(b.target) {
                     b.before.iter_mut().for_each(mask);
                     b.after.iter_mut().for_each(mask);
                 }

@@ -139,9 +139,21 @@ pub fn is_masked(s: &str) -> bool {
     Mask::parse(s).is_some()
 }
 
+/// The part of an email address left visible: the first character of the local part and the domain
+/// (`kim@contoso.com` → `k•••@contoso.com`).
+fn visible_email(address: &str) -> String {
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    let first: String = local.chars().take(1).collect();
+    format!("{first}{HIDDEN}@{domain}")
+}
+
 /// The part of a canonical number left visible: country code, the first 3 and last 4 national digits (first 1 and
-/// last 2 for short numbers); the extension (not personal) is kept.
+/// last 2 for short numbers); the extension (not personal) is kept. An email address (the plan masks those too)
+/// keeps its first character and its domain.
 fn visible_part(number: &str) -> String {
+    if number.contains('@') {
+        return visible_email(number);
+    }
     let (main, ext) = match number.split_once('x') {
         Some((m, e)) => (m, Some(e)),
         None => (number, None),
@@ -224,5 +236,21 @@ mod tests {
         assert_eq!(Mask::parse("+1 206•••5555 ·zz"), None, "not hex");
         assert_eq!(Mask::parse("+1 2065555555 ·a1"), None, "nothing hidden");
         assert!(is_masked(&r.mask("+1 4255550100x123")));
+    }
+
+    #[test]
+    fn email_addresses_mask_to_first_character_and_domain_with_a_fingerprint() {
+        let r = Redaction::for_numbers(
+            "s".into(),
+            ["kim@contoso.com", "kai@contoso.com", "+1 2065555555"],
+        );
+        let a = r.mask("kim@contoso.com");
+        let b = r.mask("kai@contoso.com");
+        assert!(a.starts_with("k•••@contoso.com ·"), "{a}");
+        assert_ne!(a, b, "the fingerprint tells two addresses apart");
+        assert!(!a.contains("kim"));
+        assert!(is_masked(&a));
+        assert_eq!(r.mask(&a), a, "masking is idempotent");
+        assert!(Mask::parse(&a).unwrap().is_mask_of("kim@contoso.com", &r));
     }
 }

@@ -4,9 +4,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{PhoneType, SmsSignIn, SmsSignInState, SourceLocation};
+use crate::model::{PhoneType, Registration, SmsSignIn, SmsSignInState, SourceLocation};
 
-use super::model::{Action, Blocked, GraphErrorSummary, Pending, Plan, Target};
+use super::action::registration_label;
+use super::model::{Action, Blocked, EmailWant, GraphErrorSummary, Pending, Plan, Target};
 
 /// How one action went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -187,6 +188,9 @@ pub struct DriftDifference {
     pub observed: Option<String>,
     /// What apply would do about it.
     pub status: DriftStatus,
+    /// Type `registration`: the registration the manifests don't keep (a new one under a keep-list or `absent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<Registration>,
 }
 
 /// One drifted (or failed) user.
@@ -286,6 +290,7 @@ impl DriftReport {
                             desired: want.clone().unwrap_or_else(|| "absent".into()),
                             observed: have.cloned(),
                             status: status_of(t.into()),
+                            registration: None,
                         });
                     }
                 }
@@ -304,6 +309,52 @@ impl DriftReport {
                                 .as_ref()
                                 .map(|s| s.as_str().to_string()),
                             status: status_of(Target::SmsSignIn),
+                            registration: None,
+                        });
+                    }
+                }
+                if let Some(want) = &u.desired.email {
+                    let (desired, differs) = match want {
+                        EmailWant::Address(a) => (
+                            a.clone(),
+                            !obs.email
+                                .as_deref()
+                                .is_some_and(|o| o.eq_ignore_ascii_case(a)),
+                        ),
+                        EmailWant::Absent => ("absent".to_string(), obs.email.is_some()),
+                    };
+                    if differs {
+                        differences.push(DriftDifference {
+                            target: Target::Email,
+                            desired,
+                            observed: obs.email.clone(),
+                            status: status_of(Target::Email),
+                            registration: None,
+                        });
+                    }
+                }
+                for (t, keep) in &u.desired.registrations {
+                    for r in obs.registrations_of(t) {
+                        if keep.as_ref().is_some_and(|ids| ids.contains(&r.id)) {
+                            continue;
+                        }
+                        let blocked = u.blocked.iter().any(|b| {
+                            b.target == Target::Registration
+                                && b.registration.as_ref().is_some_and(|x| x.id == r.id)
+                        });
+                        differences.push(DriftDifference {
+                            target: Target::Registration,
+                            desired: match keep {
+                                None => format!("{t}: absent"),
+                                Some(ids) => format!("{t}: keep {} id(s)", ids.len()),
+                            },
+                            observed: Some(registration_label(r)),
+                            status: if blocked {
+                                DriftStatus::Blocked
+                            } else {
+                                DriftStatus::Planned
+                            },
+                            registration: Some(r.clone()),
                         });
                     }
                 }

@@ -47,6 +47,8 @@ impl UserState {
                 state.sms_sign_in_state = Some(p.sms_sign_in_state.clone());
             }
         }
+        state.email = user.email.clone();
+        state.registrations = user.registrations.clone();
         Ok(state)
     }
 }
@@ -142,6 +144,61 @@ pub enum SimulateError {
     /// An action with a missing number.
     #[error("{0}: the action has no number")]
     NoNumber(Target),
+    /// A registration delete of a registration the user does not have (Graph answers 404).
+    #[error("no {method_type} registration with id {id}")]
+    NoRegistration {
+        /// The type.
+        method_type: String,
+        /// The id.
+        id: String,
+    },
+}
+
+/// The email and registration calls on a state (Graph's rules: one email method, created only when missing,
+/// updated or deleted only when present; a registration deleted only when present).
+fn step_method(state: &mut UserState, action: &Action) -> Result<(), SimulateError> {
+    let target = action.target();
+    if target == Target::Registration {
+        let Some(r) = &action.registration else {
+            return Err(SimulateError::NotFound(target));
+        };
+        let pos = state
+            .registrations
+            .iter()
+            .position(|x| {
+                x.id == r.id
+                    && x.method_type
+                        .name()
+                        .eq_ignore_ascii_case(r.method_type.name())
+            })
+            .ok_or_else(|| SimulateError::NoRegistration {
+                method_type: r.method_type.to_string(),
+                id: r.id.clone(),
+            })?;
+        state.registrations.remove(pos);
+        return Ok(());
+    }
+    match action.op() {
+        Op::Create if state.email.is_some() => Err(SimulateError::Exists(target)),
+        Op::Update | Op::Delete if state.email.is_none() => Err(SimulateError::NotFound(target)),
+        Op::Create | Op::Update => {
+            state.email = Some(
+                action
+                    .after
+                    .clone()
+                    .ok_or(SimulateError::NoNumber(target))?,
+            );
+            Ok(())
+        }
+        Op::Delete => {
+            state.email = None;
+            Ok(())
+        }
+        op => Err(SimulateError::Sms {
+            op,
+            reason: "not an email operation".into(),
+        }),
+    }
 }
 
 /// Applies one action to a state. With [`Registration::Outcome`] this is a model of Graph (refusing what Graph
@@ -152,6 +209,9 @@ pub fn step(
     reg: &Registration,
 ) -> Result<(), SimulateError> {
     let target = action.target();
+    if matches!(target, Target::Email | Target::Registration) {
+        return step_method(state, action);
+    }
     if let Some(t) = target.phone_type() {
         let exists = state.phones.contains_key(&t);
         match action.op() {
@@ -276,12 +336,16 @@ pub fn simulate(
             .phones
             .get(&PhoneType::Mobile)
             .map(|p| p.sms_sign_in_state.clone()),
+        email: observed.email.clone(),
+        registrations: observed.registrations.clone(),
     };
     let reg = Registration::Outcome(registration.clone());
     for a in actions {
         step(&mut state, a, &reg)?;
     }
     let mut out = observed.clone();
+    out.email = state.email.clone();
+    out.registrations = state.registrations.clone();
     out.phones = state
         .phones
         .iter()
@@ -353,6 +417,16 @@ pub fn managed_digest(desired: &DesiredState, state: &UserState, view: SmsView) 
             },
         };
         s.push_str(&format!("smsSignIn={c}\n"));
+    }
+    // Lines for the email and registered types only when managed, so a phone-only plan's digests are unchanged.
+    if desired.email.is_some() {
+        let e = state.email.as_deref().map(str::to_lowercase);
+        s.push_str(&format!("email={}\n", e.as_deref().unwrap_or("-")));
+    }
+    for t in desired.registrations.keys() {
+        let mut ids: Vec<&str> = state.registrations_of(t).map(|r| r.id.as_str()).collect();
+        ids.sort_unstable();
+        s.push_str(&format!("registrations:{t}={}\n", ids.join(",")));
     }
     hex::encode(Sha256::digest(s.as_bytes()))
 }

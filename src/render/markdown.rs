@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use similar::TextDiff;
 
-use crate::plan::{Action, Op, Plan, UserPlan};
+use crate::plan::{Action, Op, Plan, Target, UserPlan};
 
 use super::maybe_redacted;
 use super::text::heading;
@@ -141,18 +141,35 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
             .iter()
             .any(|u| u.actions.iter().any(Action::is_destructive))
     {
-        let disables = plan
-            .users
-            .iter()
-            .flat_map(|u| &u.actions)
+        let all = || plan.users.iter().flat_map(|u| &u.actions);
+        let disables = all()
             .filter(|a| a.op() == Op::Disable && a.is_destructive())
             .count();
+        let registrations = all().filter(|a| a.target() == Target::Registration).count();
+        let emails = all()
+            .filter(|a| a.target() == Target::Email && a.op() == Op::Delete)
+            .count();
+        let phones = all()
+            .filter(|a| a.phone_type().is_some() && a.op() == Op::Delete)
+            .count();
         let mut what = Vec::new();
-        if s.destroy > 0 {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        if registrations > 0 {
             what.push(format!(
-                "**deletes {} phone method{}**",
-                s.destroy,
-                if s.destroy == 1 { "" } else { "s" }
+                "**removes {registrations} registered method{}** (Authenticator, FIDO2, Windows Hello, …)",
+                plural(registrations)
+            ));
+        }
+        if emails > 0 {
+            what.push(format!(
+                "**deletes {emails} email method{}**",
+                plural(emails)
+            ));
+        }
+        if phones > 0 {
+            what.push(format!(
+                "**deletes {phones} phone method{}**",
+                plural(phones)
             ));
         }
         if disables > 0 {
@@ -222,14 +239,23 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
             "### Changes\n\n| user | action | type | before | after |\n|---|---|---|---|---|\n",
         );
         for (i, (u, a)) in rows.iter().enumerate() {
-            let row = format!(
-                "| {} | {} | {} | {} | {} |\n",
-                name(u.display_name()),
-                op_words(a),
-                a.target(),
-                code(a.before.as_deref()),
-                code(a.after.as_deref())
-            );
+            let row = match &a.registration {
+                Some(r) => format!(
+                    "| {} | {} | {} | {} | |\n",
+                    name(u.display_name()),
+                    op_words(a),
+                    cell(r.method_type.name()),
+                    code(Some(&crate::plan::registration_detail(r)))
+                ),
+                None => format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    name(u.display_name()),
+                    op_words(a),
+                    a.target(),
+                    code(a.before.as_deref()),
+                    code(a.after.as_deref())
+                ),
+            };
             if !push_within(&mut out, &row, budget) {
                 omitted_rows = rows.len() - i;
                 omitted_deletions = rows[i..].iter().filter(|(_, a)| a.is_destructive()).count();
@@ -255,10 +281,7 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
             notes.push(format!("- ❌ **{who}**: {}\n", message(&e.to_string())));
         }
         for b in &u.blocked {
-            let what = match b.op {
-                Some(op) => format!("{} {op}", b.target),
-                None => b.target.to_string(),
-            };
+            let what = cell(&super::text::blocked_what(b));
             notes.push(format!(
                 "- ⛔ **{who}** {what} blocked: {}\n",
                 message(&b.reason)

@@ -127,10 +127,9 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
         for b in &u.blocked {
             let _ = writeln!(
                 out,
-                "  {} {}{} blocked: {}",
+                "  {} {} blocked: {}",
                 paint("!", Color::Red, c),
-                b.target,
-                b.op.map(|op| format!(" {op}")).unwrap_or_default(),
+                v(&super::text::blocked_what(b)),
                 v(&b.reason)
             );
         }

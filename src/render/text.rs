@@ -44,6 +44,17 @@ pub(crate) fn describe(a: &Action) -> String {
         (_, None, Some(after)) => format!("→ {after}"),
         (_, before, None) => before.clone().unwrap_or_default(),
     };
+    if let Some(r) = &a.registration {
+        let mut s = format!(
+            "{:<16} {}",
+            r.method_type.name(),
+            crate::plan::registration_detail(r)
+        );
+        if let Some(n) = &a.note {
+            let _ = write!(s, " ({n})");
+        }
+        return s;
+    }
     let mut s = format!("{:<16} {value}", a.target().as_str());
     if a.target() == Target::SmsSignIn {
         let _ = write!(s, " ({} SMS sign-in", a.op());
@@ -94,6 +105,19 @@ pub(crate) fn is_interesting(u: &UserPlan) -> bool {
 
 use crate::escape::visible as v;
 
+/// What a blocked item is about: `office delete`, `fido2 delete "YubiKey" (…; id …)`.
+pub(crate) fn blocked_what(b: &crate::plan::Blocked) -> String {
+    let op = b.op.map(|op| format!(" {op}")).unwrap_or_default();
+    match &b.registration {
+        Some(r) => format!(
+            "{}{op} {}",
+            r.method_type.name(),
+            crate::plan::registration_detail(r)
+        ),
+        None => format!("{}{op}", b.target),
+    }
+}
+
 /// Renders a plan for the terminal. Names, values and messages are escaped ([`v`]).
 pub fn plan_text(plan: &Plan, opts: TextOptions) -> String {
     let plan = maybe_redacted(plan, opts.redact);
@@ -141,10 +165,7 @@ pub fn plan_text(plan: &Plan, opts: TextOptions) -> String {
             );
         }
         for b in &u.blocked {
-            let what = match b.op {
-                Some(op) => format!("{} {op}", b.target),
-                None => b.target.to_string(),
-            };
+            let what = blocked_what(b);
             let _ = writeln!(
                 out,
                 "  {} {}",

@@ -25,5 +25,20 @@ pub(crate) fn state_yaml(s: &UserState) -> String {
             .map_or("(known after apply)", |v| v.as_str());
         out.push_str(&format!("smsSignInState: {sms}\n"));
     }
+    if let Some(e) = &s.email {
+        out.push_str(&format!("email: \"{e}\"\n"));
+    }
+    if !s.registrations.is_empty() {
+        let mut regs: Vec<String> = s
+            .registrations
+            .iter()
+            .map(crate::plan::registration_label)
+            .collect();
+        regs.sort();
+        out.push_str("registrations:\n");
+        for r in regs {
+            out.push_str(&format!("  - {r}\n"));
+        }
+    }
     out
 }

@@ -20,6 +20,7 @@ mod hostile;
 mod imperative_commands;
 mod joiners_leavers;
 mod manifest;
+mod methods_e2e;
 mod methods_policy;
 mod password_reset;
 mod persistence;

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use authctl::model::{
-    DesiredPhone, DesiredUser, Mode, ObservedMethod, ObservedPhone, ObservedUser, PhoneType,
+    DesiredEmail, DesiredPhone, DesiredRegistrations, DesiredUser, MethodKind, Mode,
+    ObservedMethod, ObservedPhone, ObservedUser, PhoneType, Registration, RegistrationType,
     SmsSignIn, SmsSignInState as S, SourceLocation,
 };
 use authctl::phone::PhoneNumber;
@@ -670,7 +671,41 @@ pub(crate) mod strategies {
         ]
     }
 
-    /// One desired user (any mode, any declaration, SMS sign-in managed or not).
+    /// Email addresses: equal (up to case), different and absent all happen often.
+    const EMAILS: [&str; 3] = ["kim@contoso.com", "Kim@Contoso.com", "kai@fabrikam.com"];
+
+    /// Registrations Graph may hold for a user: two FIDO2 keys, an Authenticator, and a Windows Hello registration
+    /// (a type no manifest here declares: it must never be touched).
+    const REGISTRATIONS: [(MethodKind, &str); 4] = [
+        (MethodKind::Fido2, "f1"),
+        (MethodKind::Fido2, "f2"),
+        (MethodKind::MicrosoftAuthenticator, "a1"),
+        (MethodKind::WindowsHelloForBusiness, "w1"),
+    ];
+
+    fn desired_email() -> impl Strategy<Value = Option<DesiredEmail>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(DesiredEmail::Absent)),
+            (0..3usize).prop_map(|i| Some(DesiredEmail::Address(EMAILS[i].to_string()))),
+        ]
+    }
+
+    /// Not declared, `absent`, or a keep-list of some of the ids (and an id the user never has).
+    fn desired_registrations() -> impl Strategy<Value = Option<DesiredRegistrations>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(DesiredRegistrations::Absent)),
+            proptest::sample::subsequence(vec!["f1", "f2", "a1", "x9"], 0..=4).prop_map(|ids| {
+                Some(DesiredRegistrations::Keep(
+                    ids.into_iter().map(str::to_string).collect(),
+                ))
+            }),
+        ]
+    }
+
+    /// One desired user (any mode, any declaration, SMS sign-in managed or not, email and registered types
+    /// declared or not).
     pub(crate) fn desired_user(upn: String) -> impl Strategy<Value = DesiredUser> {
         (
             prop_oneof![Just(Mode::Exact), Just(Mode::Merge)],
@@ -682,16 +717,40 @@ pub(crate) mod strategies {
                 Just(Some(SmsSignIn::Enabled)),
                 Just(Some(SmsSignIn::Disabled))
             ],
+            desired_email(),
+            desired_registrations(),
+            desired_registrations(),
         )
-            .prop_map(move |(mode, m, a, o, sms)| {
+            .prop_map(move |(mode, m, a, o, sms, email, fido2, authenticator)| {
                 let mut phones = Vec::new();
                 for (t, d) in [(M, m), (A, a), (O, o)] {
                     if let Some(d) = d {
                         phones.push((t, d));
                     }
                 }
-                want(&upn, mode, &phones, sms, 1)
+                let mut d = want(&upn, mode, &phones, sms, 1);
+                d.email = email;
+                for (k, r) in [
+                    (MethodKind::Fido2, fido2),
+                    (MethodKind::MicrosoftAuthenticator, authenticator),
+                ] {
+                    if let Some(r) = r {
+                        d.registrations.insert(RegistrationType::of(k).unwrap(), r);
+                    }
+                }
+                d
             })
+    }
+
+    fn registration(kind: MethodKind, id: &str) -> Registration {
+        Registration {
+            method_type: RegistrationType::of(kind).unwrap(),
+            id: id.into(),
+            display_name: Some(format!("{id}'s device")),
+            detail: None,
+            created: Some("2025-06-01T08:00:00Z".into()),
+            usable: true,
+        }
     }
 
     /// One observed user as Graph can hold it (an alternateMobile only with a mobile).
@@ -701,8 +760,10 @@ pub(crate) mod strategies {
             proptest::option::of((0..3usize, any::<bool>())),
             proptest::option::of((0..3usize, any::<bool>())),
             sms_state(),
+            proptest::option::of(0..3usize),
+            proptest::sample::subsequence(REGISTRATIONS.to_vec(), 0..=4),
         )
-            .prop_map(move |(m, a, o, sms)| {
+            .prop_map(move |(m, a, o, sms, email, regs)| {
                 let mut phones: Vec<(PhoneType, String)> = Vec::new();
                 if let Some((i, sq)) = m {
                     phones.push((M, spelled(MOBILES[i], sq)));
@@ -715,7 +776,13 @@ pub(crate) mod strategies {
                 }
                 let refs: Vec<(PhoneType, &str)> =
                     phones.iter().map(|(t, n)| (*t, n.as_str())).collect();
-                have(&id, &upn, &refs, sms.clone())
+                let mut u = have(&id, &upn, &refs, sms.clone());
+                u.email = email.map(|i| EMAILS[i].to_lowercase());
+                u.registrations = regs
+                    .into_iter()
+                    .map(|(k, id)| registration(k, id))
+                    .collect();
+                u
             })
     }
 
@@ -746,6 +813,17 @@ pub(crate) mod strategies {
                 observed_user(format!("id-{i}"), upn),
                 methods(),
             )
+                .prop_map(|(d, o, m)| {
+                    // A method list read holds the user's registrations too.
+                    let m = m.map(|mut m| {
+                        m.extend(o.registrations.iter().map(|r| ObservedMethod {
+                            kind: r.method_type.kind(),
+                            usable: r.usable,
+                        }));
+                        m
+                    });
+                    (d, o, m)
+                })
         };
         (
             (1..4usize).prop_flat_map(move |n| (0..n).map(user).collect::<Vec<_>>()),
@@ -826,8 +904,37 @@ mod properties {
                 let after = after.unwrap();
                 let got = UserState::from_observed(&after).unwrap();
                 let predicted = u.predicted.clone().unwrap();
-                // Phones: exactly as predicted.
+                // Phones, email and registrations: exactly as predicted.
                 prop_assert_eq!(&got.phones, &predicted.phones, "{:?}", u.actions);
+                prop_assert_eq!(&got.email, &predicted.email, "{:?}", u.actions);
+                prop_assert_eq!(&got.registrations, &predicted.registrations, "{:?}", u.actions);
+                // Registrations of undeclared types are never touched.
+                for r in &o.registrations {
+                    if !d.registrations.contains_key(&r.method_type) {
+                        prop_assert!(got.registrations.contains(r), "{} {:?} removed", d.user, r);
+                    }
+                }
+                // The email and the declared registered types reach the desired state unless blocked.
+                if !u.blocked.iter().any(|b| b.target == Target::Email) {
+                    match &d.email {
+                        Some(DesiredEmail::Address(a)) => prop_assert!(
+                            got.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(a)),
+                            "{} email {:?}", d.user, got.email
+                        ),
+                        Some(DesiredEmail::Absent) => prop_assert_eq!(&got.email, &None),
+                        None => prop_assert_eq!(&got.email, &o.email),
+                    }
+                }
+                for r in &got.registrations {
+                    let blocked = u.blocked.iter().any(|b| b.registration.as_ref() == Some(r));
+                    match d.registrations.get(&r.method_type) {
+                        Some(DesiredRegistrations::Absent) => prop_assert!(blocked, "{} kept {:?}", d.user, r),
+                        Some(DesiredRegistrations::Keep(ids)) => {
+                            prop_assert!(blocked || ids.contains(&r.id), "{} kept {:?}", d.user, r)
+                        }
+                        None => {}
+                    }
+                }
                 // SMS sign-in: as predicted (by meaning for `disabled`), unless only a re-read could tell.
                 let exempt = sms_exempt(o, u, &reg);
                 if got.phones.contains_key(&M) && !exempt {
@@ -886,6 +993,8 @@ mod properties {
                     let a = UserState::from_observed(&resumed.unwrap()).unwrap();
                     let b = UserState::from_observed(&full).unwrap();
                     prop_assert_eq!(a.phones, b.phones);
+                    prop_assert_eq!(a.email, b.email);
+                    prop_assert_eq!(a.registrations, b.registrations);
                 }
             }
         }

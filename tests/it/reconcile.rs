@@ -166,7 +166,7 @@ fn plan_shows_the_delete_guard() {
     let out = plan_examples(&["--max-deletes", "1"]);
     let text = stdout(&out);
     assert!(
-        text.contains("Guard max-deletes: 4 deletes planned, limit 1"),
+        text.contains("Guard max-deletes: 6 deletes planned, limit 1"),
         "{text}"
     );
     assert!(text.contains("FAILS"), "{text}");
@@ -174,12 +174,12 @@ fn plan_shows_the_delete_guard() {
     // pull-request check must not go green on a plan that cannot land.
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("--max-deletes"), "{}", stderr(&out));
-    assert_eq!(code(&plan_examples(&["--max-deletes", "4"])), 0);
+    assert_eq!(code(&plan_examples(&["--max-deletes", "6"])), 0);
     let out = plan_examples(&["--max-deletes", "1", "--format", "json"]);
     assert_eq!(code(&out), 1);
     let p = json(&out);
     assert_eq!(p["guards"]["maxDeletes"]["limit"], 1);
-    assert_eq!(p["guards"]["maxDeletes"]["deletes"], 4);
+    assert_eq!(p["guards"]["maxDeletes"]["deletes"], 6);
     assert_eq!(p["guards"]["maxDeletes"]["holds"], false);
     let p = json(&plan_examples(&["--format", "json"]));
     assert_eq!(p["guards"]["maxDeletes"]["holds"], true);

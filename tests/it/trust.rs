@@ -270,7 +270,7 @@ fn tampered_saved_plans_are_refused_whole_and_nothing_is_written() {
         );
     }
 
-    // A raised guard limit: the file made with --max-deletes 1 (4 deletes: the guard fails), edited to claim 100.
+    // A raised guard limit: the file made with --max-deletes 1 (6 deletes: the guard fails), edited to claim 100.
     let out = t.run(&[
         "plan",
         &examples(),
@@ -295,7 +295,7 @@ fn tampered_saved_plans_are_refused_whole_and_nothing_is_written() {
     assert_eq!(code(&out), 1, "{}", stdout(&out));
     assert!(
         stdout(&out).contains("--max-deletes does not hold")
-            && stdout(&out).contains("delete 4 phone(s), apply's limit is 1"),
+            && stdout(&out).contains("delete 6 method(s), apply's limit is 1"),
         "{}",
         stdout(&out)
     );
