@@ -350,6 +350,26 @@ pub struct Registration {
     pub usable: bool,
 }
 
+/// `true` for an object id in GUID form (`4b1f7c1e-2a0e-4c1e-9d4a-0a3f5b6c7d8e`), in either case.
+pub fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// The form registration ids are compared in, everywhere (keep-lists against Graph, duplicates in a manifest):
+/// GUIDs in lower case (Graph's GUIDs are case-insensitive, so `1F2E…` in a manifest keeps `1f2e…`), any other id
+/// as written (base64url credential ids of FIDO2 keys and Windows Hello are case-sensitive).
+pub fn registration_id_key(id: &str) -> String {
+    if is_guid(id) {
+        id.to_ascii_lowercase()
+    } else {
+        id.to_string()
+    }
+}
+
 impl DesiredUser {
     /// What the manifest wants for `phone_type`: `None` when the type is unmanaged (merge mode, undeclared).
     pub fn desired(&self, phone_type: PhoneType) -> Option<&DesiredPhone> {

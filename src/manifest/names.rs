@@ -1,14 +1,8 @@
 //! Small name helpers shared by the manifest's model, its validator and the registered-type rules, kept in a leaf so
 //! none of them imports another for them: the "did you mean" suggestion and the GUID shape.
 
-/// `true` for an object id (a GUID, any case).
-pub fn is_guid(s: &str) -> bool {
-    s.len() == 36
-        && s.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
+/// `true` for an object id (a GUID, any case); the one definition is in `model`, beside the registration id key.
+pub use crate::model::is_guid;
 
 /// Suggests the candidate closest to `input` ("`mobil`: did you mean `mobile`?"), ignoring case, `_` and `-`.
 pub fn suggest<'c>(input: &str, candidates: &[&'c str]) -> Option<&'c str> {

@@ -168,11 +168,7 @@ pub fn check_id(id: &str) -> Result<(), IdProblem> {
 /// The form ids are compared in for duplicates: GUIDs in lower case (Graph's GUIDs are case-insensitive), any
 /// other id as written (base64url credential ids are case-sensitive).
 pub fn id_key(id: &str) -> String {
-    if super::names::is_guid(id) {
-        id.to_ascii_lowercase()
-    } else {
-        id.to_string()
-    }
+    crate::model::registration_id_key(id)
 }
 
 #[cfg(test)]

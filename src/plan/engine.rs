@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::model::{
     DesiredEmail, DesiredPhone, DesiredRegistrations, DesiredUser, ObservedMethod, ObservedUser,
-    PhoneType, SmsSignIn,
+    PhoneType, SmsSignIn, registration_id_key,
 };
 
 use super::lockout;
@@ -278,7 +278,10 @@ fn desired_state(d: &DesiredUser) -> DesiredState {
             .map(|(t, r)| {
                 let keep = match r {
                     DesiredRegistrations::Absent => None,
-                    DesiredRegistrations::Keep(ids) => Some(ids.clone()),
+                    // Kept ids in their compared form (GUIDs in lower case), as every comparison below reads them.
+                    DesiredRegistrations::Keep(ids) => {
+                        Some(ids.iter().map(|i| registration_id_key(i)).collect())
+                    }
                 };
                 (t.clone(), keep)
             })
@@ -304,7 +307,9 @@ fn registration_deletes(desired: &DesiredState, obs: &UserState) -> Vec<Action> 
     let mut out = Vec::new();
     for (t, keep) in &desired.registrations {
         for r in obs.registrations_of(t) {
-            let kept = keep.as_ref().is_some_and(|ids| ids.contains(&r.id));
+            let kept = keep
+                .as_ref()
+                .is_some_and(|ids| ids.contains(&registration_id_key(&r.id)));
             if !kept {
                 out.push(Action::delete_registration(r.clone()));
             }
@@ -318,9 +323,12 @@ fn missing_kept_warnings(desired: &DesiredState, obs: &UserState) -> Vec<String>
     let mut out = Vec::new();
     for (t, keep) in &desired.registrations {
         for id in keep.iter().flatten() {
-            if !obs.registrations_of(t).any(|r| &r.id == id) {
+            if !obs
+                .registrations_of(t)
+                .any(|r| registration_id_key(&r.id) == *id)
+            {
                 out.push(format!(
-                    "the keep-list of `{t}` names id `{id}`, which the user has no {t} registration with (nothing                      to keep; authctl can't create registrations)"
+                    "the keep-list of `{t}` names id `{id}`, which the user has no {t} registration with (nothing to keep; authctl can't create registrations)"
                 ));
             }
         }

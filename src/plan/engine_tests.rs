@@ -813,6 +813,45 @@ mod methods {
     }
 
     #[test]
+    fn a_guid_kept_in_another_case_is_kept_and_a_credential_id_is_compared_exactly() {
+        // Graph lists GUIDs in lower case; a manifest written (or pasted) in upper case must keep the same
+        // registration, not remove it. Base64url credential ids are case-sensitive: `AbC` does not keep `abc`.
+        let guid = "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b";
+        let o = observed(
+            None,
+            vec![
+                reg(MethodKind::Fido2, guid, "YubiKey 5"),
+                reg(MethodKind::Fido2, "abc_-1", "Other key"),
+            ],
+        );
+        let u = one(
+            with(
+                None,
+                &[(fido2(), keep(&[&guid.to_ascii_uppercase(), "ABC_-1"]))],
+            ),
+            o,
+        );
+        let removed: Vec<&str> = u
+            .actions
+            .iter()
+            .map(|a| a.registration.as_ref().unwrap().id.as_str())
+            .collect();
+        assert_eq!(removed, vec!["abc_-1"]);
+        // The upper-case GUID names a registration the user has: no "kept id the user does not have" warning for
+        // it; the credential id in the other case gets one.
+        assert!(
+            !u.warnings.iter().any(|w| w.contains("1f2e3d4c")),
+            "{:?}",
+            u.warnings
+        );
+        assert!(
+            u.warnings.iter().any(|w| w.contains("`ABC_-1`")),
+            "{:?}",
+            u.warnings
+        );
+    }
+
+    #[test]
     fn every_removal_counts_for_max_deletes() {
         let d = with(
             Some(DesiredEmail::Absent),

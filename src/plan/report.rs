@@ -335,7 +335,9 @@ impl DriftReport {
                 }
                 for (t, keep) in &u.desired.registrations {
                     for r in obs.registrations_of(t) {
-                        if keep.as_ref().is_some_and(|ids| ids.contains(&r.id)) {
+                        if keep.as_ref().is_some_and(|ids| {
+                            ids.contains(&crate::model::registration_id_key(&r.id))
+                        }) {
                             continue;
                         }
                         let blocked = u.blocked.iter().any(|b| {
