@@ -172,7 +172,17 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
         "{}",
         paint(
             &format!(
-                "Apply: {} user{} done, {} failed, {} skipped, {} not attempted{}; {} action{} done{}",
+                "Apply: {}{} user{} done, {} failed, {} skipped, {} not attempted{}; {} action{} done{}",
+                if report.policy.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "{} policy method{} applied, {} failed; ",
+                        k.policy_applied,
+                        if k.policy_applied == 1 { "" } else { "s" },
+                        k.policy_failed
+                    )
+                },
                 k.done,
                 if k.done == 1 { "" } else { "s" },
                 k.failed,

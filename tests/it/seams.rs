@@ -76,6 +76,12 @@ fn plan_and_drift_exit_2_when_only_the_policy_or_only_an_email_differs_and_0_in_
     let e = Examples::new();
     let apply = e.run("apply", &["--auto-approve"], true);
     assert_eq!(apply.status.code(), Some(0), "{}", both(&apply));
+    assert!(
+        stdout(&apply)
+            .contains("Apply: 5 policy methods applied, 0 failed; 16 users done, 0 failed"),
+        "{}",
+        both(&apply)
+    );
 
     // In sync (the examples' one pending user action doesn't count).
     let plan = e.run("plan", &["--detailed-exitcode"], false);
