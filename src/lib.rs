@@ -1,4 +1,5 @@
-//! authctl: manage Microsoft Entra ID users' phone authentication methods the GitOps way, through Microsoft Graph.
+//! authctl: manage Microsoft Entra ID users' authentication methods and the tenant's authentication methods policy
+//! the GitOps way, through Microsoft Graph.
 //!
 //! Data flows one way: manifests → desired state; Graph → observed state; both → plan → renderers / executor.
 //! The pure core ([`model`], [`phone`], [`manifest`]'s model and validation, [`plan`], and the joiner/leaver rules

@@ -148,6 +148,12 @@ pub fn render_text(r: &Report, color: bool) -> String {
         let _ = writeln!(s, "  {mark} {:<22} {}", c.source, c.reason);
     }
     let _ = writeln!(s, "commands:");
+    let width = r
+        .commands
+        .iter()
+        .map(|c| c.command.len())
+        .max()
+        .unwrap_or(0);
     for c in &r.commands {
         let mark = if c.allowed {
             crate::render::paint("✓", crate::render::Color::Green, color)
@@ -156,7 +162,7 @@ pub fn render_text(r: &Report, color: bool) -> String {
         };
         match &c.note {
             Some(n) => {
-                let _ = writeln!(s, "  {mark} {:<15} {n}", c.command);
+                let _ = writeln!(s, "  {mark} {:<width$} {n}", c.command);
             }
             None => {
                 let _ = writeln!(s, "  {mark} {}", c.command);

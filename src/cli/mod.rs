@@ -28,7 +28,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::exit::ExitCode;
 
-/// authctl: declare Entra ID users' phone authentication methods in YAML, review a plan, apply exactly that.
+/// authctl: declare Entra ID users' authentication methods and the tenant's methods policy in YAML, review a plan,
+/// apply exactly that.
 #[derive(Debug, Parser)]
 #[command(name = "authctl", version = LONG_VERSION, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -178,7 +179,8 @@ impl Context {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check manifests offline: syntax, schema, phone numbers and the rules Graph would refuse.
+    /// Check manifests offline: syntax, schema, phone numbers, email addresses, the methods policy and the rules Graph
+    /// would refuse.
     Validate(validate::Args),
     /// Print the JSON Schema (draft-07) of manifests or saved plans.
     Schema(schema::Args),
@@ -187,17 +189,18 @@ pub enum Command {
     Emulator(emulator::Args),
     /// Credentials: show what the configured token allows.
     Auth(auth::Args),
-    /// Read manifests and Graph, print the changes that apply would make.
+    /// Read manifests and Graph, print the changes that apply would make (the methods policy, then users' methods).
     Plan(plan::Args),
-    /// Apply a saved plan, or plan and apply manifests.
+    /// Apply a saved plan, or plan and apply manifests (the methods policy first, then users' methods).
     Apply(apply::Args),
     /// Render a saved plan (text, JSON or Markdown) without Graph, as `terraform show`.
     Show(show::Args),
-    /// Report users whose Graph state differs from the manifests (exit 2 on drift).
+    /// Report users' methods and methods of the policy whose Graph state differs from the manifests (exit 2 on drift).
     Drift(drift::Args),
-    /// Write a manifest of users' current authentication methods (phones, SMS sign-in, email, registered types).
+    /// Write a manifest of users' current authentication methods (phones, SMS sign-in, email, registered types), or
+    /// of the tenant's authentication methods policy (`--policy`).
     Import(import::Args),
-    /// List every authentication method of users.
+    /// List every authentication method of users (every type, read-only).
     Methods(methods::Args),
     /// Add, update or remove one phone method (a quick fix).
     Phone(phone::Args),

@@ -25,7 +25,8 @@ pub struct PlanFlags {
     /// Plan only this user (userPrincipalName or object id, as declared in the manifests); repeat for more.
     #[arg(long = "user", value_name = "UPN")]
     pub users: Vec<String>,
-    /// Refuse to apply a plan that deletes more phones than this (the plan shows whether the guard holds).
+    /// Refuse to apply a plan that deletes more methods than this: phones, email methods and registrations (the plan
+    /// shows whether the guard holds).
     #[arg(long, default_value_t = DEFAULT_MAX_DELETES, value_name = "N")]
     pub max_deletes: usize,
     /// Keep deletes and SMS sign-in disables that would leave a user with nothing to sign in or do MFA with

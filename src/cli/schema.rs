@@ -18,7 +18,8 @@ pub struct Args {
 /// another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SchemaKind {
-    /// A manifest document (`apiVersion: authctl/v1`, `kind: PhoneMethods` or `AuthenticationMethods`).
+    /// A manifest document (`apiVersion: authctl/v1`, `kind: PhoneMethods`, `AuthenticationMethods` or
+    /// `AuthenticationMethodsPolicy`).
     Manifest,
     /// A saved plan file (`authctl plan --out`; also `plan --format json` and `show --format json`).
     Plan,

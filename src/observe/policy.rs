@@ -184,6 +184,7 @@ pub async fn add_policy(graph: &Graph, desired: Option<&DesiredPolicy>, plan: &m
     if let Some(desired) = desired {
         let (p, policy, r) = plan_policy_from_graph(graph, desired).await;
         plan.policy = Some(p);
+        plan.summary = plan.summary.clone().with_policy(plan.policy.as_ref());
         read = policy;
         resolution = r;
     }

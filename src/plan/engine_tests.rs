@@ -548,7 +548,7 @@ fn summary_line() {
     );
     assert_eq!(
         Summary::default().line(),
-        "No changes: the phones match the manifests"
+        "No changes: the authentication methods match the manifests"
     );
 }
 

@@ -498,7 +498,7 @@ pub fn apply_sms_policy(plan: &mut Plan, view: &SmsPolicyView) {
         }
     }
     if touched {
-        plan.summary = super::engine::summarise(&plan.users);
+        plan.summary = super::engine::summarise(&plan.users).with_policy(plan.policy.as_ref());
     }
 }
 

@@ -386,24 +386,49 @@ pub struct Summary {
     pub errors: usize,
     /// Warnings.
     pub warnings: usize,
+    /// Methods of the authentication methods policy to change (one PATCH each, applied before any user).
+    #[serde(default)]
+    pub policy_changes: usize,
+    /// Errors of the policy plan (a group name that resolves to nothing, the policy unreadable): nothing of the
+    /// policy is applied.
+    #[serde(default)]
+    pub policy_errors: usize,
 }
 
 impl Summary {
-    /// Total calls planned.
+    /// These counts with the policy plan's (its methods to change and its errors).
+    pub fn with_policy(mut self, policy: Option<&super::policy_model::PolicyPlan>) -> Summary {
+        self.policy_changes = policy.map_or(0, |p| p.methods.len());
+        self.policy_errors = policy.map_or(0, |p| p.errors.len());
+        self
+    }
+
+    /// Total calls planned for users (the policy's PATCHes are [`Summary::policy_changes`]).
     pub fn actions(&self) -> usize {
         self.add + self.change + self.destroy + self.sms_changes
     }
 
-    /// The one-line summary: `Plan: 3 to add, 1 to change, 2 to destroy, 1 SMS sign-in change; 1 blocked`.
+    /// The one-line summary: `Plan: 2 policy methods to change, 3 to add, 1 to change, 2 to destroy, 1 SMS sign-in
+    /// change; 1 blocked` (the policy part only when the policy changes).
     pub fn line(&self) -> String {
-        let mut s = if self.actions() == 0 && self.errors > 0 {
-            // Never "No changes" when users could not be read: nothing is known about them.
-            "Plan: nothing to change for the users that could be read".to_string()
-        } else if self.actions() == 0 {
-            "No changes: the phones match the manifests".to_string()
+        let nothing = self.actions() == 0 && self.policy_changes == 0;
+        let mut s = if nothing && (self.errors > 0 || self.policy_errors > 0) {
+            // Never "No changes" when users or the policy could not be read: nothing is known about them.
+            "Plan: nothing to change for what could be read".to_string()
+        } else if nothing {
+            "No changes: the authentication methods match the manifests".to_string()
         } else {
             format!(
-                "Plan: {} to add, {} to change, {} to destroy, {} SMS sign-in change{}",
+                "Plan: {}{} to add, {} to change, {} to destroy, {} SMS sign-in change{}",
+                if self.policy_changes > 0 {
+                    format!(
+                        "{} policy method{} to change, ",
+                        self.policy_changes,
+                        if self.policy_changes == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                },
                 self.add,
                 self.change,
                 self.destroy,
@@ -429,6 +454,13 @@ impl Summary {
                 if self.errors == 1 { "" } else { "s" }
             ));
         }
+        if self.policy_errors > 0 {
+            extra.push(format!(
+                "{} policy error{}",
+                self.policy_errors,
+                if self.policy_errors == 1 { "" } else { "s" }
+            ));
+        }
         if !extra.is_empty() {
             s.push_str("; ");
             s.push_str(&extra.join(", "));
@@ -437,7 +469,7 @@ impl Summary {
     }
 }
 
-/// An authctl plan: per user, the Graph calls that make the phones match the manifests, what is blocked and why,
+/// An authctl plan: per user, the Graph calls that make the authentication methods match the manifests, what is blocked and why,
 /// and the state predicted after apply. Saved by `authctl plan --out`, applied by `authctl apply --plan`.
 ///
 /// (In Rust: build it with `plan::plan`, save it with `Plan::to_file_json`, load it with `Plan::from_json`.)
@@ -691,5 +723,44 @@ impl Plan {
             }
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::Summary;
+
+    #[test]
+    fn the_summary_line_counts_policy_methods_and_policy_errors() {
+        let s = Summary {
+            policy_changes: 5,
+            add: 3,
+            ..Summary::default()
+        };
+        assert_eq!(
+            s.line(),
+            "Plan: 5 policy methods to change, 3 to add, 0 to change, 0 to destroy, 0 SMS sign-in changes"
+        );
+        let only_policy = Summary {
+            policy_changes: 1,
+            ..Summary::default()
+        };
+        assert_eq!(
+            only_policy.line(),
+            "Plan: 1 policy method to change, 0 to add, 0 to change, 0 to destroy, 0 SMS sign-in changes"
+        );
+        assert_eq!(
+            Summary::default().line(),
+            "No changes: the authentication methods match the manifests"
+        );
+        // A policy that could not be planned is never "No changes".
+        let failed = Summary {
+            policy_errors: 1,
+            ..Summary::default()
+        };
+        assert_eq!(
+            failed.line(),
+            "Plan: nothing to change for what could be read; 1 policy error"
+        );
     }
 }

@@ -127,6 +127,12 @@ pub struct ApplyCounts {
     pub not_converged: usize,
     /// Actions done.
     pub actions_done: usize,
+    /// Methods of the authentication methods policy applied and read back as planned.
+    #[serde(default)]
+    pub policy_applied: usize,
+    /// Methods of the policy not applied, or not read back as planned.
+    #[serde(default)]
+    pub policy_failed: usize,
 }
 
 impl ApplyReport {
@@ -149,6 +155,8 @@ impl ApplyReport {
                 .filter(|a| a.outcome == ActionOutcome::Done)
                 .count();
         }
+        c.policy_applied = self.policy.iter().filter(|p| p.ok()).count();
+        c.policy_failed = self.policy.len() - c.policy_applied;
         c
     }
 

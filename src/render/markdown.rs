@@ -199,6 +199,11 @@ pub fn plan_markdown(plan: &Plan, opts: MarkdownOptions) -> String {
         .iter()
         .filter(|u| u.error.is_none() && u.actions.is_empty())
         .count();
+    // The policy's rows only when the manifests declare a policy.
+    if plan.policy.is_some() {
+        let _ = writeln!(out, "| policy methods to change | {} |", s.policy_changes);
+        let _ = writeln!(out, "| policy errors | {} |", s.policy_errors);
+    }
     for (label, n) in [
         ("to add", s.add),
         ("to change", s.change),

@@ -172,7 +172,17 @@ pub fn apply_report_text(report: &ApplyReport, color: bool) -> String {
         "{}",
         paint(
             &format!(
-                "Apply: {} user{} done, {} failed, {} skipped, {} not attempted{}; {} action{} done{}",
+                "Apply: {}{} user{} done, {} failed, {} skipped, {} not attempted{}; {} action{} done{}",
+                if report.policy.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "{} policy method{} applied, {} failed; ",
+                        k.policy_applied,
+                        if k.policy_applied == 1 { "" } else { "s" },
+                        k.policy_failed
+                    )
+                },
                 k.done,
                 if k.done == 1 { "" } else { "s" },
                 k.failed,
@@ -287,11 +297,19 @@ pub fn drift_text(report: &DriftReport, color: bool) -> String {
             );
         }
     }
+    // `drifted` and `fixable` count the policy's methods too; the line names them apart.
+    let policy = report.policy.len();
+    let users_drifted = report.drifted.saturating_sub(policy);
+    let users_fixable = report.fixable.saturating_sub(policy);
     let line = if report.in_sync {
         format!(
-            "In sync: {} user{} match the manifests",
+            "In sync: {} {} authentication methods match the manifests",
             report.users_checked,
-            if report.users_checked == 1 { "" } else { "s" }
+            if report.users_checked == 1 {
+                "user's"
+            } else {
+                "users'"
+            }
         )
     } else if report.fixable == 0 && report.errors == 0 {
         format!(
@@ -301,13 +319,20 @@ pub fn drift_text(report: &DriftReport, color: bool) -> String {
         )
     } else {
         format!(
-            "Drift: {} of {} users differ from the manifests{}{}",
-            report.drifted,
-            report.users_checked,
-            if report.fixable < report.drifted {
+            "Drift: {}{} of {} users differ from the manifests{}{}",
+            if policy > 0 {
                 format!(
-                    " ({} with differences apply would fix, the others blocked or pending)",
-                    report.fixable
+                    "{policy} policy method{} and ",
+                    if policy == 1 { "" } else { "s" }
+                )
+            } else {
+                String::new()
+            },
+            users_drifted,
+            report.users_checked,
+            if users_fixable < users_drifted {
+                format!(
+                    " ({users_fixable} with differences apply would fix, the others blocked or pending)"
                 )
             } else {
                 String::new()

@@ -380,6 +380,127 @@ async fn auth_check_reports_roles_for_the_emulated_app_and_for_an_admin_signed_i
     assert_eq!(std::fs::read_to_string(&file).unwrap(), SMALL_TENANT);
 }
 
+/// A tenant whose app holds the policy, the whole-list read and the granular TAP write, and whose policy
+/// administrator signs in with the policy scope only.
+const POLICY_APP_TENANT: &str = r#"
+tenantId: 00000000-0000-4000-8000-0000000000aa
+domains: [contoso.com]
+apps:
+  - name: onboarding
+    clientId: 00000000-0000-4000-8000-00000000a003
+    secret: s3cret
+    permissions: [Policy.ReadWrite.AuthenticationMethod, GroupMember.Read.All, UserAuthenticationMethod.Read.All, UserAuthMethod-TAP.ReadWrite.All, User.Read.All]
+    delegatedPermissions: [Policy.ReadWrite.AuthenticationMethod, GroupMember.Read.All]
+users:
+  - id: 00000000-0000-4000-8000-000000000001
+    userPrincipalName: polly@contoso.com
+    displayName: Polly
+    roles: [Authentication Policy Administrator]
+    password: Polly-Pass1!
+"#;
+
+#[tokio::test]
+async fn auth_check_knows_the_policy_taps_offboarding_and_the_email_and_registered_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenant.yaml");
+    std::fs::write(&file, POLICY_APP_TENANT).unwrap();
+    let f = file.to_str().unwrap();
+    let app = authctl_cmd()
+        .args([
+            "auth",
+            "check",
+            "--emulate",
+            f,
+            "--virtual-clock",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        app.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&app.stderr)
+    );
+    let v: Value = serde_json::from_slice(&app.stdout).unwrap();
+    let commands: BTreeMap<String, (bool, String)> = v["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["command"].as_str().unwrap().to_string(),
+                (
+                    c["allowed"].as_bool().unwrap(),
+                    c["note"].as_str().unwrap_or_default().to_string(),
+                ),
+            )
+        })
+        .collect();
+    for allowed in [
+        "plan/drift: methods policy",
+        "apply: methods policy",
+        "import --policy",
+        "import",
+        "plan/drift: email, registered types",
+        "apply: email, registered types",
+        "tap issue",
+        "tap revoke",
+    ] {
+        assert!(commands[allowed].0, "{allowed}: {commands:?}");
+    }
+    assert!(
+        commands["apply: email, registered types"]
+            .1
+            .contains("changes only temporaryAccessPass"),
+        "{commands:?}"
+    );
+    for refused in ["apply", "phone", "offboard", "offboard --revoke-sessions"] {
+        assert!(!commands[refused].0, "{refused}: {commands:?}");
+    }
+    assert!(
+        commands["offboard --revoke-sessions"]
+            .1
+            .contains("User.RevokeSessions.All"),
+        "{commands:?}"
+    );
+
+    let admin = authctl_cmd()
+        .args([
+            "auth",
+            "check",
+            "--emulate",
+            f,
+            "--emulate-as",
+            "polly@contoso.com",
+            "--virtual-clock",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&admin.stdout);
+    assert_eq!(
+        admin.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
+    assert!(
+        text.contains("directory roles: Authentication Policy Administrator"),
+        "{text}"
+    );
+    assert!(text.contains("✓ apply: methods policy"), "{text}");
+    assert!(text.contains("✓ import --policy"), "{text}");
+    // Notes line up after the longest command name.
+    let tap = text.lines().find(|l| l.contains("✗ tap issue")).unwrap();
+    let offboard = text.lines().find(|l| l.contains("✗ offboard ")).unwrap();
+    assert!(
+        tap.contains("managing Temporary Access Passes needs delegated scope"),
+        "{text}"
+    );
+    assert_eq!(tap.find("managing"), offboard.find("reading"), "{text}");
+}
+
 // ---- tokens renewed mid-run -------------------------------------------------------------------------------------
 
 #[tokio::test]

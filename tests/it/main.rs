@@ -27,5 +27,6 @@ mod persistence;
 mod plan;
 mod recipes;
 mod reconcile;
+mod seams;
 mod secrets_in_logs;
 mod trust;
