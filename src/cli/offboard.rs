@@ -440,7 +440,7 @@ async fn offboard_user(
         match delete_one(run, &plan.id, r).await {
             Ok(true) => report.removed.push(r.method.clone()),
             Ok(false) => report.already_gone.push(r.method.clone()),
-            Err(e) if offboard::is_default_refusal(&e) => deferred.push(r),
+            Err(e) if e.is_default_method_refusal() => deferred.push(r),
             Err(error) => report.failed.push(FailedRemoval {
                 method: r.method.clone(),
                 error,
