@@ -40,6 +40,17 @@ pub(super) fn decode<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Grap
     })
 }
 
+/// The `value` array of one list answer (a `$batch` item's body or a GET's), or a decode error naming `what` was
+/// listed.
+pub(crate) fn value_items(mut v: Value, what: &str) -> Result<Vec<Value>, GraphError> {
+    match v.get_mut("value").map(Value::take) {
+        Some(Value::Array(items)) => Ok(items),
+        _ => Err(GraphError::Decode {
+            message: format!("a {what} answer without `value`"),
+        }),
+    }
+}
+
 fn phone_list(values: Vec<Value>) -> Result<Vec<PhoneMethod>, GraphError> {
     values.into_iter().map(decode).collect()
 }
@@ -168,12 +179,7 @@ impl Graph {
             .cloned()
             .zip(results)
             .map(|(u, r)| {
-                let r = r.and_then(|mut v| match v.get_mut("value").map(Value::take) {
-                    Some(Value::Array(items)) => phone_list(items),
-                    _ => Err(GraphError::Decode {
-                        message: "a phoneMethods answer without `value`".into(),
-                    }),
-                });
+                let r = r.and_then(|v| value_items(v, "phoneMethods").and_then(phone_list));
                 (u, r)
             })
             .collect()

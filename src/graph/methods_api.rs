@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::graph::api::{decode, user_path};
+use crate::graph::api::{decode, user_path, value_items};
 use crate::graph::client::{Graph, Safety};
 use crate::graph::error::GraphError;
 use crate::graph::odata;
@@ -68,12 +68,7 @@ impl Graph {
             .cloned()
             .zip(results)
             .map(|(u, r)| {
-                let r = r.and_then(|mut v| match v.get_mut("value").map(Value::take) {
-                    Some(Value::Array(items)) => Ok(items),
-                    _ => Err(GraphError::Decode {
-                        message: format!("a {segment} answer without `value`"),
-                    }),
-                });
+                let r = r.and_then(|v| value_items(v, segment));
                 (u, r)
             })
             .collect()
