@@ -117,6 +117,11 @@ fn assert_stdout_has(o: &Output, part: &str) {
     assert!(stdout(o).contains(part), "{}", stdout(o));
 }
 
+/// `authctl offboard ARGS…`.
+async fn offboard(emu: &Emu, args: &[&str]) -> Output {
+    run(emu, &[&["offboard"], args].concat()).await
+}
+
 fn creates(emu: &Emu) -> u64 {
     requests(emu, "POST", "temporaryAccessPassMethods")
 }
@@ -470,10 +475,9 @@ async fn tap_revoke_removes_the_pass_and_a_second_revoke_finds_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offboard_removes_every_method_type_but_the_password_default_last_and_revokes_sessions() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "pat@contoso.com",
             "--revoke-sessions",
             "--auto-approve",
@@ -542,7 +546,7 @@ async fn offboard_removes_every_method_type_but_the_password_default_last_and_re
     );
 
     // Again: nothing left to remove, nothing is an error.
-    let o = run(&emu, &["offboard", "pat@contoso.com", "--auto-approve"]).await;
+    let o = offboard(&emu, &["pat@contoso.com", "--auto-approve"]).await;
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     assert_stdout_has(&o, "nothing to remove");
     assert_stdout_has(&o, "Offboarded 1 of 1 user(s); 0 method(s) removed");
@@ -552,10 +556,9 @@ async fn offboard_removes_every_method_type_but_the_password_default_last_and_re
 async fn offboard_max_deletes_refuses_a_batch_and_nothing_is_removed_without_approval() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
     // kim 1 + pat 11 + sam 4 = 16 methods > the default 10.
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "kim@contoso.com",
             "pat@contoso.com",
             "sam@contoso.com",
@@ -566,7 +569,7 @@ async fn offboard_max_deletes_refuses_a_batch_and_nothing_is_removed_without_app
     assert_eq!(code(&o), 1);
     assert_stderr_has(&o, "offboarding would remove 16 method(s), the limit is 10");
     // Within the limit but stdin is not a terminal: refused without --auto-approve.
-    let o = run(&emu, &["offboard", "sam@contoso.com"]).await;
+    let o = offboard(&emu, &["sam@contoso.com"]).await;
     assert_eq!(code(&o), 1);
     assert_stderr_has(&o, "pass --auto-approve to offboard");
     assert_eq!(
@@ -576,10 +579,9 @@ async fn offboard_max_deletes_refuses_a_batch_and_nothing_is_removed_without_app
     );
     assert_eq!(requests(&emu, "POST", "revokeSignInSessions"), 0);
     // The batch as a visible decision.
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "kim@contoso.com",
             "sam@contoso.com",
             "--auto-approve",
@@ -597,10 +599,9 @@ async fn offboard_max_deletes_refuses_a_batch_and_nothing_is_removed_without_app
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offboard_refuses_protected_accounts_from_the_flag_and_the_config_file_naming_the_list() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "sam@contoso.com",
             "breakglass@contoso.com",
             "--protect",
@@ -633,10 +634,9 @@ async fn offboard_refuses_protected_accounts_from_the_flag_and_the_config_file_n
         "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: merge\n  users:\n    - user: kim@contoso.com\n      phones:\n        mobile: \"+1 2065550101\"\n",
     )
     .unwrap();
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "breakglass@contoso.com",
             "--auto-approve",
             "--manifests",
@@ -662,10 +662,9 @@ async fn offboard_refuses_protected_accounts_from_the_flag_and_the_config_file_n
     );
 
     // A user the manifests still declare with a phone gets the warning (and is offboarded).
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "kim@contoso.com",
             "--auto-approve",
             "--manifests",
@@ -829,10 +828,9 @@ fn offboard_killed_mid_run_then_run_again_finishes_with_nothing_removed_twice() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offboard_text_plan_and_report_snapshot() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "pat@contoso.com",
             "ghost@contoso.com",
             "--revoke-sessions",
