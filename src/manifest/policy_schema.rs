@@ -274,21 +274,25 @@ pub fn with_policy_kind(phones: schemars::Schema) -> schemars::Schema {
         Some(Value::Object(d)) => d,
         _ => serde_json::Map::new(),
     };
-    let mut phones_doc = serde_json::Map::new();
-    for key in [
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "description",
-        "if",
-        "then",
-    ] {
-        if let Some(v) = root.remove(key) {
-            phones_doc.insert(key.into(), v);
+    // A root schema's own document keywords (not `$schema`, `title`, `definitions`), moved into a definition.
+    let take_document = |root: &mut serde_json::Map<String, Value>| {
+        let mut doc = serde_json::Map::new();
+        for key in [
+            "type",
+            "properties",
+            "required",
+            "additionalProperties",
+            "description",
+            "if",
+            "then",
+        ] {
+            if let Some(v) = root.remove(key) {
+                doc.insert(key.into(), v);
+            }
         }
-    }
-    defs.insert("UserMethodsDocument".into(), Value::Object(phones_doc));
+        Value::Object(doc)
+    };
+    defs.insert("UserMethodsDocument".into(), take_document(&mut root));
     let Value::Object(mut policy) = policy else {
         return phones;
     };
@@ -297,21 +301,9 @@ pub fn with_policy_kind(phones: schemars::Schema) -> schemars::Schema {
             defs.entry(k).or_insert(v);
         }
     }
-    let mut policy_doc = serde_json::Map::new();
-    for key in [
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "description",
-    ] {
-        if let Some(v) = policy.remove(key) {
-            policy_doc.insert(key.into(), v);
-        }
-    }
     defs.insert(
         "AuthenticationMethodsPolicyDocument".into(),
-        Value::Object(policy_doc),
+        take_document(&mut policy),
     );
     root.insert(
         "description".into(),
