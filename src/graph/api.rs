@@ -172,16 +172,10 @@ impl Graph {
         &self,
         user_ids: &[String],
     ) -> Vec<(String, Result<Vec<PhoneMethod>, GraphError>)> {
-        let paths: Vec<String> = user_ids.iter().map(|u| phone_methods_path(u)).collect();
-        let results = self.get_many(&paths).await;
-        user_ids
-            .iter()
-            .cloned()
-            .zip(results)
-            .map(|(u, r)| {
-                let r = r.and_then(|v| value_items(v, "phoneMethods").and_then(phone_list));
-                (u, r)
-            })
+        self.list_segment_many(user_ids, "phoneMethods")
+            .await
+            .into_iter()
+            .map(|(u, r)| (u, r.and_then(phone_list)))
             .collect()
     }
 

@@ -55,7 +55,7 @@ impl Graph {
     /// One method type's list (`GET …/authentication/{segment}`) for many users, through `$batch` (20 reads a
     /// request) when batching is on: one result per user, in the order given (first page only; Graph lists a handful
     /// of registrations per type). The read side reads the polymorphic list instead; this is the per-type
-    /// alternative the benchmark compares it with.
+    /// alternative the benchmark compares it with, and the phone-only read's list of phone methods.
     pub async fn list_segment_many(
         &self,
         user_ids: &[String],
