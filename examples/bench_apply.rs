@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use authctl::apply::{ApplyOptions, apply};
-use authctl::emulator::tenant::{App, Method, Phone, Tenant, User};
+use authctl::emulator::tenant::{Method, Tenant, User};
 use authctl::model::PhoneType;
 use authctl::observe::{NoProgress, build_plan};
 use authctl::plan::Policy;
@@ -31,42 +31,23 @@ fn mobile(i: usize, v: usize) -> String {
 }
 
 fn tenant(users: usize) -> Tenant {
-    Tenant {
-        tenant_id: TENANT_ID.into(),
-        apps: vec![App {
-            name: "bench".into(),
-            client_id: CLIENT_ID.into(),
-            secret: Some("bench-secret".into()),
-            permissions: vec![
-                "UserAuthenticationMethod.ReadWrite.All".into(),
-                "User.Read.All".into(),
-            ],
-            ..App::default()
-        }],
-        users: (0..users)
+    common::tenant(
+        TENANT_ID,
+        CLIENT_ID,
+        "UserAuthenticationMethod.ReadWrite.All",
+        (0..users)
             .map(|i| {
                 let mut phones = std::collections::BTreeMap::new();
                 if i % 3 != 0 {
-                    phones.insert(
-                        PhoneType::Mobile,
-                        Phone {
-                            number: mobile(i, 0),
-                            sms_sign_in_state: None,
-                        },
-                    );
+                    phones.insert(PhoneType::Mobile, common::phone(mobile(i, 0)));
                 }
                 if i % 3 == 2 {
                     phones.insert(
                         PhoneType::Office,
-                        Phone {
-                            number: format!("+1 425555{:04}", i % 10_000),
-                            sms_sign_in_state: None,
-                        },
+                        common::phone(format!("+1 425555{:04}", i % 10_000)),
                     );
                 }
                 User {
-                    id: format!("00000000-0000-4000-9000-{i:012}"),
-                    user_principal_name: format!("user{i}@contoso.com"),
                     sms_sign_in_policy: true,
                     phones,
                     // Something usable remains after the office delete (the lock-out preflight passes).
@@ -75,12 +56,11 @@ fn tenant(users: usize) -> Tenant {
                         id: format!("6a1f1f9e-0000-4000-9000-{i:012}"),
                         properties: Default::default(),
                     }],
-                    ..User::default()
+                    ..common::user(i)
                 }
             })
             .collect(),
-        ..Tenant::default()
-    }
+    )
 }
 
 fn manifest(users: usize) -> String {

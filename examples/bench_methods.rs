@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use authctl::apply::{ApplyOptions, apply};
-use authctl::emulator::tenant::{App, Method, Phone, Tenant, User};
+use authctl::emulator::tenant::{Method, Tenant, User};
 use authctl::graph::Graph;
 use authctl::model::{
     DesiredRegistrations, DesiredUser, MethodKind, Mode, PhoneType, RegistrationType,
@@ -60,19 +60,11 @@ fn method(kind: &str, id: String, name: &str) -> Method {
 }
 
 fn tenant(users: usize) -> Tenant {
-    Tenant {
-        tenant_id: TENANT_ID.into(),
-        apps: vec![App {
-            name: "bench".into(),
-            client_id: CLIENT_ID.into(),
-            secret: Some("bench-secret".into()),
-            permissions: vec![
-                "UserAuthenticationMethod.ReadWrite.All".into(),
-                "User.Read.All".into(),
-            ],
-            ..App::default()
-        }],
-        users: (0..users)
+    common::tenant(
+        TENANT_ID,
+        CLIENT_ID,
+        "UserAuthenticationMethod.ReadWrite.All",
+        (0..users)
             .map(|i| {
                 let mut methods: Vec<Method> = TYPES
                     .iter()
@@ -86,24 +78,18 @@ fn tenant(users: usize) -> Tenant {
                     ));
                 }
                 User {
-                    id: format!("00000000-0000-4000-9000-{i:012}"),
-                    user_principal_name: format!("user{i}@contoso.com"),
                     phones: [(
                         PhoneType::Mobile,
-                        Phone {
-                            number: format!("+1 206{:07}", 5_000_000 + i),
-                            sms_sign_in_state: None,
-                        },
+                        common::phone(format!("+1 206{:07}", 5_000_000 + i)),
                     )]
                     .into_iter()
                     .collect(),
                     methods,
-                    ..User::default()
+                    ..common::user(i)
                 }
             })
             .collect(),
-        ..Tenant::default()
-    }
+    )
 }
 
 /// Keep-lists of each user's three registrations (the lost phone's Authenticator goes).

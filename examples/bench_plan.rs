@@ -17,7 +17,7 @@ mod common;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use authctl::emulator::tenant::{App, Phone, Tenant, User};
+use authctl::emulator::tenant::{Tenant, User};
 use authctl::model::PhoneType;
 use authctl::observe::{NoProgress, build_plan};
 use authctl::plan::Policy;
@@ -30,50 +30,33 @@ fn mobile(i: usize) -> String {
 }
 
 fn tenant(users: usize) -> Tenant {
-    Tenant {
-        tenant_id: TENANT_ID.into(),
-        apps: vec![App {
-            name: "bench".into(),
-            client_id: CLIENT_ID.into(),
-            secret: Some("bench-secret".into()),
-            permissions: vec![
-                "UserAuthenticationMethod.ReadWrite.All".into(),
-                "User.Read.All".into(),
-            ],
-            ..App::default()
-        }],
-        users: (0..users)
+    common::tenant(
+        TENANT_ID,
+        CLIENT_ID,
+        "UserAuthenticationMethod.ReadWrite.All",
+        (0..users)
             .map(|i| {
                 let mut phones = vec![(
                     PhoneType::Mobile,
-                    Phone {
-                        number: if i % 10 == 0 {
-                            format!("+1 425{:07}", 5_000_000 + i)
-                        } else {
-                            mobile(i)
-                        },
-                        sms_sign_in_state: None,
-                    },
+                    common::phone(if i % 10 == 0 {
+                        format!("+1 425{:07}", 5_000_000 + i)
+                    } else {
+                        mobile(i)
+                    }),
                 )];
                 if i % 50 == 0 {
                     phones.push((
                         PhoneType::Office,
-                        Phone {
-                            number: format!("+1 312{:07}", 5_000_000 + i),
-                            sms_sign_in_state: None,
-                        },
+                        common::phone(format!("+1 312{:07}", 5_000_000 + i)),
                     ));
                 }
                 User {
-                    id: format!("00000000-0000-4000-9000-{i:012}"),
-                    user_principal_name: format!("user{i}@contoso.com"),
                     phones: phones.into_iter().collect(),
-                    ..User::default()
+                    ..common::user(i)
                 }
             })
             .collect(),
-        ..Tenant::default()
-    }
+    )
 }
 
 fn manifest(users: usize) -> String {

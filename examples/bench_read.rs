@@ -12,43 +12,29 @@ mod common;
 
 use std::time::Instant;
 
-use authctl::emulator::tenant::{App, Phone, Tenant, User};
+use authctl::emulator::tenant::{Tenant, User};
 use authctl::model::PhoneType;
 
 const TENANT_ID: &str = "00000000-0000-4000-8000-00000000b000";
 const CLIENT_ID: &str = "00000000-0000-4000-8000-00000000b001";
 
 fn tenant(users: usize) -> Tenant {
-    Tenant {
-        tenant_id: TENANT_ID.into(),
-        apps: vec![App {
-            name: "bench".into(),
-            client_id: CLIENT_ID.into(),
-            secret: Some("bench-secret".into()),
-            permissions: vec![
-                "UserAuthenticationMethod.Read.All".into(),
-                "User.Read.All".into(),
-            ],
-            ..App::default()
-        }],
-        users: (0..users)
+    common::tenant(
+        TENANT_ID,
+        CLIENT_ID,
+        "UserAuthenticationMethod.Read.All",
+        (0..users)
             .map(|i| User {
-                id: format!("00000000-0000-4000-9000-{i:012}"),
-                user_principal_name: format!("user{i}@contoso.com"),
                 phones: [(
                     PhoneType::Mobile,
-                    Phone {
-                        number: format!("+1 206555{:04}", i % 10_000),
-                        sms_sign_in_state: None,
-                    },
+                    common::phone(format!("+1 206555{:04}", i % 10_000)),
                 )]
                 .into_iter()
                 .collect(),
-                ..User::default()
+                ..common::user(i)
             })
             .collect(),
-        ..Tenant::default()
-    }
+    )
 }
 
 #[tokio::main]

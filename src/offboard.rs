@@ -123,14 +123,6 @@ pub fn plan_user(methods: &[ListedMethod]) -> (Vec<Removal>, Vec<ListedMethod>) 
     (removals, kept)
 }
 
-/// True when Graph refused a delete because the method is the user's default MFA method (400 with "default method"
-/// or "default authentication method" in its message): it is tried again after the user's other methods are gone.
-pub fn is_default_refusal(e: &GraphErrorSummary) -> bool {
-    let m = e.message.to_ascii_lowercase();
-    e.status == Some(400)
-        && (m.contains("default method") || m.contains("default authentication method"))
-}
-
 /// `--max-deletes`: the refusal when the run would remove more methods than the limit.
 pub fn max_deletes_refusal(planned: usize, limit: usize) -> Option<String> {
     (planned > limit).then(|| {
@@ -516,26 +508,6 @@ mod tests {
         let no_id = m(MethodKind::Fido2, "fido2", "", None);
         assert!(Removal::of(no_id).is_none());
         assert!(Removal::of(m(MethodKind::QrCodePin, "qrCodePin", "", None)).is_some());
-    }
-
-    #[test]
-    fn the_default_method_refusal_is_recognised_by_status_and_words() {
-        let e = |status, message: &str| GraphErrorSummary {
-            status: Some(status),
-            code: Some("badRequest".into()),
-            message: message.into(),
-            request_id: None,
-        };
-        assert!(is_default_refusal(&e(
-            400,
-            "The requested authentication method id of [x] matches the user's current default authentication method, and cannot be deleted until the default authentication method is changed."
-        )));
-        assert!(is_default_refusal(&e(
-            400,
-            "Cannot delete default method with other methods configured. Please change default method before deletion."
-        )));
-        assert!(!is_default_refusal(&e(400, "Invalid request.")));
-        assert!(!is_default_refusal(&e(403, "default method")));
     }
 
     #[test]

@@ -34,15 +34,7 @@ const CHUNK: usize = 60;
 /// user it can and reports each one. Never panics on Graph errors: they end up in the report.
 pub async fn apply(plan: &Plan, graph: &Graph, options: &ApplyOptions) -> ApplyReport {
     if let Some(refusal) = refusal(plan, options.max_deletes.is_none()) {
-        return ApplyReport {
-            error: Some(refusal),
-            users: plan
-                .users
-                .iter()
-                .map(|u| not_run(u, UserOutcome::Skipped, None))
-                .collect(),
-            policy: Vec::new(),
-        };
+        return refused(plan, refusal);
     }
     let runner = Runner {
         graph,
@@ -100,6 +92,20 @@ fn refusal(plan: &Plan, own_guard: bool) -> Option<String> {
         ));
     }
     None
+}
+
+/// The report of a plan refused whole (a guard, a run error, a failed verification): every user skipped, `why` as the
+/// report's error.
+pub(crate) fn refused(plan: &Plan, why: String) -> ApplyReport {
+    ApplyReport {
+        error: Some(why),
+        users: plan
+            .users
+            .iter()
+            .map(|u| not_run(u, UserOutcome::Skipped, None))
+            .collect(),
+        policy: Vec::new(),
+    }
 }
 
 /// A report for a user not applied at all.
@@ -338,7 +344,11 @@ impl<'a> Runner<'a> {
                     }
                     rep.actions[k] = r;
                 }
-                Err(f) if is_removal(a) && refused_default.is_none() && is_default_refusal(&f) => {
+                Err(f)
+                    if is_removal(a)
+                        && refused_default.is_none()
+                        && f.error.is_default_method_refusal() =>
+                {
                     refused_default = Some((k, f));
                 }
                 Err(f) => {
@@ -876,15 +886,6 @@ fn has_one_already(e: &GraphError) -> bool {
 /// A removal (phone, email or registration delete).
 fn is_removal(a: &Action) -> bool {
     a.op() == Op::Delete
-}
-
-/// Graph's refusal to delete the user's default method: a 400 whose message says so.
-fn is_default_refusal(f: &Failure) -> bool {
-    f.error.status == Some(400)
-        && f.error
-            .message
-            .to_lowercase()
-            .contains("default authentication method")
 }
 
 /// What an action is about, in words (the registration's description for a registration).

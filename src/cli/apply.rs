@@ -12,7 +12,7 @@ use miette::miette;
 
 use std::collections::HashMap;
 
-use crate::apply::executor::not_run;
+use crate::apply::executor::{not_run, refused};
 use crate::apply::{ApplyOptions, Journal, apply, verify};
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
@@ -183,17 +183,7 @@ async fn run_saved(
     let verdict = verify(&plan, graph, desired.as_deref(), &policy, &bar).await;
     bar.finish();
     if let Some(refusal) = verdict.refusal_text() {
-        let report = ApplyReport {
-            error: Some(refusal),
-            users: plan
-                .users
-                .iter()
-                .map(|u| not_run(u, UserOutcome::Skipped, None))
-                .collect(),
-            policy: Vec::new(),
-        };
-        print_report(args, ctx, &report)?;
-        return Ok(ExitCode::Error);
+        return refuse(args, ctx, &plan, refusal);
     }
     // Users the remaining actions would now lock out (or that can't be verified) are skipped and named; the others
     // go to the executor.
@@ -303,16 +293,7 @@ async fn run_connected(
 
 /// Refuses the whole plan: every user skipped, `why` as the report's error, exit 1.
 fn refuse(args: &Args, ctx: &Context, plan: &Plan, why: String) -> miette::Result<ExitCode> {
-    let report = ApplyReport {
-        error: Some(why),
-        users: plan
-            .users
-            .iter()
-            .map(|u| not_run(u, UserOutcome::Skipped, None))
-            .collect(),
-        policy: Vec::new(),
-    };
-    print_report(args, ctx, &report)?;
+    print_report(args, ctx, &refused(plan, why))?;
     Ok(ExitCode::Error)
 }
 

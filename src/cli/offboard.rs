@@ -22,7 +22,7 @@ use crate::apply::journal::{JournalSubject, journaled};
 use crate::cli::Context;
 use crate::cli::graph_args::GraphArgs;
 use crate::cli::output::{approved, print_stdout, progress_for, show_manifest_diagnostics};
-use crate::cli::tap::{open_journal, user_refs};
+use crate::cli::tap::{UserSelection, open_journal};
 use crate::exit::ExitCode;
 use crate::graph::Graph;
 use crate::graph::types::{UserInfo, method_kind, registration};
@@ -45,14 +45,9 @@ pub enum Format {
 
 /// Arguments of `authctl offboard`.
 #[derive(Debug, clap::Args)]
-#[command(group = clap::ArgGroup::new("who").required(true).multiple(true).args(["users", "from_file"]))]
 pub struct Args {
-    /// Users: userPrincipalName or object id.
-    #[arg(value_name = "USER")]
-    pub users: Vec<String>,
-    /// Read the users from a file, one per line (`#` comments and blank lines ignored; `-` for stdin).
-    #[arg(long, value_name = "FILE")]
-    pub from_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub who: UserSelection,
     /// Also invalidate the users' refresh tokens and session cookies (Graph's revokeSignInSessions).
     #[arg(long)]
     pub revoke_sessions: bool,
@@ -161,7 +156,7 @@ fn refuse_protected(names: &[&str], lists: &[ProtectedList]) -> miette::Result<(
 
 /// Runs the command.
 pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
-    let refs = user_refs(&args.users, args.from_file.as_deref())?;
+    let refs = args.who.refs()?;
     let lists = protected_lists(&args, ctx);
     for r in &refs {
         refuse_protected(&[r.as_str()], &lists)?;
@@ -440,7 +435,7 @@ async fn offboard_user(
         match delete_one(run, &plan.id, r).await {
             Ok(true) => report.removed.push(r.method.clone()),
             Ok(false) => report.already_gone.push(r.method.clone()),
-            Err(e) if offboard::is_default_refusal(&e) => deferred.push(r),
+            Err(e) if e.is_default_method_refusal() => deferred.push(r),
             Err(error) => report.failed.push(FailedRemoval {
                 method: r.method.clone(),
                 error,

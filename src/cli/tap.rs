@@ -61,14 +61,9 @@ pub enum Format {
 
 /// Arguments of `authctl tap issue`.
 #[derive(Debug, clap::Args)]
-#[command(group = clap::ArgGroup::new("who").required(true).multiple(true).args(["users", "from_file"]))]
 pub struct IssueArgs {
-    /// Users: userPrincipalName or object id.
-    #[arg(value_name = "USER")]
-    pub users: Vec<String>,
-    /// Read the users from a file, one per line (`#` comments and blank lines ignored; `-` for stdin).
-    #[arg(long, value_name = "FILE")]
-    pub from_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub who: UserSelection,
     /// How long each pass lasts, in whole minutes (`90m`, `8h`); default: the policy's default lifetime. Must be
     /// within the policy's minimum and maximum.
     #[arg(long, value_parser = crate::units::parse_duration, value_name = "DURATION")]
@@ -102,14 +97,9 @@ pub struct IssueArgs {
 
 /// Arguments of `authctl tap revoke`.
 #[derive(Debug, clap::Args)]
-#[command(group = clap::ArgGroup::new("who").required(true).multiple(true).args(["users", "from_file"]))]
 pub struct RevokeArgs {
-    /// Users: userPrincipalName or object id.
-    #[arg(value_name = "USER")]
-    pub users: Vec<String>,
-    /// Read the users from a file, one per line (`#` comments and blank lines ignored; `-` for stdin).
-    #[arg(long, value_name = "FILE")]
-    pub from_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub who: UserSelection,
     /// Append one JSON line per Graph write to this file, fsynced, mode 0600.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
@@ -125,23 +115,35 @@ pub async fn run(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
     }
 }
 
-/// The users named on the command line and in `--from-file`, in order, without repeats (case-insensitive).
-pub(crate) fn user_refs(
-    users: &[String],
-    from_file: Option<&std::path::Path>,
-) -> miette::Result<Vec<String>> {
-    let mut refs = users.to_vec();
-    if let Some(f) = from_file {
-        refs.extend(read_user_list(f)?);
+/// The users a command acts on: named on the command line and/or listed in `--from-file` (one of the two at least).
+/// Shared by `tap issue`, `tap revoke` and `offboard`.
+#[derive(Debug, clap::Args)]
+#[group(id = "who", required = true, multiple = true)]
+pub struct UserSelection {
+    /// Users: userPrincipalName or object id.
+    #[arg(value_name = "USER")]
+    pub users: Vec<String>,
+    /// Read the users from a file, one per line (`#` comments and blank lines ignored; `-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+}
+
+impl UserSelection {
+    /// The users named on the command line and in `--from-file`, in order, without repeats (case-insensitive).
+    pub(crate) fn refs(&self) -> miette::Result<Vec<String>> {
+        let mut refs = self.users.clone();
+        if let Some(f) = &self.from_file {
+            refs.extend(read_user_list(f)?);
+        }
+        let mut seen = std::collections::HashSet::new();
+        refs.retain(|r| seen.insert(r.to_lowercase()));
+        if refs.is_empty() {
+            return Err(miette!(
+                "no users: name them, or give --from-file with one per line"
+            ));
+        }
+        Ok(refs)
     }
-    let mut seen = std::collections::HashSet::new();
-    refs.retain(|r| seen.insert(r.to_lowercase()));
-    if refs.is_empty() {
-        return Err(miette!(
-            "no users: name them, or give --from-file with one per line"
-        ));
-    }
-    Ok(refs)
 }
 
 /// Opens `--journal`.
@@ -317,7 +319,7 @@ async fn issue_one(
 }
 
 async fn issue(args: IssueArgs, ctx: &Context) -> miette::Result<ExitCode> {
-    let refs = user_refs(&args.users, args.from_file.as_deref())?;
+    let refs = args.who.refs()?;
     let destination = match &args.out {
         Some(p) if p.as_os_str() == "-" => Destination::Stdout,
         Some(p) => Destination::File(p.clone()),
@@ -505,7 +507,7 @@ fn not_found_or(e: &GraphError) -> String {
 }
 
 async fn revoke(args: RevokeArgs, ctx: &Context) -> miette::Result<ExitCode> {
-    let refs = user_refs(&args.users, args.from_file.as_deref())?;
+    let refs = args.who.refs()?;
     let journal = open_journal(args.journal.as_deref())?;
     let session = args.graph.connect(ctx).await?;
     let graph = session.graph.clone();

@@ -40,6 +40,17 @@ pub(super) fn decode<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, Grap
     })
 }
 
+/// The `value` array of one list answer (a `$batch` item's body or a GET's), or a decode error naming `what` was
+/// listed.
+pub(crate) fn value_items(mut v: Value, what: &str) -> Result<Vec<Value>, GraphError> {
+    match v.get_mut("value").map(Value::take) {
+        Some(Value::Array(items)) => Ok(items),
+        _ => Err(GraphError::Decode {
+            message: format!("a {what} answer without `value`"),
+        }),
+    }
+}
+
 fn phone_list(values: Vec<Value>) -> Result<Vec<PhoneMethod>, GraphError> {
     values.into_iter().map(decode).collect()
 }
@@ -161,21 +172,10 @@ impl Graph {
         &self,
         user_ids: &[String],
     ) -> Vec<(String, Result<Vec<PhoneMethod>, GraphError>)> {
-        let paths: Vec<String> = user_ids.iter().map(|u| phone_methods_path(u)).collect();
-        let results = self.get_many(&paths).await;
-        user_ids
-            .iter()
-            .cloned()
-            .zip(results)
-            .map(|(u, r)| {
-                let r = r.and_then(|mut v| match v.get_mut("value").map(Value::take) {
-                    Some(Value::Array(items)) => phone_list(items),
-                    _ => Err(GraphError::Decode {
-                        message: "a phoneMethods answer without `value`".into(),
-                    }),
-                });
-                (u, r)
-            })
+        self.list_segment_many(user_ids, "phoneMethods")
+            .await
+            .into_iter()
+            .map(|(u, r)| (u, r.and_then(phone_list)))
             .collect()
     }
 

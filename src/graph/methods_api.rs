@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::graph::api::{decode, user_path};
+use crate::graph::api::{decode, user_path, value_items};
 use crate::graph::client::{Graph, Safety};
 use crate::graph::error::GraphError;
 use crate::graph::odata;
@@ -55,7 +55,7 @@ impl Graph {
     /// One method type's list (`GET …/authentication/{segment}`) for many users, through `$batch` (20 reads a
     /// request) when batching is on: one result per user, in the order given (first page only; Graph lists a handful
     /// of registrations per type). The read side reads the polymorphic list instead; this is the per-type
-    /// alternative the benchmark compares it with.
+    /// alternative the benchmark compares it with, and the phone-only read's list of phone methods.
     pub async fn list_segment_many(
         &self,
         user_ids: &[String],
@@ -68,12 +68,7 @@ impl Graph {
             .cloned()
             .zip(results)
             .map(|(u, r)| {
-                let r = r.and_then(|mut v| match v.get_mut("value").map(Value::take) {
-                    Some(Value::Array(items)) => Ok(items),
-                    _ => Err(GraphError::Decode {
-                        message: format!("a {segment} answer without `value`"),
-                    }),
-                });
+                let r = r.and_then(|v| value_items(v, segment));
                 (u, r)
             })
             .collect()

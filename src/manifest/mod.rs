@@ -8,6 +8,7 @@
 
 pub mod diagnostic;
 pub mod email;
+pub mod header;
 pub mod model;
 pub mod names;
 pub mod node;

@@ -14,6 +14,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::model::{Mode, SmsSignIn};
 use crate::phone::PhoneNumber;
 
+pub use super::header::{ApiVersion, Metadata};
+
 /// The only `apiVersion` this build reads.
 pub const API_VERSION: &str = "authctl/v1";
 /// The `kind` of a manifest of phone methods (and SMS sign-in) only.
@@ -45,33 +47,6 @@ pub struct ManifestDocument {
     pub metadata: Option<Metadata>,
     /// What the users' authentication methods should be.
     pub spec: Spec,
-}
-
-/// `metadata`: a name, labels and annotations as Kubernetes tools write them (and the `namespace` kustomize sets).
-/// Never interpreted: plans, applies and drift are the same with or without it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Metadata {
-    /// A name for the document (e.g. for Argo CD's resource view).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Set by kustomize's `namespace:`; ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Labels (`key: value` strings), e.g. from kustomize's `labels:`.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub labels: std::collections::BTreeMap<String, String>,
-    /// Annotations (`key: value` strings), e.g. Argo CD's sync options.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub annotations: std::collections::BTreeMap<String, String>,
-}
-
-/// `apiVersion: authctl/v1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum ApiVersion {
-    /// Version 1 of the manifest format.
-    #[serde(rename = "authctl/v1")]
-    V1,
 }
 
 /// The document's `kind`.

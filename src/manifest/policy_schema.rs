@@ -7,34 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// `apiVersion: authctl/v1` (the same definition as the phones kind's; `model.rs` is not imported so that it can
-/// hook this schema in without an import cycle).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[schemars(rename = "ApiVersion")]
-pub enum ApiVersion {
-    /// Version 1 of the manifest format.
-    #[serde(rename = "authctl/v1")]
-    V1,
-}
-
-/// `metadata`, as the phones kind reads it (never acted on).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(rename = "Metadata")]
-pub struct Metadata {
-    /// A name for the document.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Set by kustomize's `namespace:`; ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Labels.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub labels: std::collections::BTreeMap<String, String>,
-    /// Annotations.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub annotations: std::collections::BTreeMap<String, String>,
-}
+use super::header::{ApiVersion, Metadata};
 
 /// One `AuthenticationMethodsPolicy` document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -301,21 +274,25 @@ pub fn with_policy_kind(phones: schemars::Schema) -> schemars::Schema {
         Some(Value::Object(d)) => d,
         _ => serde_json::Map::new(),
     };
-    let mut phones_doc = serde_json::Map::new();
-    for key in [
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "description",
-        "if",
-        "then",
-    ] {
-        if let Some(v) = root.remove(key) {
-            phones_doc.insert(key.into(), v);
+    // A root schema's own document keywords (not `$schema`, `title`, `definitions`), moved into a definition.
+    let take_document = |root: &mut serde_json::Map<String, Value>| {
+        let mut doc = serde_json::Map::new();
+        for key in [
+            "type",
+            "properties",
+            "required",
+            "additionalProperties",
+            "description",
+            "if",
+            "then",
+        ] {
+            if let Some(v) = root.remove(key) {
+                doc.insert(key.into(), v);
+            }
         }
-    }
-    defs.insert("UserMethodsDocument".into(), Value::Object(phones_doc));
+        Value::Object(doc)
+    };
+    defs.insert("UserMethodsDocument".into(), take_document(&mut root));
     let Value::Object(mut policy) = policy else {
         return phones;
     };
@@ -324,21 +301,9 @@ pub fn with_policy_kind(phones: schemars::Schema) -> schemars::Schema {
             defs.entry(k).or_insert(v);
         }
     }
-    let mut policy_doc = serde_json::Map::new();
-    for key in [
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "description",
-    ] {
-        if let Some(v) = policy.remove(key) {
-            policy_doc.insert(key.into(), v);
-        }
-    }
     defs.insert(
         "AuthenticationMethodsPolicyDocument".into(),
-        Value::Object(policy_doc),
+        take_document(&mut policy),
     );
     root.insert(
         "description".into(),

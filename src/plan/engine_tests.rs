@@ -60,8 +60,8 @@ fn settings() -> PlanSettings {
     PlanSettings::new(jiff::Timestamp::UNIX_EPOCH, "salt")
 }
 
-/// Plans one user with a method list holding a password and Authenticator (so lock-out never blocks).
-fn one(d: DesiredUser, o: ObservedUser) -> UserPlan {
+/// `d`'s user found as `o`, with a method list holding a password and Authenticator (so lock-out never blocks).
+fn found(d: &DesiredUser, o: ObservedUser) -> ObservedSet {
     let mut set = ObservedSet::new();
     set.insert(
         d.user.clone(),
@@ -73,6 +73,12 @@ fn one(d: DesiredUser, o: ObservedUser) -> UserPlan {
             ]),
         },
     );
+    set
+}
+
+/// Plans one user found as `o` (see [`found`]).
+fn one(d: DesiredUser, o: ObservedUser) -> UserPlan {
+    let set = found(&d, o);
     let p = plan(&[d], &set, &settings());
     assert!(p.error.is_none());
     p.users.into_iter().next().unwrap()
@@ -864,17 +870,7 @@ mod methods {
                 reg(MethodKind::Fido2, "f2", "b"),
             ],
         );
-        let mut set = ObservedSet::new();
-        set.insert(
-            d.user.clone(),
-            Observed::Found {
-                user: o,
-                methods: Some(vec![
-                    ObservedMethod::of(MethodKind::Password),
-                    ObservedMethod::of(MethodKind::MicrosoftAuthenticator),
-                ]),
-            },
-        );
+        let set = found(&d, o);
         let mut s = settings();
         s.policy.max_deletes = 2;
         let p = plan(&[d], &set, &s);

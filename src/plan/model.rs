@@ -164,6 +164,17 @@ pub struct GraphErrorSummary {
     pub request_id: Option<String>,
 }
 
+impl GraphErrorSummary {
+    /// True when Graph refused a delete because the method is the user's default MFA method: a 400 whose message says
+    /// "default method" or "default authentication method" (Graph words it both ways). Offboarding tries such a
+    /// method again after the user's other methods; apply fails the user with the remedy after its other removals.
+    pub fn is_default_method_refusal(&self) -> bool {
+        let m = self.message.to_ascii_lowercase();
+        self.status == Some(400)
+            && (m.contains("default method") || m.contains("default authentication method"))
+    }
+}
+
 impl fmt::Display for GraphErrorSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(s) = self.status {
@@ -762,5 +773,30 @@ mod summary_tests {
             failed.line(),
             "Plan: nothing to change for what could be read; 1 policy error"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_method_refusal_is_recognised_by_status_and_words() {
+        let e = |status, message: &str| GraphErrorSummary {
+            status: Some(status),
+            code: Some("badRequest".into()),
+            message: message.into(),
+            request_id: None,
+        };
+        assert!(e(
+            400,
+            "The requested authentication method id of [x] matches the user's current default authentication method, and cannot be deleted until the default authentication method is changed."
+        ).is_default_method_refusal());
+        assert!(e(
+            400,
+            "Cannot delete default method with other methods configured. Please change default method before deletion."
+        ).is_default_method_refusal());
+        assert!(!e(400, "Invalid request.").is_default_method_refusal());
+        assert!(!e(403, "default method").is_default_method_refusal());
     }
 }

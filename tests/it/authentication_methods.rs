@@ -4,52 +4,32 @@
 //! read is not written. Every run goes through the real binary against the emulator (`--emulate`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Output;
 
 use authctl::model::{DesiredEmail, DesiredRegistrations, RegistrationType};
 
-use crate::support::{EXAMPLE_TENANT, SMALL_TENANT, authctl_cmd};
+use crate::imperative_commands::{stderr, stdout};
+use crate::support::{EXAMPLE_TENANT, SMALL_TENANT, TenantDir, authctl_cmd};
 
-/// A temporary directory holding a tenant file.
-struct Dir {
-    root: PathBuf,
-    _tmp: tempfile::TempDir,
-}
+/// A tenant directory, for `import` and `validate` runs.
+struct Dir(TenantDir);
 
 impl Dir {
     fn new(tenant: &str) -> Dir {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().to_path_buf();
-        std::fs::write(root.join("tenant.yaml"), tenant).unwrap();
-        Dir { root, _tmp: tmp }
+        Dir(TenantDir::new(tenant))
     }
 
     fn import(&self, args: &[&str]) -> Output {
-        authctl_cmd()
-            .current_dir(&self.root)
-            .arg("import")
-            .args(args)
-            .args(["--emulate", "tenant.yaml", "--virtual-clock"])
-            .output()
-            .unwrap()
+        self.0.run("import", args)
     }
 
     fn validate(&self, text: &str) -> (Output, authctl::manifest::Manifests) {
-        let file = self.root.join("imported.yaml");
+        let file = self.0.dir.join("imported.yaml");
         std::fs::write(&file, text).unwrap();
         let out = authctl_cmd().arg("validate").arg(&file).output().unwrap();
         let m = authctl::manifest::load(&[file.to_string_lossy().into_owned()]);
         (out, m)
     }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -286,7 +266,7 @@ fn control_characters_in_an_email_or_an_id_are_reported_once_and_never_printed_r
     let text = "apiVersion: authctl/v1\nkind: AuthenticationMethods\nspec:\n  mode: merge\n  users:\n\
                 \x20   - user: kim@contoso.com\n      email: \"kim\\e[2J@fabrikam.example\"\n      registered:\n\
                 \x20       fido2: [\"k1\\u202E\"]\n";
-    let file = d.root.join("m.yaml");
+    let file = d.0.dir.join("m.yaml");
     std::fs::write(&file, text).unwrap();
     let out = authctl_cmd()
         .args(["validate", "--format", "json"])

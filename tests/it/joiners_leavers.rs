@@ -102,6 +102,26 @@ fn requests(emu: &Emu, method: &str, part: &str) -> u64 {
         .sum()
 }
 
+/// `authctl tap issue ARGS… --out -` (the passes on stdout).
+async fn tap_issue(emu: &Emu, args: &[&str]) -> Output {
+    run(emu, &[&["tap", "issue"], args, &["--out", "-"]].concat()).await
+}
+
+/// Stderr holds `part` (shown in full when it does not).
+fn assert_stderr_has(o: &Output, part: &str) {
+    assert!(stderr(o).contains(part), "{}", stderr(o));
+}
+
+/// Stdout holds `part` (shown in full when it does not).
+fn assert_stdout_has(o: &Output, part: &str) {
+    assert!(stdout(o).contains(part), "{}", stdout(o));
+}
+
+/// `authctl offboard ARGS…`.
+async fn offboard(emu: &Emu, args: &[&str]) -> Output {
+    run(emu, &[&["offboard"], args].concat()).await
+}
+
 fn creates(emu: &Emu) -> u64 {
     requests(emu, "POST", "temporaryAccessPassMethods")
 }
@@ -128,26 +148,11 @@ fn conforms(file: &str, doc: &Value) {
 async fn tap_lifetime_outside_the_policy_is_refused_before_any_write_with_its_numbers() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
     for lifetime in ["30m", "9h"] {
-        let o = run(
-            &emu,
-            &[
-                "tap",
-                "issue",
-                "kim@contoso.com",
-                "--lifetime",
-                lifetime,
-                "--out",
-                "-",
-            ],
-        )
-        .await;
+        let o = tap_issue(&emu, &["kim@contoso.com", "--lifetime", lifetime]).await;
         assert_eq!(code(&o), 1, "{}", stderr(&o));
-        assert!(
-            stderr(&o).contains(
-                "outside the Temporary Access Pass policy's range of 60 to 480 minutes (1h to 8h)"
-            ),
-            "{}",
-            stderr(&o)
+        assert_stderr_has(
+            &o,
+            "outside the Temporary Access Pass policy's range of 60 to 480 minutes (1h to 8h)",
         );
         assert_eq!(stdout(&o), "");
     }
@@ -165,59 +170,16 @@ async fn tap_lifetime_outside_the_policy_is_refused_before_any_write_with_its_nu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tap_reusable_pass_is_refused_when_the_policy_allows_only_one_time_passes() {
     let emu = Emu::start(&tenant(TAP_ONE_TIME_ONLY)).await;
-    let o = run(
-        &emu,
-        &[
-            "tap",
-            "issue",
-            "kim@contoso.com",
-            "--reusable",
-            "--out",
-            "-",
-        ],
-    )
-    .await;
+    let o = tap_issue(&emu, &["kim@contoso.com", "--reusable"]).await;
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("allows only one-time passes"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "allows only one-time passes");
     assert_eq!(creates(&emu), 0);
     // The policy's maximum is its own: 240 minutes.
-    let o = run(
-        &emu,
-        &[
-            "tap",
-            "issue",
-            "kim@contoso.com",
-            "--lifetime",
-            "5h",
-            "--out",
-            "-",
-        ],
-    )
-    .await;
-    assert!(
-        stderr(&o).contains("range of 60 to 240 minutes"),
-        "{}",
-        stderr(&o)
-    );
+    let o = tap_issue(&emu, &["kim@contoso.com", "--lifetime", "5h"]).await;
+    assert_stderr_has(&o, "range of 60 to 240 minutes");
     assert_eq!(creates(&emu), 0);
     // Without --reusable the pass is one-time.
-    let o = run(
-        &emu,
-        &[
-            "tap",
-            "issue",
-            "kim@contoso.com",
-            "--out",
-            "-",
-            "--format",
-            "json",
-        ],
-    )
-    .await;
+    let o = tap_issue(&emu, &["kim@contoso.com", "--format", "json"]).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(json(&o)["passes"][0]["oneTime"], true);
 }
@@ -225,18 +187,7 @@ async fn tap_reusable_pass_is_refused_when_the_policy_allows_only_one_time_passe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tap_warns_when_the_user_is_not_in_the_targets_or_the_policy_is_disabled() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
-    let o = run(
-        &emu,
-        &[
-            "tap",
-            "issue",
-            "kim@contoso.com",
-            "lee@contoso.com",
-            "--out",
-            "-",
-        ],
-    )
-    .await;
+    let o = tap_issue(&emu, &["kim@contoso.com", "lee@contoso.com"]).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -247,30 +198,22 @@ async fn tap_warns_when_the_user_is_not_in_the_targets_or_the_policy_is_disabled
     assert_eq!(creates(&emu), 2, "the pass is still created");
 
     let emu = Emu::start(&tenant(TAP_DISABLED)).await;
-    let o = run(&emu, &["tap", "issue", "kim@contoso.com", "--out", "-"]).await;
+    let o = tap_issue(&emu, &["kim@contoso.com"]).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("disabled in the authentication methods policy"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "disabled in the authentication methods policy");
     assert_eq!(creates(&emu), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tap_second_pass_is_refused_without_replace_and_json_rows_carry_every_field() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
-    let first = run(
+    let first = tap_issue(
         &emu,
         &[
-            "tap",
-            "issue",
             "kim@contoso.com",
             "--lifetime",
             "2h",
             "--once",
-            "--out",
-            "-",
             "--format",
             "json",
         ],
@@ -293,30 +236,13 @@ async fn tap_second_pass_is_refused_without_replace_and_json_rows_carry_every_fi
         jiff::SignedDuration::from_hours(2)
     );
 
-    let again = run(&emu, &["tap", "issue", "kim@contoso.com", "--out", "-"]).await;
+    let again = tap_issue(&emu, &["kim@contoso.com"]).await;
     assert_eq!(code(&again), 1, "{}", stderr(&again));
-    assert!(
-        stderr(&again).contains("already has a usable Temporary Access Pass"),
-        "{}",
-        stderr(&again)
-    );
+    assert_stderr_has(&again, "already has a usable Temporary Access Pass");
     assert!(stderr(&again).contains("--replace"));
     assert_eq!(creates(&emu), 1, "no second create without --replace");
 
-    let replaced = run(
-        &emu,
-        &[
-            "tap",
-            "issue",
-            "kim@contoso.com",
-            "--replace",
-            "--out",
-            "-",
-            "--format",
-            "json",
-        ],
-    )
-    .await;
+    let replaced = tap_issue(&emu, &["kim@contoso.com", "--replace", "--format", "json"]).await;
     assert_eq!(code(&replaced), 0, "{}", stderr(&replaced));
     assert_ne!(json(&replaced)["passes"][0]["pass"].as_str().unwrap(), pass);
     assert_eq!(creates(&emu), 2);
@@ -392,11 +318,7 @@ async fn tap_delegated_admin_cannot_issue_themselves_a_pass_and_a_future_pass_co
     )
     .await;
     assert_eq!(code(&again), 1);
-    assert!(
-        stderr(&again).contains("already has a usable Temporary Access Pass"),
-        "{}",
-        stderr(&again)
-    );
+    assert_stderr_has(&again, "already has a usable Temporary Access Pass");
     // An Authentication Administrator can't read the policy: refused before any write, in Graph's words.
     let o = run_as(
         &emu,
@@ -405,12 +327,8 @@ async fn tap_delegated_admin_cannot_issue_themselves_a_pass_and_a_future_pass_co
     )
     .await;
     assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains("reading the Temporary Access Pass policy"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(stderr(&o).contains("403"), "{}", stderr(&o));
+    assert_stderr_has(&o, "reading the Temporary Access Pass policy");
+    assert_stderr_has(&o, "403");
     assert_eq!(
         emu.stats().count(
             "POST /users/{id}/authentication/temporaryAccessPassMethods",
@@ -426,11 +344,7 @@ async fn tap_off_a_terminal_needs_out_so_passes_never_land_in_a_ci_log() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
     let o = run(&emu, &["tap", "issue", "kim@contoso.com"]).await;
     assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains("stdout is not a terminal"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "stdout is not a terminal");
     assert_eq!(emu.stats().http_requests, 0, "refused before connecting");
 }
 
@@ -534,7 +448,7 @@ async fn tap_200_users_into_a_0600_csv_with_one_failing_user_and_no_pass_anywher
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tap_revoke_removes_the_pass_and_a_second_revoke_finds_none() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
-    let o = run(&emu, &["tap", "issue", "kim@contoso.com", "--out", "-"]).await;
+    let o = tap_issue(&emu, &["kim@contoso.com"]).await;
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = run(
         &emu,
@@ -542,16 +456,8 @@ async fn tap_revoke_removes_the_pass_and_a_second_revoke_finds_none() {
     )
     .await;
     assert_eq!(code(&o), 1, "the missing user fails: {}", stderr(&o));
-    assert!(
-        stdout(&o).contains("kim@contoso.com: Temporary Access Pass removed"),
-        "{}",
-        stdout(&o)
-    );
-    assert!(
-        stderr(&o).contains("nobody@contoso.com: does not exist"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stdout_has(&o, "kim@contoso.com: Temporary Access Pass removed");
+    assert_stderr_has(&o, "nobody@contoso.com: does not exist");
     assert!(
         emu.snapshot()
             .user("kim@contoso.com")
@@ -569,10 +475,9 @@ async fn tap_revoke_removes_the_pass_and_a_second_revoke_finds_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offboard_removes_every_method_type_but_the_password_default_last_and_revokes_sessions() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "pat@contoso.com",
             "--revoke-sessions",
             "--auto-approve",
@@ -641,24 +546,19 @@ async fn offboard_removes_every_method_type_but_the_password_default_last_and_re
     );
 
     // Again: nothing left to remove, nothing is an error.
-    let o = run(&emu, &["offboard", "pat@contoso.com", "--auto-approve"]).await;
+    let o = offboard(&emu, &["pat@contoso.com", "--auto-approve"]).await;
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("nothing to remove"), "{}", stdout(&o));
-    assert!(
-        stdout(&o).contains("Offboarded 1 of 1 user(s); 0 method(s) removed"),
-        "{}",
-        stdout(&o)
-    );
+    assert_stdout_has(&o, "nothing to remove");
+    assert_stdout_has(&o, "Offboarded 1 of 1 user(s); 0 method(s) removed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offboard_max_deletes_refuses_a_batch_and_nothing_is_removed_without_approval() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
     // kim 1 + pat 11 + sam 4 = 16 methods > the default 10.
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "kim@contoso.com",
             "pat@contoso.com",
             "sam@contoso.com",
@@ -667,19 +567,11 @@ async fn offboard_max_deletes_refuses_a_batch_and_nothing_is_removed_without_app
     )
     .await;
     assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains("offboarding would remove 16 method(s), the limit is 10"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "offboarding would remove 16 method(s), the limit is 10");
     // Within the limit but stdin is not a terminal: refused without --auto-approve.
-    let o = run(&emu, &["offboard", "sam@contoso.com"]).await;
+    let o = offboard(&emu, &["sam@contoso.com"]).await;
     assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains("pass --auto-approve to offboard"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "pass --auto-approve to offboard");
     assert_eq!(
         requests(&emu, "DELETE", "/users/"),
         0,
@@ -687,10 +579,9 @@ async fn offboard_max_deletes_refuses_a_batch_and_nothing_is_removed_without_app
     );
     assert_eq!(requests(&emu, "POST", "revokeSignInSessions"), 0);
     // The batch as a visible decision.
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "kim@contoso.com",
             "sam@contoso.com",
             "--auto-approve",
@@ -708,10 +599,9 @@ async fn offboard_max_deletes_refuses_a_batch_and_nothing_is_removed_without_app
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offboard_refuses_protected_accounts_from_the_flag_and_the_config_file_naming_the_list() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "sam@contoso.com",
             "breakglass@contoso.com",
             "--protect",
@@ -721,12 +611,9 @@ async fn offboard_refuses_protected_accounts_from_the_flag_and_the_config_file_n
     )
     .await;
     assert_eq!(code(&o), 1);
-    assert!(
-        stderr(&o).contains(
-            "refusing to offboard protected account(s): breakglass@contoso.com (--protect)"
-        ),
-        "{}",
-        stderr(&o)
+    assert_stderr_has(
+        &o,
+        "refusing to offboard protected account(s): breakglass@contoso.com (--protect)",
     );
     assert_eq!(
         emu.stats().http_requests,
@@ -747,10 +634,9 @@ async fn offboard_refuses_protected_accounts_from_the_flag_and_the_config_file_n
         "apiVersion: authctl/v1\nkind: PhoneMethods\nspec:\n  mode: merge\n  users:\n    - user: kim@contoso.com\n      phones:\n        mobile: \"+1 2065550101\"\n",
     )
     .unwrap();
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "breakglass@contoso.com",
             "--auto-approve",
             "--manifests",
@@ -776,10 +662,9 @@ async fn offboard_refuses_protected_accounts_from_the_flag_and_the_config_file_n
     );
 
     // A user the manifests still declare with a phone gets the warning (and is offboarded).
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "kim@contoso.com",
             "--auto-approve",
             "--manifests",
@@ -943,10 +828,9 @@ fn offboard_killed_mid_run_then_run_again_finishes_with_nothing_removed_twice() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offboard_text_plan_and_report_snapshot() {
     let emu = Emu::start(&tenant(TAP_ENABLED)).await;
-    let o = run(
+    let o = offboard(
         &emu,
         &[
-            "offboard",
             "pat@contoso.com",
             "ghost@contoso.com",
             "--revoke-sessions",

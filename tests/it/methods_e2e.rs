@@ -19,7 +19,7 @@ use authctl::plan::{
 };
 
 use crate::apply::graph_for;
-use crate::support::Emu;
+use crate::support::{Emu, TenantDir};
 
 /// `pradeep`: a mobile, an old email, two Authenticators (one on a lost phone), a FIDO2 key and Windows Hello (a
 /// type no manifest here declares). `alex`: an office phone, two FIDO2 keys (one left with a contractor). `diego`:
@@ -120,6 +120,23 @@ fn settings(graph: &authctl::graph::Graph, policy: Policy) -> PlanSettings {
     s
 }
 
+/// Plans `users` against `graph` under `policy`'s guards.
+async fn plan_for(graph: &authctl::graph::Graph, users: &[DesiredUser], policy: Policy) -> Plan {
+    plan_users(graph, users, &settings(graph, policy), &NoProgress)
+        .await
+        .0
+}
+
+/// The report has no failure and every user converged.
+fn assert_applied_and_converged(report: &authctl::plan::ApplyReport) {
+    let text = authctl::render::apply_report_text(report, false);
+    assert!(!report.has_failures(), "{text}");
+    assert!(
+        report.users.iter().all(|u| u.converged == Some(true)),
+        "{text}"
+    );
+}
+
 fn guards(max_deletes: usize, allow_lockout: bool) -> Policy {
     Policy {
         max_deletes,
@@ -164,13 +181,7 @@ async fn plan_apply_converges_and_plans_clean_with_one_method_list_per_user() {
     let emu = Emu::start(TENANT).await;
     let graph = graph_for(&emu, 4);
     let before = emu.stats();
-    let (p, _) = plan_users(
-        &graph,
-        &desired(),
-        &settings(&graph, guards(10, false)),
-        &NoProgress,
-    )
-    .await;
+    let p = plan_for(&graph, &desired(), guards(10, false)).await;
     let after = emu.stats();
     // One polymorphic list per user, in one `$batch`; no per-type and no phone reads for these users.
     let list = "GET /users/{id}/authentication/methods";
@@ -222,12 +233,7 @@ async fn plan_apply_converges_and_plans_clean_with_one_method_list_per_user() {
     assert!(first_row.contains("**delete**"), "{first_row}");
 
     let report = apply(&p, &graph, &options()).await;
-    let text = authctl::render::apply_report_text(&report, false);
-    assert!(!report.has_failures(), "{text}");
-    assert!(
-        report.users.iter().all(|u| u.converged == Some(true)),
-        "{text}"
-    );
+    assert_applied_and_converged(&report);
     let t = emu.snapshot();
     assert_eq!(
         email_of(&t, "pradeep@contoso.com").as_deref(),
@@ -267,13 +273,7 @@ async fn plan_apply_converges_and_plans_clean_with_one_method_list_per_user() {
         "{observed:?}"
     );
 
-    let (again, _) = plan_users(
-        &graph,
-        &desired(),
-        &settings(&graph, guards(10, false)),
-        &NoProgress,
-    )
-    .await;
+    let again = plan_for(&graph, &desired(), guards(10, false)).await;
     assert!(
         !again.has_changes(),
         "{}",
@@ -304,13 +304,7 @@ async fn a_registration_added_out_of_band_is_drift_and_the_next_apply_removes_it
     let emu = Emu::start(&t.to_yaml().unwrap()).await;
     let graph = graph_for(&emu, 4);
     let alex = vec![desired().remove(1)];
-    let (p, _) = plan_users(
-        &graph,
-        &alex,
-        &settings(&graph, guards(10, false)),
-        &NoProgress,
-    )
-    .await;
+    let p = plan_for(&graph, &alex, guards(10, false)).await;
     let drift = DriftReport::from_plan(&p);
     assert_eq!(drift.exit_code(false).code(), 2, "{drift:?}");
     let d = &drift.users[0].differences;
@@ -328,13 +322,7 @@ async fn a_registration_added_out_of_band_is_drift_and_the_next_apply_removes_it
         ids_of(&emu.snapshot(), "alex@contoso.com", "fido2"),
         vec!["f-keep"]
     );
-    let (again, _) = plan_users(
-        &graph,
-        &alex,
-        &settings(&graph, guards(10, false)),
-        &NoProgress,
-    )
-    .await;
+    let again = plan_for(&graph, &alex, guards(10, false)).await;
     assert_eq!(DriftReport::from_plan(&again).exit_code(false).code(), 0);
 }
 
@@ -342,26 +330,16 @@ async fn a_registration_added_out_of_band_is_drift_and_the_next_apply_removes_it
 async fn apply_rides_out_read_lag_on_removals_and_the_email() {
     let emu = Emu::start_with(TENANT, |o| o.lag = Duration::from_secs(5)).await;
     let graph = graph_for(&emu, 4);
-    let (p, _) = plan_users(
-        &graph,
-        &desired(),
-        &settings(&graph, guards(10, false)),
-        &NoProgress,
-    )
-    .await;
+    let p = plan_for(&graph, &desired(), guards(10, false)).await;
     let report = apply(&p, &graph, &options()).await;
-    let text = authctl::render::apply_report_text(&report, false);
-    assert!(!report.has_failures(), "{text}");
-    assert!(
-        report.users.iter().all(|u| u.converged == Some(true)),
-        "{text}"
-    );
+    assert_applied_and_converged(&report);
     assert!(
         report
             .users
             .iter()
             .any(|u| u.notes.iter().any(|n| n.contains("read lag"))),
-        "the first re-read still saw the old state: {text}"
+        "the first re-read still saw the old state: {}",
+        authctl::render::apply_report_text(&report, false)
     );
 }
 
@@ -377,13 +355,7 @@ async fn removing_a_users_last_method_is_blocked_unless_allowed() {
             DesiredRegistrations::Absent,
         )],
     )];
-    let (p, _) = plan_users(
-        &graph,
-        &diego,
-        &settings(&graph, guards(10, false)),
-        &NoProgress,
-    )
-    .await;
+    let p = plan_for(&graph, &diego, guards(10, false)).await;
     let u = &p.users[0];
     assert_eq!(u.lockout, LockoutCheck::Blocked);
     assert!(u.actions.is_empty());
@@ -400,13 +372,7 @@ async fn removing_a_users_last_method_is_blocked_unless_allowed() {
         vec!["d-only"]
     );
     // With --allow-lockout the removal is planned and applied.
-    let (p, _) = plan_users(
-        &graph,
-        &diego,
-        &settings(&graph, guards(10, true)),
-        &NoProgress,
-    )
-    .await;
+    let p = plan_for(&graph, &diego, guards(10, true)).await;
     assert_eq!(p.users[0].lockout, LockoutCheck::Allowed);
     let report = apply(&p, &graph, &options()).await;
     assert!(!report.has_failures(), "{report:?}");
@@ -424,13 +390,7 @@ async fn removing_a_users_last_method_is_blocked_unless_allowed() {
 async fn every_removal_counts_for_max_deletes() {
     let emu = Emu::start(TENANT).await;
     let graph = graph_for(&emu, 4);
-    let (p, _) = plan_users(
-        &graph,
-        &desired(),
-        &settings(&graph, guards(1, false)),
-        &NoProgress,
-    )
-    .await;
+    let p = plan_for(&graph, &desired(), guards(1, false)).await;
     assert_eq!(p.guards.max_deletes.deletes, 2);
     assert!(!p.guards_hold());
     let report = apply(&p, &graph, &options()).await;
@@ -454,13 +414,7 @@ async fn a_default_method_refusal_fails_the_user_with_the_remedy_after_its_other
             DesiredRegistrations::Absent,
         )],
     )];
-    let (p, _) = plan_users(
-        &graph,
-        &erin,
-        &settings(&graph, guards(10, false)),
-        &NoProgress,
-    )
-    .await;
+    let p = plan_for(&graph, &erin, guards(10, false)).await;
     // The default comes first in Graph's list; the executor still removes the other one.
     let order: Vec<&str> = p.users[0]
         .actions
@@ -496,13 +450,7 @@ async fn a_default_method_refusal_fails_the_user_with_the_remedy_after_its_other
 async fn a_saved_plan_is_verified_and_resumes_after_a_partial_apply() {
     let emu = Emu::start(TENANT).await;
     let graph = graph_for(&emu, 4);
-    let (p, _) = plan_users(
-        &graph,
-        &desired(),
-        &settings(&graph, guards(10, false)),
-        &NoProgress,
-    )
-    .await;
+    let p = plan_for(&graph, &desired(), guards(10, false)).await;
     let file = p.to_file_json();
     // The observed address is not in the manifests: masked in the file.
     assert!(!file.contains("old@contoso.com"));
@@ -558,13 +506,7 @@ async fn a_saved_plan_is_verified_and_resumes_after_a_partial_apply() {
     );
     let emu2 = Emu::start(TENANT).await;
     let graph2 = graph_for(&emu2, 4);
-    let (p2, _) = plan_users(
-        &graph2,
-        &desired(),
-        &settings(&graph2, guards(10, false)),
-        &NoProgress,
-    )
-    .await;
+    let p2 = plan_for(&graph2, &desired(), guards(10, false)).await;
     let loaded2 = Plan::from_json(&p2.to_file_json()).unwrap();
     let v = verify(
         &loaded2,
@@ -601,43 +543,27 @@ spec:
         fido2: [f-keep]
 "#;
 
-struct Dir {
-    _tmp: tempfile::TempDir,
-    dir: std::path::PathBuf,
-}
+/// A tenant directory with the tenant and `methods.yaml`.
+struct Dir(TenantDir);
 
 impl Dir {
     fn new(manifest: &str) -> Dir {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        std::fs::write(dir.join("tenant.yaml"), TENANT).unwrap();
-        std::fs::write(dir.join("methods.yaml"), manifest).unwrap();
-        Dir { _tmp: tmp, dir }
+        let d = TenantDir::new(TENANT);
+        d.write("methods.yaml", manifest);
+        Dir(d)
     }
 
+    /// `authctl COMMAND methods.yaml ARGS…` against the tenant file.
     fn run(&self, command: &str, args: &[&str]) -> std::process::Output {
-        crate::support::authctl_cmd()
-            .current_dir(&self.dir)
-            .args([
-                command,
-                "methods.yaml",
-                "--emulate",
-                "tenant.yaml",
-                "--virtual-clock",
-            ])
-            .args(args)
-            .output()
-            .unwrap()
+        self.0.run(command, &[&["methods.yaml"], args].concat())
     }
 
     fn tenant(&self) -> authctl::emulator::Tenant {
-        crate::support::tenant(&std::fs::read_to_string(self.dir.join("tenant.yaml")).unwrap())
+        self.0.tenant()
     }
 
     fn edit_tenant(&self, f: impl FnOnce(&mut authctl::emulator::Tenant)) {
-        let mut t = self.tenant();
-        f(&mut t);
-        std::fs::write(self.dir.join("tenant.yaml"), t.to_yaml().unwrap()).unwrap();
+        self.0.edit_tenant(f)
     }
 }
 
@@ -818,13 +744,7 @@ async fn an_email_create_whose_answer_is_lost_is_re_read_and_found_done() {
         Some(DesiredEmail::Address("alex@contoso.com".into())),
         vec![],
     )];
-    let (p, _) = plan_users(
-        &graph,
-        &alex,
-        &settings(&graph, guards(10, false)),
-        &NoProgress,
-    )
-    .await;
+    let p = plan_for(&graph, &alex, guards(10, false)).await;
     assert_eq!(p.users[0].actions[0].call, Call::CreateEmail);
     let report = apply(&p, &graph, &options()).await;
     let u = &report.users[0];
@@ -851,13 +771,7 @@ async fn a_registration_delete_answered_404_is_done() {
     let emu = Emu::start_with(TENANT, |o| o.lag = Duration::from_secs(5)).await;
     let graph = graph_for(&emu, 4);
     let alex = vec![desired().remove(1)];
-    let (p, _) = plan_users(
-        &graph,
-        &alex,
-        &settings(&graph, guards(10, false)),
-        &NoProgress,
-    )
-    .await;
+    let p = plan_for(&graph, &alex, guards(10, false)).await;
     let token = emu.app_token().await;
     let r = emu
         .delete(

@@ -3,40 +3,37 @@
 //! unblocked in the same apply; validation; target resolution; the guard; saved plans (stale, tampered, verified);
 //! `import --policy`; the emulator's derived SMS state.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use serde_json::{Value, json};
 
-use crate::support::{EXAMPLE_TENANT, Emu, authctl_cmd, repo_path};
+use crate::imperative_commands::{stderr, stdout};
+use crate::support::{EXAMPLE_TENANT, Emu, TenantDir, authctl_cmd, repo_path};
 
 const EMEA: &str = "6e1dab2f-4053-4c8b-8d72-3f9a8b7c6d51";
 const SMS_GROUP: &str = "5d0c9a1e-3f42-4b7a-9c61-2e8f7a6b5c40";
 const LIDIA: &str = "2f3a4b5c-6d7e-4f80-91a2-b3c4d5e6f708";
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 fn both(o: &Output) -> String {
     format!("{}{}", stdout(o), stderr(o))
 }
 
-/// A temporary directory with a copy of a tenant file and manifests (the examples' by default).
-struct Case {
-    dir: PathBuf,
-    _tmp: tempfile::TempDir,
+/// A tenant directory with manifests in `m/` (the examples' by default).
+struct Case(TenantDir);
+
+impl std::ops::Deref for Case {
+    type Target = TenantDir;
+    fn deref(&self) -> &TenantDir {
+        &self.0
+    }
 }
 
 impl Case {
     fn new(tenant: &str) -> Case {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        std::fs::write(dir.join("tenant.yaml"), tenant).unwrap();
-        std::fs::create_dir_all(dir.join("m")).unwrap();
-        Case { dir, _tmp: tmp }
+        let c = Case(TenantDir::new(tenant));
+        std::fs::create_dir_all(c.dir.join("m")).unwrap();
+        c
     }
 
     /// The example tenant with the example manifests copied into `m/`.
@@ -46,31 +43,10 @@ impl Case {
         c
     }
 
-    fn write(&self, name: &str, text: &str) {
-        let p = self.dir.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
     /// Runs `authctl COMMAND ARGS… --emulate tenant.yaml --virtual-clock` (`persist`: writes the tenant back).
     fn run(&self, command: &str, args: &[&str], persist: bool) -> Output {
-        let mut cmd = authctl_cmd();
-        cmd.current_dir(&self.dir).arg(command).args(args).args([
-            "--emulate",
-            "tenant.yaml",
-            "--virtual-clock",
-        ]);
-        if persist {
-            cmd.arg("--emulate-persist");
-        }
-        cmd.output().unwrap()
-    }
-
-    fn tenant(&self) -> authctl::emulator::Tenant {
-        authctl::emulator::Tenant::from_yaml(
-            &std::fs::read_to_string(self.dir.join("tenant.yaml")).unwrap(),
-        )
-        .unwrap()
+        let persist: &[&str] = if persist { &["--emulate-persist"] } else { &[] };
+        self.0.run(command, &[args, persist].concat())
     }
 
     /// The SMS configuration as the tenant file holds it now.
@@ -86,7 +62,8 @@ impl Case {
             .unwrap()
     }
 
-    fn edit_tenant(&self, f: impl FnOnce(String) -> String) {
+    /// Changes the tenant file as text.
+    fn edit_tenant_text(&self, f: impl FnOnce(String) -> String) {
         let p = self.dir.join("tenant.yaml");
         let text = std::fs::read_to_string(&p).unwrap();
         std::fs::write(&p, f(text)).unwrap();
@@ -441,7 +418,7 @@ fn a_saved_policy_plan_is_refused_when_stale_tampered_or_not_what_the_manifests_
     );
 
     // Stale: the policy changed out of band since the plan.
-    c.edit_tenant(|t| t.replace("isUsableForSignIn: true }", "isUsableForSignIn: false }"));
+    c.edit_tenant_text(|t| t.replace("isUsableForSignIn: true }", "isUsableForSignIn: false }"));
     let out = c.run("apply", &["--plan", "plan.json", "m"], true);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
     assert!(

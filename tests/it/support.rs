@@ -523,3 +523,51 @@ impl Drop for EmulatorProcess {
         }
     }
 }
+
+/// A temporary directory holding an emulator tenant file, `tenant.yaml`, for runs of the real binary with
+/// `--emulate tenant.yaml --virtual-clock` (`--emulate-persist` among the arguments writes the tenant back).
+pub struct TenantDir {
+    /// The directory.
+    pub dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl TenantDir {
+    /// A new directory with `tenant` as its `tenant.yaml`.
+    pub fn new(tenant: &str) -> TenantDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        std::fs::write(dir.join("tenant.yaml"), tenant).unwrap();
+        TenantDir { dir, _tmp: tmp }
+    }
+
+    /// Writes the file `name` (a relative path; its folders are made).
+    pub fn write(&self, name: &str, text: &str) {
+        let p = self.dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Runs `authctl COMMAND ARGS… --emulate tenant.yaml --virtual-clock` in the directory.
+    pub fn run(&self, command: &str, args: &[&str]) -> Output {
+        authctl_cmd()
+            .current_dir(&self.dir)
+            .arg(command)
+            .args(args)
+            .args(["--emulate", "tenant.yaml", "--virtual-clock"])
+            .output()
+            .unwrap()
+    }
+
+    /// The tenant file as it is now.
+    pub fn tenant(&self) -> Tenant {
+        tenant(&std::fs::read_to_string(self.dir.join("tenant.yaml")).unwrap())
+    }
+
+    /// Changes the tenant file through its parsed form.
+    pub fn edit_tenant(&self, f: impl FnOnce(&mut Tenant)) {
+        let mut t = self.tenant();
+        f(&mut t);
+        std::fs::write(self.dir.join("tenant.yaml"), t.to_yaml().unwrap()).unwrap();
+    }
+}

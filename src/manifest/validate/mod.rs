@@ -698,28 +698,14 @@ impl Walker<'_> {
         if let Some((_, k)) = kind
             && k.value == Node::Str(crate::manifest::policy::POLICY_KIND.into())
         {
-            if self.header_field(
-                doc,
-                api,
-                ("apiVersion", API_VERSION, "api-version"),
-                format!("add `apiVersion: {API_VERSION}` at the top"),
-                |shown| format!("`apiVersion: {shown}` is not a version this authctl reads"),
-                format!("write `apiVersion: {API_VERSION}`"),
-            ) {
+            if self.api_version(doc, api) {
                 let mut found = Vec::new();
                 self.policy_document(doc, k, spec, &mut found);
                 self.policies.extend(found);
             }
             return;
         }
-        let api_ok = self.header_field(
-            doc,
-            api,
-            ("apiVersion", API_VERSION, "api-version"),
-            format!("add `apiVersion: {API_VERSION}` at the top"),
-            |shown| format!("`apiVersion: {shown}` is not a version this authctl reads"),
-            format!("write `apiVersion: {API_VERSION}`"),
-        );
+        let api_ok = self.api_version(doc, api);
         let kind = self.kind(doc, kind);
         let header_ok = api_ok && kind.is_some();
         // A document of another kind or version (say, a Kubernetes manifest in the same directory): its other
@@ -785,6 +771,19 @@ impl Walker<'_> {
         for (i, item) in items.iter().enumerate() {
             self.user(item, &format!("spec.users[{i}]"), (mode, kind), out);
         }
+    }
+
+    /// The document's `apiVersion`, the same for every kind: true when it is the one this authctl reads, otherwise
+    /// reported (missing or another version).
+    fn api_version(&mut self, doc: &SNode, api: Option<(&Spanned<String>, &SNode)>) -> bool {
+        self.header_field(
+            doc,
+            api,
+            ("apiVersion", API_VERSION, "api-version"),
+            format!("add `apiVersion: {API_VERSION}` at the top"),
+            |shown| format!("`apiVersion: {shown}` is not a version this authctl reads"),
+            format!("write `apiVersion: {API_VERSION}`"),
+        )
     }
 
     /// Checks `apiVersion` or `kind` (`key`, which must be `expected`; `code` when it is another value): reports a

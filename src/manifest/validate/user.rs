@@ -14,6 +14,15 @@ use crate::model::{
 };
 use crate::phone::{PhoneError, PhoneNumber};
 
+/// Words people write for "remove it" where authctl wants `absent` (lower case, exactly): a phone or email given one
+/// of these is refused with the spelling that works.
+fn means_absent(s: &str) -> bool {
+    [
+        "none", "null", "absent", "no", "remove", "delete", "empty", "-",
+    ]
+    .contains(&s.trim().to_lowercase().as_str())
+}
+
 /// What an entry's `phones` declared.
 struct Phones<'n> {
     phones: BTreeMap<PhoneType, DesiredPhone>,
@@ -400,11 +409,7 @@ impl Walker<'_> {
         if s == "absent" {
             return Some(DesiredPhone::Absent);
         }
-        if [
-            "none", "null", "absent", "no", "remove", "delete", "empty", "-",
-        ]
-        .contains(&s.trim().to_lowercase().as_str())
-        {
+        if means_absent(s) {
             self.error(
                 "invalid-phone-number",
                 &v.referenced,
@@ -548,11 +553,7 @@ impl Walker<'_> {
         if s == "absent" {
             return Some(DesiredEmail::Absent);
         }
-        if [
-            "none", "null", "absent", "no", "remove", "delete", "empty", "-",
-        ]
-        .contains(&s.trim().to_lowercase().as_str())
-        {
+        if means_absent(s) {
             self.error(
                 "invalid-email",
                 &v.referenced,
