@@ -84,15 +84,35 @@ pub struct IssueArgs {
     /// are printed only when stdout is a terminal.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// How the passes are written.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// How the passes are written; default: `csv` or `json` when `--out` ends in `.csv` or `.json`, else `text`.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Append one JSON line per Graph write (time, user, operation, status, request-id; never a pass), fsynced, mode
     /// 0600.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
     #[command(flatten)]
     pub graph: GraphArgs,
+}
+
+impl IssueArgs {
+    /// `--format`, or the one `--out`'s extension names (`passes.csv` is a CSV file, as a spreadsheet expects), or
+    /// text.
+    pub fn format(&self) -> Format {
+        self.format.unwrap_or_else(|| {
+            let ext = self
+                .out
+                .as_deref()
+                .and_then(|p| p.extension())
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            match ext.as_deref() {
+                Some("csv") => Format::Csv,
+                Some("json") => Format::Json,
+                _ => Format::Text,
+            }
+        })
+    }
 }
 
 /// Arguments of `authctl tap revoke`.
@@ -456,12 +476,13 @@ async fn issue_with(
             crate::escape::visible(&f.error)
         );
     }
-    let text = match args.format {
+    let format = args.format();
+    let text = match format {
         Format::Text => tap::rows_text(&rows),
         Format::Csv => tap::rows_csv(&rows),
         Format::Json => tap::rows_json(&rows, &failed),
     };
-    if !rows.is_empty() || args.format == Format::Json {
+    if !rows.is_empty() || format == Format::Json {
         match &destination {
             Destination::Stdout => print_stdout(&text)?,
             Destination::File(p) => {
@@ -580,6 +601,32 @@ async fn revoke(args: RevokeArgs, ctx: &Context) -> miette::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_format_is_the_flag_else_the_out_files_extension_else_text() {
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            a: IssueArgs,
+        }
+        let format = |args: &[&str]| {
+            use clap::Parser as _;
+            let mut all = vec!["tap-issue", "kim@contoso.com"];
+            all.extend_from_slice(args);
+            T::try_parse_from(all).unwrap().a.format()
+        };
+        assert_eq!(format(&[]), Format::Text);
+        assert_eq!(format(&["--out", "wave-42.csv"]), Format::Csv);
+        assert_eq!(format(&["--out", "WAVE.CSV"]), Format::Csv);
+        assert_eq!(format(&["--out", "passes.json"]), Format::Json);
+        assert_eq!(format(&["--out", "passes.txt"]), Format::Text);
+        assert_eq!(format(&["--out", "-"]), Format::Text);
+        assert_eq!(
+            format(&["--out", "passes.csv", "--format", "json"]),
+            Format::Json,
+            "the flag wins"
+        );
+    }
 
     #[test]
     fn lifetimes_are_whole_minutes() {
