@@ -3,13 +3,12 @@
 //! unblocked in the same apply; validation; target resolution; the guard; saved plans (stale, tampered, verified);
 //! `import --policy`; the emulator's derived SMS state.
 
-use std::path::Path;
 use std::process::Output;
 
 use serde_json::{Value, json};
 
 use crate::imperative_commands::{stderr, stdout};
-use crate::support::{EXAMPLE_TENANT, Emu, TenantDir, authctl_cmd, repo_path};
+use crate::support::{EXAMPLE_TENANT, Emu, TenantDir, authctl_cmd, copy_dir, repo_path};
 
 const EMEA: &str = "6e1dab2f-4053-4c8b-8d72-3f9a8b7c6d51";
 const SMS_GROUP: &str = "5d0c9a1e-3f42-4b7a-9c61-2e8f7a6b5c40";
@@ -67,19 +66,6 @@ impl Case {
         let p = self.dir.join("tenant.yaml");
         let text = std::fs::read_to_string(&p).unwrap();
         std::fs::write(&p, f(text)).unwrap();
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
     }
 }
 

@@ -2,12 +2,12 @@
 //! binary reports them — `plan --detailed-exitcode` and `drift` exit codes when only the policy or only an email
 //! differs, and `show` of a saved plan with policy changes and registration removals, without Graph.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::{authctl_cmd, repo_path};
+use crate::support::{authctl_cmd, copy_dir, repo_path};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -19,19 +19,6 @@ fn both(o: &Output) -> String {
         stdout(o),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }
 
 /// The example tenant and manifests in a temporary directory.

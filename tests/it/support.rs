@@ -114,6 +114,20 @@ pub fn repo_path(rel: &str) -> PathBuf {
 }
 
 /// One of Microsoft's examples (tests/fixtures/graph-examples/NAME.json).
+/// Copies a directory tree (the examples' manifests into a test's own directory, to edit them there).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
 pub fn graph_example(name: &str) -> Value {
     let p = repo_path(&format!("tests/fixtures/graph-examples/{name}.json"));
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
