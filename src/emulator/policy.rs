@@ -417,6 +417,28 @@ fn check_config(tenant: &Tenant, id: &str, c: &Map<String, Value>) -> Result<(),
                     "state",
                     &["default", "enabled", "disabled"],
                 )?;
+                // A featureTarget is `{id, targetType}` (ASSUMPTIONS.md: the emulator refuses any other shape).
+                for which in ["includeTarget", "excludeTarget"] {
+                    let Some(t) = f.get(which) else {
+                        continue;
+                    };
+                    let Some(t) = t.as_object() else {
+                        return Err(bad(format!("'{which}' must be a featureTarget object.")));
+                    };
+                    only(t, &["id", "targetType"], "featureTarget")?;
+                    if !t
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .is_some_and(|id| !id.is_empty())
+                    {
+                        return Err(bad(format!("'{which}.id' must be a non-empty string.")));
+                    }
+                    one_of(
+                        t.get("targetType").unwrap_or(&Value::Null),
+                        "targetType",
+                        &["group", "administrativeUnit", "role"],
+                    )?;
+                }
             }
         }
         "X509Certificate" => {

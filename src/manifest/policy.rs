@@ -13,6 +13,9 @@ pub const POLICY_KIND: &str = "AuthenticationMethodsPolicy";
 /// Graph's target id for every user.
 pub const ALL_USERS: &str = "all_users";
 
+/// The target id Graph uses for "nobody" in a Microsoft Authenticator feature's `excludeTarget` (the all-zero GUID).
+pub const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
+
 /// How a setting's value is written in the manifest and sent to Graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingKind {
@@ -28,6 +31,13 @@ pub enum SettingKind {
     Int(i64, i64),
     /// A list of AAGUIDs (GUIDs), compared as a set.
     Aaguids,
+    /// One `featureTarget` (`{id, targetType}`) of a Microsoft Authenticator feature: written like a method's
+    /// target (`group:` or `allUsers: true`, and `nobody: true`), resolved when planning, compared by id and type.
+    /// `include`: the feature's `includeTarget` (all users allowed); else its `excludeTarget`.
+    FeatureTarget {
+        /// Whether it is the include target.
+        include: bool,
+    },
 }
 
 /// One setting of a method: its manifest name, the Graph property path it sets, its kind.
@@ -213,6 +223,24 @@ pub const METHODS: &[MethodSpec] = &[
                 kind: SettingKind::Enum(TRISTATE),
             },
             SettingSpec {
+                key: "showAppNameInclude",
+                path: &[
+                    "featureSettings",
+                    "displayAppInformationRequiredState",
+                    "includeTarget",
+                ],
+                kind: SettingKind::FeatureTarget { include: true },
+            },
+            SettingSpec {
+                key: "showAppNameExclude",
+                path: &[
+                    "featureSettings",
+                    "displayAppInformationRequiredState",
+                    "excludeTarget",
+                ],
+                kind: SettingKind::FeatureTarget { include: false },
+            },
+            SettingSpec {
                 key: "showLocation",
                 path: &[
                     "featureSettings",
@@ -220,6 +248,24 @@ pub const METHODS: &[MethodSpec] = &[
                     "state",
                 ],
                 kind: SettingKind::Enum(TRISTATE),
+            },
+            SettingSpec {
+                key: "showLocationInclude",
+                path: &[
+                    "featureSettings",
+                    "displayLocationInformationRequiredState",
+                    "includeTarget",
+                ],
+                kind: SettingKind::FeatureTarget { include: true },
+            },
+            SettingSpec {
+                key: "showLocationExclude",
+                path: &[
+                    "featureSettings",
+                    "displayLocationInformationRequiredState",
+                    "excludeTarget",
+                ],
+                kind: SettingKind::FeatureTarget { include: false },
             },
         ],
         target_flags: &[TargetFlag {
@@ -345,12 +391,15 @@ pub enum GroupRef {
     Id(String),
     /// `group:` holding a display name.
     Name(String),
+    /// `nobody: true` (a Microsoft Authenticator feature's target only; Graph's all-zero GUID).
+    Nobody,
 }
 
 impl std::fmt::Display for GroupRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             GroupRef::AllUsers => f.write_str("all users"),
+            GroupRef::Nobody => f.write_str("nobody"),
             GroupRef::Id(id) => write!(f, "group {id}"),
             GroupRef::Name(n) => write!(f, "group \"{}\"", crate::escape::visible(n)),
         }
@@ -394,6 +443,28 @@ pub struct DesiredMethod {
     pub exclude: Option<Vec<DesiredTarget>>,
     /// The declared settings.
     pub settings: Vec<DesiredSetting>,
+    /// The declared feature targets (settings of kind [`SettingKind::FeatureTarget`]), resolved when planning.
+    pub feature_targets: Vec<DesiredFeatureTarget>,
+}
+
+/// One declared Microsoft Authenticator feature target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredFeatureTarget {
+    /// Its setting.
+    pub spec: &'static SettingSpec,
+    /// Whom it names (its path is the setting's, e.g. `spec.microsoftAuthenticator.showAppNameInclude`).
+    pub target: DesiredTarget,
+}
+
+impl DesiredMethod {
+    /// Every target the read side resolves: includes, excludes, feature targets.
+    pub fn targets(&self) -> impl Iterator<Item = &DesiredTarget> {
+        self.include
+            .iter()
+            .chain(self.exclude.iter())
+            .flatten()
+            .chain(self.feature_targets.iter().map(|f| &f.target))
+    }
 }
 
 /// The tenant's policy as one manifest document declares it.
@@ -473,6 +544,42 @@ fn yaml_value(v: &Value) -> String {
         ),
         other => other.to_string(),
     }
+}
+
+/// The ids of the groups a policy's targets name (method targets and Authenticator feature targets; lowercase,
+/// without `all_users` and the all-zero GUID).
+pub fn target_group_ids(policy: &Value) -> std::collections::BTreeSet<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    let mut add = |t: &Value| {
+        if let Some(id) = t["id"].as_str()
+            && id != ALL_USERS
+            && id != NOBODY
+            && t["targetType"].as_str().unwrap_or("group") == "group"
+        {
+            ids.insert(id.to_ascii_lowercase());
+        }
+    };
+    let configs = policy["authenticationMethodConfigurations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(
+            policy
+                .get("registrationEnforcement")
+                .and_then(|r| r.get("authenticationMethodsRegistrationCampaign")),
+        );
+    for c in configs {
+        for list in ["includeTargets", "excludeTargets"] {
+            c[list].as_array().into_iter().flatten().for_each(&mut add);
+        }
+        if let Some(fs) = c["featureSettings"].as_object() {
+            for f in fs.values() {
+                add(&f["includeTarget"]);
+                add(&f["excludeTarget"]);
+            }
+        }
+    }
+    ids
 }
 
 /// Today's policy as an `AuthenticationMethodsPolicy` manifest (what `import --policy` writes): every method with
@@ -564,6 +671,32 @@ pub fn write_policy_manifest(
                 .iter()
                 .fold(c, |v, k| v.get(k).unwrap_or(&Value::Null));
             if v.is_null() {
+                continue;
+            }
+            if let SettingKind::FeatureTarget { include } = s.kind {
+                let id = v["id"].as_str().unwrap_or_default();
+                let kind = v["targetType"].as_str().unwrap_or("group");
+                let written = if kind != "group" || id.is_empty() {
+                    None
+                } else if id == ALL_USERS {
+                    include.then(|| "{allUsers: true}".to_string())
+                } else if id == NOBODY {
+                    Some("{nobody: true}".to_string())
+                } else {
+                    let r = group_refs
+                        .get(&id.to_ascii_lowercase())
+                        .cloned()
+                        .unwrap_or_else(|| id.to_string());
+                    Some(format!("{{group: {}}}", quoted(&r)))
+                };
+                match written {
+                    Some(w) => out.push_str(&format!("    {}: {w}\n", s.key)),
+                    None => warnings.push(format!(
+                        "{}: `{}` targets a {kind} ({id}), which a manifest can't write (a group, all users or \
+                         nobody only); it is left unmanaged",
+                        m.key, s.key
+                    )),
+                }
                 continue;
             }
             let shown = show_setting(s.kind, v);

@@ -127,6 +127,24 @@ target!(SmsTarget, "An SMS include target.", usable_for_sign_in: bool, "Whether 
 target!(AuthenticatorTarget, "A Microsoft Authenticator include target.", authentication_mode: AuthenticationMode, "`any` (default), `push` or `deviceBasedPush`.");
 target!(CampaignTarget, "A registration campaign include target.", targeted_method: TargetedMethod, "The method the campaign nudges to (`microsoftAuthenticator`).");
 
+/// Whom a Microsoft Authenticator feature (the app name or location in the prompt) applies to: exactly one of
+/// `group`, `allUsers: true` (include only) or `nobody: true`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FeatureTarget {
+    /// A group's display name (resolved to its id when planning; it must name exactly one group) or object id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Every user (Graph's `all_users`); include targets only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "true_only")]
+    pub all_users: Option<AllUsers>,
+    /// Nobody (Graph's all-zero GUID; Graph's own default exclude target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "true_only")]
+    pub nobody: Option<AllUsers>,
+}
+
 /// Microsoft Authenticator's `authenticationMode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -202,7 +220,11 @@ method!(Fido2Method, "FIDO2 security keys (passkeys).", PolicyState, PolicyTarge
     aaguids: Vec<String>, "AAGUIDs (GUIDs), compared as a set.");
 method!(AuthenticatorMethod, "Microsoft Authenticator.", PolicyState, AuthenticatorTarget,
     show_app_name: TriState, "Show the application name in notifications.",
-    show_location: TriState, "Show the sign-in location in notifications.");
+    show_app_name_include: FeatureTarget, "Whom `showAppName` applies to (Graph's `includeTarget`).",
+    show_app_name_exclude: FeatureTarget, "Whom `showAppName` does not apply to (Graph's `excludeTarget`).",
+    show_location: TriState, "Show the sign-in location in notifications.",
+    show_location_include: FeatureTarget, "Whom `showLocation` applies to (Graph's `includeTarget`).",
+    show_location_exclude: FeatureTarget, "Whom `showLocation` does not apply to (Graph's `excludeTarget`).");
 method!(TapMethod, "Temporary Access Pass.", PolicyState, PolicyTarget,
     default_lifetime: PolicyDuration, "Default lifetime (10m–30d), e.g. `1h`.",
     minimum_lifetime: PolicyDuration, "Minimum lifetime (10m–30d).",

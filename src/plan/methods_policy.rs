@@ -9,7 +9,9 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::manifest::policy::{ALL_USERS, DesiredPolicy, MethodSpec, SettingKind};
+use crate::manifest::policy::{
+    ALL_USERS, DesiredPolicy, DesiredSetting, MethodSpec, NOBODY, SettingKind,
+};
 
 use super::model::{Action, BlockCode, Call, Plan};
 pub use super::policy_model::{
@@ -70,6 +72,9 @@ impl Resolution {
         if id == ALL_USERS {
             return "all users".into();
         }
+        if id == NOBODY {
+            return "nobody".into();
+        }
         match self.names.get(&id.to_ascii_lowercase()) {
             Some(n) => format!("group \"{}\"", crate::escape::visible(n)),
             None => format!("group {id}"),
@@ -94,7 +99,24 @@ fn same_setting(kind: SettingKind, a: &Value, b: &Value) -> bool {
             };
             set(a) == set(b)
         }
+        SettingKind::FeatureTarget { .. } => {
+            let id = |v: &Value| v["id"].as_str().map(str::to_ascii_lowercase);
+            let kind = |v: &Value| v["targetType"].as_str().unwrap_or("group").to_string();
+            id(a).is_some() && id(a) == id(b) && kind(a) == kind(b)
+        }
         _ => a == b,
+    }
+}
+
+/// A setting's value as a plan shows it: feature targets by whom they name, the rest as the manifest writes it.
+fn shown(kind: SettingKind, v: &Value, resolution: &Resolution) -> Value {
+    match kind {
+        SettingKind::FeatureTarget { .. } => match (v["id"].as_str(), v["targetType"].as_str()) {
+            (None, _) => Value::Null,
+            (Some(id), None | Some("group")) => Value::String(resolution.name_of(id)),
+            (Some(id), Some(t)) => Value::String(format!("{t} {id}")),
+        },
+        _ => crate::manifest::policy::show_setting(kind, v),
     }
 }
 
@@ -276,7 +298,17 @@ pub fn plan_policy(desired: &DesiredPolicy, resolution: &Resolution, policy: &Va
                 body.insert("excludeTargets".into(), Value::Array(list));
             }
         }
-        for s in &d.settings {
+        // Feature targets join the settings once resolved (an unresolved one is reported by the caller). Changing
+        // whom a feature's prompt detail is shown to takes no method away: never destructive.
+        let features = d.feature_targets.iter().filter_map(|f| {
+            let id = resolution.ids.get(&f.target.path)?;
+            Some(DesiredSetting {
+                spec: f.spec,
+                value: json!({"targetType": "group", "id": id}),
+            })
+        });
+        let settings: Vec<DesiredSetting> = d.settings.iter().cloned().chain(features).collect();
+        for s in &settings {
             let path = s.spec.path;
             let now = at_path(c, path);
             if same_setting(s.spec.kind, now, &s.value) {
@@ -284,8 +316,8 @@ pub fn plan_policy(desired: &DesiredPolicy, resolution: &Resolution, policy: &Va
             }
             m.settings.push(SettingChange {
                 setting: s.spec.key.into(),
-                before: crate::manifest::policy::show_setting(s.spec.kind, now),
-                after: crate::manifest::policy::show_setting(s.spec.kind, &s.value),
+                before: shown(s.spec.kind, now, resolution),
+                after: shown(s.spec.kind, &s.value, resolution),
             });
             let top = path[0];
             if path.len() == 1 {

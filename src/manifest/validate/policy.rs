@@ -9,8 +9,8 @@ use serde_saphyr::Spanned;
 use super::{Walker, get, is_guid, join, list, suggest};
 use crate::manifest::node::{Node, SNode};
 use crate::manifest::policy::{
-    DesiredMethod, DesiredPolicy, DesiredSetting, DesiredTarget, GroupRef, METHODS, MethodSpec,
-    SettingKind, parse_whole,
+    DesiredFeatureTarget, DesiredMethod, DesiredPolicy, DesiredSetting, DesiredTarget, GroupRef,
+    METHODS, MethodSpec, SettingKind, TargetFlag, parse_whole,
 };
 
 /// A policy document as declared, with whether it had errors.
@@ -87,6 +87,7 @@ impl Walker<'_> {
             include: None,
             exclude: None,
             settings: Vec::new(),
+            feature_targets: Vec::new(),
         };
         if let Some((_, v)) = get(&fields, "state") {
             let p = join(&path, "state");
@@ -119,6 +120,14 @@ impl Walker<'_> {
             let Some((_, v)) = get(&fields, s.key) else {
                 continue;
             };
+            if let SettingKind::FeatureTarget { include } = s.kind {
+                if let Some(target) = self.policy_target(&[], v, &join(&path, s.key), include, true)
+                {
+                    d.feature_targets
+                        .push(DesiredFeatureTarget { spec: s, target });
+                }
+                continue;
+            }
             if let Some(value) = self.setting_value(s.kind, v, &join(&path, s.key), s.key) {
                 d.settings.push(DesiredSetting { spec: s, value });
             }
@@ -268,6 +277,10 @@ impl Walker<'_> {
                 }
                 return ok.then_some(Value::Array(out));
             }
+            (SettingKind::FeatureTarget { .. }, _) => (
+                format!("`{key}` must be a target, not `{shown}`"),
+                "write `{group: <display name or object id>}`, `{allUsers: true}` or `{nobody: true}`".to_string(),
+            ),
             (SettingKind::Aaguids, _) => (
                 format!("`{key}` must be a list of AAGUIDs, not {}", v.value.kind()),
                 "write `aaguids: [\"cb69481e-8ff7-4039-93ec-0a2729a154a8\", …]` (an empty list is `[]`)".to_string(),
@@ -278,18 +291,52 @@ impl Walker<'_> {
     }
 
     /// One target: `{group: NAME-OR-ID}` or `{allUsers: true}`, and the method's target flags (includes).
+    /// `feature`: a Microsoft Authenticator feature's target, which may also be `nobody: true`.
     fn policy_target(
         &mut self,
-        m: &MethodSpec,
+        target_flags: &[TargetFlag],
         item: &SNode,
         path: &str,
         include: bool,
+        feature: bool,
     ) -> Option<DesiredTarget> {
         let mut known = vec!["group", "allUsers"];
+        if feature {
+            known.push("nobody");
+        }
         if include {
-            known.extend(m.target_flags.iter().map(|f| f.key));
+            known.extend(target_flags.iter().map(|f| f.key));
         }
         let fields = self.mapping(item, path, "a target", &known, "unknown-field")?;
+        if let Some((k, n)) = get(&fields, "nobody") {
+            if fields.len() > 1 {
+                self.error(
+                    "invalid-target",
+                    &k.referenced,
+                    path,
+                    "a feature target names one of `group`, `allUsers` or `nobody`".into(),
+                    "keep one of them".into(),
+                );
+                return None;
+            }
+            if !matches!(n.value, Node::Bool(true)) {
+                let shown = self.shown(n);
+                self.error(
+                    "invalid-value",
+                    &n.referenced,
+                    &join(path, "nobody"),
+                    format!("`nobody` can only be `true`, not `{shown}`"),
+                    "write `nobody: true`, or name a group with `group:`".into(),
+                );
+                return None;
+            }
+            return Some(DesiredTarget {
+                group: GroupRef::Nobody,
+                at: self.loc(&item.referenced),
+                path: path.to_string(),
+                flags: Vec::new(),
+            });
+        }
         let group = match (get(&fields, "group"), get(&fields, "allUsers")) {
             (Some((_, g)), None) => match &g.value {
                 Node::Str(s) if !s.trim().is_empty() => {
@@ -361,7 +408,7 @@ impl Walker<'_> {
         };
         let mut flags = Vec::new();
         if include {
-            for f in m.target_flags {
+            for f in target_flags {
                 let value = match get(&fields, f.key) {
                     Some((_, v)) => self.setting_value(f.kind, v, &join(path, f.key), f.key)?,
                     None => f.default.value(),
@@ -410,7 +457,7 @@ impl DesiredMethod {
         let mut out: Vec<DesiredTarget> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let p = format!("{path}[{i}]");
-            let Some(t) = w.policy_target(m, item, &p, include) else {
+            let Some(t) = w.policy_target(m.target_flags, item, &p, include, false) else {
                 continue;
             };
             let same = |a: &GroupRef, b: &GroupRef| match (a, b) {

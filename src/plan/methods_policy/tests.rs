@@ -18,9 +18,10 @@ fn desired(yaml: &str) -> DesiredPolicy {
 fn resolve(d: &DesiredPolicy) -> Resolution {
     let mut r = Resolution::default();
     for m in &d.methods {
-        for t in m.include.iter().chain(m.exclude.iter()).flatten() {
+        for t in m.targets() {
             let id = match &t.group {
                 GroupRef::AllUsers => ALL_USERS.to_string(),
+                GroupRef::Nobody => crate::manifest::policy::NOBODY.to_string(),
                 GroupRef::Id(id) => id.clone(),
                 GroupRef::Name(n) if n == "One" => G1.into(),
                 GroupRef::Name(_) => G2.into(),
@@ -309,4 +310,91 @@ fn a_blocked_sms_sign_in_is_explained_or_planned_after_the_policy_change() {
     assert_eq!(u.prefix_digests.len(), 2);
     assert_eq!(unblocked.summary.sms_changes, 1);
     assert_eq!(unblocked.summary.blocked, 0);
+}
+
+fn authenticator(feature: Value) -> Value {
+    json!({"authenticationMethodConfigurations": [
+        {"id": "MicrosoftAuthenticator", "state": "enabled",
+         "featureSettings": {"displayAppInformationRequiredState": feature,
+                             "displayLocationInformationRequiredState": feature},
+         "includeTargets": [{"id": "all_users", "targetType": "group", "authenticationMode": "any"}],
+         "excludeTargets": []}
+    ]})
+}
+
+#[test]
+fn authenticator_feature_targets_diff_patch_whole_feature_settings_and_are_never_destructive() {
+    let everyone = json!({"state": "enabled",
+        "includeTarget": {"targetType": "group", "id": "all_users"},
+        "excludeTarget": {"targetType": "group", "id": crate::manifest::policy::NOBODY}});
+    let observed = authenticator(everyone.clone());
+    // Narrowing the app name to group One, excluding Two from the location: two setting changes, no guard.
+    let yaml = format!(
+        "  microsoftAuthenticator:\n    showAppNameInclude: {{group: One}}\n    showAppNameExclude: {{nobody: true}}\n    \
+         showLocationInclude: {{allUsers: true}}\n    showLocationExclude: {{group: {G2}}}\n"
+    );
+    let p = plan_of(&yaml, &observed);
+    assert_eq!(p.methods.len(), 1, "{p:#?}");
+    let m = &p.methods[0];
+    assert!(m.destructive.is_empty(), "{:?}", m.destructive);
+    let changes: Vec<(String, Value, Value)> = m
+        .settings
+        .iter()
+        .map(|s| (s.setting.clone(), s.before.clone(), s.after.clone()))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (
+                "showAppNameInclude".into(),
+                json!("all users"),
+                json!("group \"One\"")
+            ),
+            (
+                "showLocationExclude".into(),
+                json!("nobody"),
+                json!("group \"Two\"")
+            ),
+        ]
+    );
+    let fs = &m.patch["featureSettings"];
+    assert_eq!(
+        fs["displayAppInformationRequiredState"],
+        json!({"state": "enabled",
+               "includeTarget": {"targetType": "group", "id": G1},
+               "excludeTarget": {"targetType": "group", "id": crate::manifest::policy::NOBODY}})
+    );
+    assert_eq!(
+        fs["displayLocationInformationRequiredState"]["excludeTarget"],
+        json!({"targetType": "group", "id": G2})
+    );
+    assert_eq!(
+        fs["displayLocationInformationRequiredState"]["state"],
+        "enabled"
+    );
+    // Once applied (ids in another casing, a role target elsewhere untouched), the plan is clean.
+    let mut after = observed.clone();
+    after["authenticationMethodConfigurations"][0]["featureSettings"] = fs.clone();
+    after["authenticationMethodConfigurations"][0]["featureSettings"]["displayAppInformationRequiredState"]
+        ["includeTarget"]["id"] = json!(G1.to_uppercase());
+    assert!(reads_back(
+        &m.patch,
+        &after["authenticationMethodConfigurations"][0]
+    ));
+    assert!(plan_of(&yaml, &after).methods.is_empty());
+    // A role target is a different target even with the same id.
+    let mut role = after.clone();
+    role["authenticationMethodConfigurations"][0]["featureSettings"]["displayAppInformationRequiredState"]
+        ["includeTarget"] = json!({"targetType": "role", "id": G1});
+    let p = plan_of(&yaml, &role);
+    assert_eq!(p.methods[0].settings[0].before, json!(format!("role {G1}")));
+    // Undeclared feature targets are left alone.
+    assert!(
+        plan_of(
+            "  microsoftAuthenticator:\n    showAppName: enabled\n",
+            &observed
+        )
+        .methods
+        .is_empty()
+    );
 }
