@@ -426,10 +426,9 @@ fn check_config(tenant: &Tenant, id: &str, c: &Map<String, Value>) -> Result<(),
                         return Err(bad(format!("'{which}' must be a featureTarget object.")));
                     };
                     only(t, &["id", "targetType"], "featureTarget")?;
-                    if !t
-                        .get("id")
+                    if t.get("id")
                         .and_then(Value::as_str)
-                        .is_some_and(|id| !id.is_empty())
+                        .is_none_or(str::is_empty)
                     {
                         return Err(bad(format!("'{which}.id' must be a non-empty string.")));
                     }
