@@ -38,6 +38,139 @@ pub enum SettingKind {
         /// Whether it is the include target.
         include: bool,
     },
+    /// A list of records (X.509 user bindings, authentication mode rules), compared as a set (of whole records; a
+    /// record's `key` field is unique within the list).
+    Records(&'static RecordSpec),
+}
+
+/// The records of a [`SettingKind::Records`] setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordSpec {
+    /// What one record is, in words (`a user binding`).
+    pub what: &'static str,
+    /// Its fields, every one required.
+    pub fields: &'static [RecordField],
+    /// The manifest key of the field that is unique within the list, when one is.
+    pub unique: Option<&'static str>,
+}
+
+/// One field of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordField {
+    /// The manifest key.
+    pub key: &'static str,
+    /// The Graph property.
+    pub graph: &'static str,
+    /// Its kind: `Enum`, `Int` or `Text` (any non-empty string).
+    pub kind: RecordFieldKind,
+}
+
+/// A record field's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordFieldKind {
+    /// One of the manifest words, each sent as its Graph word.
+    Enum(&'static [(&'static str, &'static str)]),
+    /// A whole number within these bounds.
+    Int(i64, i64),
+    /// A non-empty string, sent as written.
+    Text,
+}
+
+/// X.509 `certificateUserBindings`: which certificate field matches which user property, by priority.
+pub const USER_BINDINGS: RecordSpec = RecordSpec {
+    what: "a user binding",
+    fields: &[
+        RecordField {
+            key: "certificateField",
+            graph: "x509CertificateField",
+            kind: RecordFieldKind::Enum(&[
+                ("PrincipalName", "PrincipalName"),
+                ("RFC822Name", "RFC822Name"),
+                ("SubjectKeyIdentifier", "SubjectKeyIdentifier"),
+                ("SHA1PublicKey", "SHA1PublicKey"),
+                ("IssuerAndSubject", "IssuerAndSubject"),
+                ("Subject", "Subject"),
+                ("IssuerAndSerialNumber", "IssuerAndSerialNumber"),
+            ]),
+        },
+        RecordField {
+            key: "userProperty",
+            graph: "userProperty",
+            kind: RecordFieldKind::Enum(&[
+                ("userPrincipalName", "userPrincipalName"),
+                ("onPremisesUserPrincipalName", "onPremisesUserPrincipalName"),
+                ("certificateUserIds", "certificateUserIds"),
+            ]),
+        },
+        RecordField {
+            key: "priority",
+            graph: "priority",
+            kind: RecordFieldKind::Int(0, 2_147_483_647),
+        },
+    ],
+    unique: Some("priority"),
+};
+
+const X509_MODES: &[(&str, &str)] = &[
+    ("singleFactor", "x509CertificateSingleFactor"),
+    ("multiFactor", "x509CertificateMultiFactor"),
+];
+
+/// X.509 `authenticationModeConfiguration.rules`: the authentication strength per issuer or policy OID.
+pub const MODE_RULES: RecordSpec = RecordSpec {
+    what: "a rule",
+    fields: &[
+        RecordField {
+            key: "type",
+            graph: "x509CertificateRuleType",
+            kind: RecordFieldKind::Enum(&[
+                ("issuerSubject", "issuerSubject"),
+                ("policyOID", "policyOID"),
+            ]),
+        },
+        RecordField {
+            key: "identifier",
+            graph: "identifier",
+            kind: RecordFieldKind::Text,
+        },
+        RecordField {
+            key: "mode",
+            graph: "x509CertificateAuthenticationMode",
+            kind: RecordFieldKind::Enum(X509_MODES),
+        },
+    ],
+    unique: None,
+};
+
+impl RecordSpec {
+    /// A Graph record as the manifest writes it (unknown enum words kept as Graph's; other fields dropped).
+    pub fn show(&self, v: &Value) -> Value {
+        let mut m = serde_json::Map::new();
+        for f in self.fields {
+            let g = v.get(f.graph).cloned().unwrap_or(Value::Null);
+            let shown = match (f.kind, &g) {
+                (RecordFieldKind::Enum(words), Value::String(s)) => words
+                    .iter()
+                    .find(|(_, w)| w == s)
+                    .map_or(g.clone(), |(k, _)| Value::String((*k).to_string())),
+                _ => g,
+            };
+            m.insert(f.key.to_string(), shown);
+        }
+        Value::Object(m)
+    }
+
+    /// A Graph record reduced to the fields managed (for comparing).
+    pub fn project(&self, v: &Value) -> Value {
+        let mut m = serde_json::Map::new();
+        for f in self.fields {
+            m.insert(
+                f.graph.to_string(),
+                v.get(f.graph).cloned().unwrap_or(Value::Null),
+            );
+        }
+        Value::Object(m)
+    }
 }
 
 /// One setting of a method: its manifest name, the Graph property path it sets, its kind.
@@ -326,17 +459,26 @@ pub const METHODS: &[MethodSpec] = &[
         config_id: Some("X509Certificate"),
         label: "Certificate-based authentication (X.509)",
         states: STATES,
-        settings: &[SettingSpec {
-            key: "defaultMode",
-            path: &[
-                "authenticationModeConfiguration",
-                "x509CertificateAuthenticationDefaultMode",
-            ],
-            kind: SettingKind::Enum(&[
-                ("singleFactor", "x509CertificateSingleFactor"),
-                ("multiFactor", "x509CertificateMultiFactor"),
-            ]),
-        }],
+        settings: &[
+            SettingSpec {
+                key: "defaultMode",
+                path: &[
+                    "authenticationModeConfiguration",
+                    "x509CertificateAuthenticationDefaultMode",
+                ],
+                kind: SettingKind::Enum(X509_MODES),
+            },
+            SettingSpec {
+                key: "rules",
+                path: &["authenticationModeConfiguration", "rules"],
+                kind: SettingKind::Records(&MODE_RULES),
+            },
+            SettingSpec {
+                key: "userBindings",
+                path: &["certificateUserBindings"],
+                kind: SettingKind::Records(&USER_BINDINGS),
+            },
+        ],
         target_flags: &[],
     },
     MethodSpec {
@@ -526,6 +668,9 @@ pub fn show_setting(kind: SettingKind, v: &Value) -> Value {
             .iter()
             .find(|(_, g)| g == s)
             .map_or(v.clone(), |(m, _)| Value::String((*m).to_string())),
+        (SettingKind::Records(r), Value::Array(items)) => {
+            Value::Array(items.iter().map(|i| r.show(i)).collect())
+        }
         _ => v.clone(),
     }
 }
@@ -538,6 +683,13 @@ fn quoted(s: &str) -> String {
 fn yaml_value(v: &Value) -> String {
     match v {
         Value::String(s) => quoted(s),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{k}: {}", yaml_value(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Value::Array(a) => format!(
             "[{}]",
             a.iter().map(yaml_value).collect::<Vec<_>>().join(", ")
@@ -703,10 +855,27 @@ pub fn write_policy_manifest(
             // A value the manifest can't express (an enum word authctl doesn't know) is left out, unmanaged.
             let known = match (s.kind, &shown) {
                 (SettingKind::Enum(words), Value::String(w)) => words.iter().any(|(m, _)| m == w),
+                (SettingKind::Records(r), Value::Array(items)) => items.iter().all(|i| {
+                    r.fields.iter().all(|f| match (f.kind, &i[f.key]) {
+                        (RecordFieldKind::Enum(words), Value::String(w)) => {
+                            words.iter().any(|(m, _)| m == w)
+                        }
+                        (RecordFieldKind::Enum(_), _) => false,
+                        (RecordFieldKind::Int(..), v) => v.is_i64(),
+                        (RecordFieldKind::Text, v) => {
+                            v.as_str().is_some_and(|t| !t.trim().is_empty())
+                        }
+                    })
+                }),
                 _ => true,
             };
             if known {
                 out.push_str(&format!("    {}: {}\n", s.key, yaml_value(&shown)));
+            } else if let SettingKind::Records(r) = s.kind {
+                warnings.push(format!(
+                    "{}: `{}` holds {} authctl can't write (a value it doesn't know); it is left unmanaged",
+                    m.key, s.key, r.what
+                ));
             }
         }
     }

@@ -238,7 +238,80 @@ method!(
     PolicyTarget
 );
 method!(X509Method, "Certificate-based authentication.", PolicyState, PolicyTarget,
-    default_mode: X509Mode, "`singleFactor` or `multiFactor`.");
+    default_mode: X509Mode, "`singleFactor` or `multiFactor`.",
+    rules: Vec<X509Rule>, "Authentication strength per issuer or policy OID (a set).",
+    user_bindings: Vec<X509UserBinding>, "Which certificate field matches which user property (a set keyed by `priority`).");
+
+/// An X.509 authentication mode rule (Graph's `x509CertificateRule`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct X509Rule {
+    /// `issuerSubject` or `policyOID`.
+    #[serde(rename = "type")]
+    pub rule_type: X509RuleType,
+    /// The issuer's subject or the policy OID.
+    pub identifier: String,
+    /// `singleFactor` or `multiFactor`.
+    pub mode: X509Mode,
+}
+
+/// What an X.509 rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum X509RuleType {
+    /// The issuer's subject.
+    #[serde(rename = "issuerSubject")]
+    IssuerSubject,
+    /// A certificate policy OID.
+    #[serde(rename = "policyOID")]
+    PolicyOid,
+}
+
+/// An X.509 certificate user binding (Graph's `x509CertificateUserBinding`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct X509UserBinding {
+    /// `PrincipalName`, `RFC822Name`, `SubjectKeyIdentifier`, `SHA1PublicKey`, `IssuerAndSubject`, `Subject` or
+    /// `IssuerAndSerialNumber`.
+    pub certificate_field: X509CertificateField,
+    /// `userPrincipalName`, `onPremisesUserPrincipalName` or `certificateUserIds`.
+    pub user_property: X509UserProperty,
+    /// A whole number (Graph's Int32, not negative), unique within the list.
+    #[schemars(range(max = 2147483647))]
+    pub priority: u32,
+}
+
+/// The certificate field of a user binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum X509CertificateField {
+    /// The UPN in the subject alternative name.
+    PrincipalName,
+    /// The email in the subject alternative name.
+    #[serde(rename = "RFC822Name")]
+    Rfc822Name,
+    /// The subject key identifier.
+    SubjectKeyIdentifier,
+    /// The SHA-1 hash of the public key.
+    #[serde(rename = "SHA1PublicKey")]
+    Sha1PublicKey,
+    /// Issuer and subject.
+    IssuerAndSubject,
+    /// Subject.
+    Subject,
+    /// Issuer and serial number.
+    IssuerAndSerialNumber,
+}
+
+/// The user property of a user binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum X509UserProperty {
+    /// `userPrincipalName`.
+    UserPrincipalName,
+    /// `onPremisesUserPrincipalName`.
+    OnPremisesUserPrincipalName,
+    /// `certificateUserIds`.
+    CertificateUserIds,
+}
 method!(QrCodePinMethod, "QR code + PIN.", PolicyState, PolicyTarget,
     pin_length: u8, "PIN length (8–20).",
     code_lifetime: PolicyDuration, "Lifetime of a standard QR code in days (1d–395d).");

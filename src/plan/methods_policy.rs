@@ -99,6 +99,19 @@ fn same_setting(kind: SettingKind, a: &Value, b: &Value) -> bool {
             };
             set(a) == set(b)
         }
+        SettingKind::Records(r) => {
+            let set = |v: &Value| -> Option<Vec<String>> {
+                let mut out: Vec<String> = v
+                    .as_array()?
+                    .iter()
+                    .map(|i| canonical(&r.project(i)))
+                    .collect();
+                out.sort();
+                out.dedup();
+                Some(out)
+            };
+            set(a).is_some() && set(a) == set(b)
+        }
         SettingKind::FeatureTarget { .. } => {
             let id = |v: &Value| v["id"].as_str().map(str::to_ascii_lowercase);
             let kind = |v: &Value| v["targetType"].as_str().unwrap_or("group").to_string();
@@ -106,6 +119,39 @@ fn same_setting(kind: SettingKind, a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
+}
+
+/// A list of records to send keeps, per record, the fields authctl doesn't manage from the record read with the same
+/// unique field (an X.509 user binding's `trustAffinityLevel`, by `priority`).
+fn keep_unmanaged_fields(kind: SettingKind, value: &Value, now: &Value) -> Value {
+    let SettingKind::Records(r) = kind else {
+        return value.clone();
+    };
+    let Some(unique) = r
+        .unique
+        .and_then(|u| r.fields.iter().find(|f| f.key == u))
+        .map(|f| f.graph)
+    else {
+        return value.clone();
+    };
+    let (Some(items), Some(read)) = (value.as_array(), now.as_array()) else {
+        return value.clone();
+    };
+    Value::Array(
+        items
+            .iter()
+            .map(|i| match read.iter().find(|o| o[unique] == i[unique]) {
+                Some(Value::Object(o)) => {
+                    let mut merged = o.clone();
+                    if let Value::Object(m) = i {
+                        merged.extend(m.clone());
+                    }
+                    Value::Object(merged)
+                }
+                _ => i.clone(),
+            })
+            .collect(),
+    )
 }
 
 /// A setting's value as a plan shows it: feature targets by whom they name, the rest as the manifest writes it.
@@ -311,6 +357,10 @@ pub fn plan_policy(desired: &DesiredPolicy, resolution: &Resolution, policy: &Va
         for s in &settings {
             let path = s.spec.path;
             let now = at_path(c, path);
+            let s = &DesiredSetting {
+                spec: s.spec,
+                value: keep_unmanaged_fields(s.spec.kind, &s.value, now),
+            };
             if same_setting(s.spec.kind, now, &s.value) {
                 continue;
             }
@@ -412,6 +462,9 @@ fn contains(sent: &Value, read: &Value) -> bool {
                     .collect()
             };
             set(s) == set(r)
+        }
+        (Value::Array(s), Value::Array(r)) => {
+            s.len() == r.len() && s.iter().all(|s| r.iter().any(|r| contains(s, r)))
         }
         (Value::String(s), Value::String(r)) => s.eq_ignore_ascii_case(r),
         _ => sent == read,

@@ -649,3 +649,113 @@ async fn the_emulator_stores_authenticator_feature_targets_and_refuses_other_sha
         read.body
     );
 }
+
+#[test]
+fn x509_bindings_and_rules_plan_apply_and_import_round_trip() {
+    let c = Case::new(EXAMPLE_TENANT);
+    c.write(
+        "m/p.yaml",
+        &policy_doc(
+            "  x509Certificate:\n    userBindings:\n      - {certificateField: RFC822Name, userProperty: userPrincipalName, priority: 2}\n      - {certificateField: PrincipalName, userProperty: certificateUserIds, priority: 1}\n    rules:\n      - {type: issuerSubject, identifier: \"CN=Contoso Issuing CA, O=Contoso\", mode: multiFactor}\n",
+        ),
+    );
+    let plan = c.run("plan", &["m", "--detailed-exitcode"], false);
+    assert_eq!(plan.status.code(), Some(2), "{}", both(&plan));
+    let text = stdout(&plan);
+    assert!(text.contains("userBindings"), "{text}");
+    assert!(text.contains("rules"), "{text}");
+    assert!(!text.contains("DESTRUCTIVE"), "{text}");
+    let apply = c.run("apply", &["m", "--auto-approve"], true);
+    assert_eq!(apply.status.code(), Some(0), "{}", both(&apply));
+    assert!(
+        stdout(&apply).contains("reads back as planned"),
+        "{}",
+        both(&apply)
+    );
+    let p = c.tenant().authentication_methods_policy.expect("a policy");
+    let x = p["authenticationMethodConfigurations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "X509Certificate")
+        .cloned()
+        .unwrap();
+    let bindings = x["certificateUserBindings"].as_array().unwrap();
+    assert_eq!(bindings.len(), 2, "{x:#}");
+    assert!(
+        bindings.contains(&json!({"x509CertificateField": "PrincipalName",
+            "userProperty": "certificateUserIds", "priority": 1})),
+        "{x:#}"
+    );
+    assert_eq!(
+        x["authenticationModeConfiguration"]["rules"],
+        json!([{"x509CertificateRuleType": "issuerSubject", "identifier": "CN=Contoso Issuing CA, O=Contoso",
+                "x509CertificateAuthenticationMode": "x509CertificateMultiFactor"}]),
+        "{x:#}"
+    );
+    let again = c.run("plan", &["m", "--detailed-exitcode"], false);
+    assert_eq!(again.status.code(), Some(0), "{}", both(&again));
+
+    std::fs::remove_file(c.dir.join("m/p.yaml")).unwrap();
+    let out = c.run("import", &["--policy", "--out", "m/policy.yaml"], false);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let text = std::fs::read_to_string(c.dir.join("m/policy.yaml")).unwrap();
+    assert!(
+        text.contains("rules: [{identifier: \"CN=Contoso Issuing CA, O=Contoso\", mode: \"multiFactor\", type: \"issuerSubject\"}]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("{certificateField: \"PrincipalName\", priority: 1, userProperty: \"certificateUserIds\"}"),
+        "{text}"
+    );
+    let plan = c.run("plan", &["m", "--detailed-exitcode"], false);
+    assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_emulator_refuses_x509_bindings_and_rules_of_other_shapes() {
+    let emu = Emu::example().await;
+    let token = emu.app_token().await;
+    let path =
+        "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/X509Certificate";
+    let body = |bindings: Value, rules: Value| {
+        json!({"@odata.type": "#microsoft.graph.x509CertificateAuthenticationMethodConfiguration",
+               "certificateUserBindings": bindings,
+               "authenticationModeConfiguration": {
+                   "x509CertificateAuthenticationDefaultMode": "x509CertificateSingleFactor", "rules": rules}})
+    };
+    let ok = json!({"x509CertificateField": "PrincipalName", "userProperty": "userPrincipalName", "priority": 1});
+    let rule = json!({"x509CertificateRuleType": "policyOID", "identifier": "1.2.3",
+                      "x509CertificateAuthenticationMode": "x509CertificateMultiFactor"});
+    for (bindings, rules) in [
+        (json!([ok, ok]), json!([])),
+        (
+            json!([{"x509CertificateField": "PrincipalName", "priority": 1}]),
+            json!([]),
+        ),
+        (
+            json!([ok]),
+            json!([{"x509CertificateRuleType": "issuer", "identifier": "x",
+                              "x509CertificateAuthenticationMode": "x509CertificateMultiFactor"}]),
+        ),
+        (
+            json!([ok]),
+            json!([{"x509CertificateRuleType": "policyOID", "identifier": "1.2.3"}]),
+        ),
+    ] {
+        let r = emu
+            .patch(path, &token, body(bindings.clone(), rules.clone()))
+            .await;
+        assert_eq!(r.status, 400, "{bindings} {rules}: {:?}", r.body);
+    }
+    let r = emu
+        .patch(path, &token, body(json!([ok]), json!([rule])))
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let read = emu.get(path, &token).await;
+    assert_eq!(read.body["certificateUserBindings"], json!([ok]));
+    assert_eq!(
+        read.body["authenticationModeConfiguration"]["rules"],
+        json!([rule])
+    );
+}

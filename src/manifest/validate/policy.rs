@@ -10,7 +10,7 @@ use super::{Walker, get, is_guid, join, list, suggest};
 use crate::manifest::node::{Node, SNode};
 use crate::manifest::policy::{
     DesiredFeatureTarget, DesiredMethod, DesiredPolicy, DesiredSetting, DesiredTarget, GroupRef,
-    METHODS, MethodSpec, SettingKind, TargetFlag, parse_whole,
+    METHODS, MethodSpec, RecordFieldKind, RecordSpec, SettingKind, TargetFlag, parse_whole,
 };
 
 /// A policy document as declared, with whether it had errors.
@@ -277,6 +277,14 @@ impl Walker<'_> {
                 }
                 return ok.then_some(Value::Array(out));
             }
+            (SettingKind::Records(r), Node::Seq(items)) => return self.records(r, items, path),
+            (SettingKind::Records(r), _) => (
+                format!("`{key}` must be a list, one entry per {}, not {}", &r.what[2..], v.value.kind()),
+                format!(
+                    "write `- {{{}}}` per entry (none is `[]`)",
+                    r.fields.iter().map(|f| format!("{}: …", f.key)).collect::<Vec<_>>().join(", ")
+                ),
+            ),
             (SettingKind::FeatureTarget { .. }, _) => (
                 format!("`{key}` must be a target, not `{shown}`"),
                 "write `{group: <display name or object id>}`, `{allUsers: true}` or `{nobody: true}`".to_string(),
@@ -291,6 +299,111 @@ impl Walker<'_> {
     }
 
     /// One target: `{group: NAME-OR-ID}` or `{allUsers: true}`, and the method's target flags (includes).
+    /// A list of records, each with every field of `r`, its `unique` field unique, no record twice.
+    fn records(&mut self, r: &RecordSpec, items: &[SNode], path: &str) -> Option<Value> {
+        let keys: Vec<&str> = r.fields.iter().map(|f| f.key).collect();
+        let mut out: Vec<Value> = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            let Some(fields) = self.mapping(item, &p, r.what, &keys, "unknown-field") else {
+                ok = false;
+                continue;
+            };
+            let mut rec = serde_json::Map::new();
+            for f in r.fields {
+                let fp = join(&p, f.key);
+                let Some((_, v)) = get(&fields, f.key) else {
+                    self.error(
+                        "missing-field",
+                        &item.referenced,
+                        &p,
+                        format!("{} needs `{}`", r.what, f.key),
+                        format!(
+                            "write {}",
+                            keys.iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                };
+                let shown = self.shown(v);
+                let value = match (f.kind, &v.value) {
+                    (RecordFieldKind::Enum(words), Node::Str(s)) => words
+                        .iter()
+                        .find(|(w, _)| w == s)
+                        .map(|(_, g)| Value::String((*g).to_string())),
+                    (RecordFieldKind::Int(lo, hi), Node::Int(n))
+                        if (i128::from(lo)..=i128::from(hi)).contains(n) =>
+                    {
+                        Some(Value::from(*n as i64))
+                    }
+                    (RecordFieldKind::Text, Node::Str(s)) if !s.trim().is_empty() => {
+                        Some(Value::String(s.clone()))
+                    }
+                    _ => None,
+                };
+                let Some(value) = value else {
+                    let help = match f.kind {
+                        RecordFieldKind::Enum(words) => {
+                            let names: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
+                            format!("write one of {}", list(&names))
+                        }
+                        RecordFieldKind::Int(lo, hi) => {
+                            format!("write a whole number from {lo} to {hi}")
+                        }
+                        RecordFieldKind::Text => "write a non-empty string".into(),
+                    };
+                    self.error(
+                        "invalid-value",
+                        &v.referenced,
+                        &fp,
+                        format!("`{shown}` is not a valid `{}`", f.key),
+                        help,
+                    );
+                    ok = false;
+                    continue;
+                };
+                rec.insert(f.graph.to_string(), value);
+            }
+            if rec.len() != r.fields.len() {
+                continue;
+            }
+            let rec = Value::Object(rec);
+            let clash = r.unique.and_then(|u| {
+                let g = r.fields.iter().find(|f| f.key == u)?.graph;
+                out.iter().any(|o| o[g] == rec[g]).then_some(u)
+            });
+            if let Some(u) = clash {
+                self.error(
+                    "duplicate-entry",
+                    &item.referenced,
+                    &p,
+                    format!("two entries have the same `{u}`"),
+                    format!("give each entry its own `{u}`"),
+                );
+                ok = false;
+                continue;
+            }
+            if out.contains(&rec) {
+                self.error(
+                    "duplicate-entry",
+                    &item.referenced,
+                    &p,
+                    format!("{} is listed twice", r.what),
+                    "remove one".into(),
+                );
+                ok = false;
+                continue;
+            }
+            out.push(rec);
+        }
+        ok.then_some(Value::Array(out))
+    }
+
     /// `feature`: a Microsoft Authenticator feature's target, which may also be `nobody: true`.
     fn policy_target(
         &mut self,

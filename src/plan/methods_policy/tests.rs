@@ -398,3 +398,80 @@ fn authenticator_feature_targets_diff_patch_whole_feature_settings_and_are_never
         .is_empty()
     );
 }
+
+#[test]
+fn x509_bindings_and_rules_compare_as_sets_and_keep_unmanaged_binding_fields() {
+    let observed = json!({"authenticationMethodConfigurations": [
+        {"id": "X509Certificate", "state": "enabled",
+         "certificateUserBindings": [
+            {"x509CertificateField": "PrincipalName", "userProperty": "onPremisesUserPrincipalName", "priority": 1,
+             "trustAffinityLevel": "low"},
+            {"x509CertificateField": "RFC822Name", "userProperty": "userPrincipalName", "priority": 2}],
+         "authenticationModeConfiguration": {"x509CertificateAuthenticationDefaultMode": "x509CertificateSingleFactor",
+            "rules": [{"x509CertificateRuleType": "policyOID", "identifier": "1.2.3",
+                       "x509CertificateAuthenticationMode": "x509CertificateMultiFactor"}]},
+         "includeTargets": [], "excludeTargets": []}
+    ]});
+    // The same sets in another order: nothing to do.
+    let same = "  x509Certificate:\n    userBindings:\n      - {certificateField: RFC822Name, userProperty: userPrincipalName, priority: 2}\n      - {certificateField: PrincipalName, userProperty: onPremisesUserPrincipalName, priority: 1}\n    rules:\n      - {type: policyOID, identifier: \"1.2.3\", mode: multiFactor}\n";
+    assert!(plan_of(same, &observed).methods.is_empty());
+    // Priority 1 binds another property, a rule is added: one PATCH with both whole lists.
+    let yaml = "  x509Certificate:\n    defaultMode: singleFactor\n    userBindings:\n      - {certificateField: PrincipalName, userProperty: userPrincipalName, priority: 1}\n      - {certificateField: RFC822Name, userProperty: userPrincipalName, priority: 2}\n    rules:\n      - {type: policyOID, identifier: \"1.2.3\", mode: multiFactor}\n      - {type: issuerSubject, identifier: \"CN=Contoso CA\", mode: singleFactor}\n";
+    let p = plan_of(yaml, &observed);
+    let m = &p.methods[0];
+    assert!(m.destructive.is_empty(), "{:?}", m.destructive);
+    let names: Vec<&str> = m.settings.iter().map(|s| s.setting.as_str()).collect();
+    assert_eq!(names, ["rules", "userBindings"]);
+    assert_eq!(
+        m.settings[1].before[0],
+        json!({"certificateField": "PrincipalName", "userProperty": "onPremisesUserPrincipalName", "priority": 1})
+    );
+    assert_eq!(m.settings[0].after[1]["mode"], "singleFactor");
+    let bindings = m.patch["certificateUserBindings"].as_array().unwrap();
+    assert_eq!(
+        bindings[0],
+        json!({"x509CertificateField": "PrincipalName", "userProperty": "userPrincipalName", "priority": 1,
+               "trustAffinityLevel": "low"})
+    );
+    let amc = &m.patch["authenticationModeConfiguration"];
+    assert_eq!(
+        amc["x509CertificateAuthenticationDefaultMode"],
+        "x509CertificateSingleFactor"
+    );
+    assert_eq!(amc["rules"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        amc["rules"][1],
+        json!({"x509CertificateRuleType": "issuerSubject", "identifier": "CN=Contoso CA",
+               "x509CertificateAuthenticationMode": "x509CertificateSingleFactor"})
+    );
+    // Applied (Graph returning the lists in another order), it reads back and plans clean.
+    let mut after = observed.clone();
+    let c = &mut after["authenticationMethodConfigurations"][0];
+    let mut b = m.patch["certificateUserBindings"].clone();
+    b.as_array_mut().unwrap().reverse();
+    c["certificateUserBindings"] = b;
+    c["authenticationModeConfiguration"] = amc.clone();
+    assert!(reads_back(
+        &m.patch,
+        &after["authenticationMethodConfigurations"][0]
+    ));
+    assert!(plan_of(yaml, &after).methods.is_empty());
+}
+
+#[test]
+fn x509_lists_are_validated_entry_by_entry() {
+    let text = "apiVersion: authctl/v1\nkind: AuthenticationMethodsPolicy\nspec:\n  x509Certificate:\n    userBindings:\n      - {certificateField: PrincipalName, userProperty: userPrincipalName, priority: 1}\n      - {certificateField: Email, userProperty: userPrincipalName, priority: 2}\n      - {certificateField: RFC822Name, userProperty: userPrincipalName, priority: 1}\n      - {certificateField: RFC822Name, priority: 3}\n    rules:\n      - {type: issuer, identifier: x, mode: multiFactor}\n      - {type: policyOID, identifier: \"\", mode: multiFactor}\n";
+    let m: Manifests = crate::manifest::load_from(&["-".to_string()], &mut text.as_bytes());
+    let all = format!("{:?}", m.diagnostics);
+    for want in [
+        "`Email` is not a valid `certificateField`",
+        "two entries have the same `priority`",
+        "a user binding needs `userProperty`",
+        "`issuer` is not a valid `type`",
+        "is not a valid `identifier`",
+        "spec.x509Certificate.userBindings[1].certificateField",
+        "spec.x509Certificate.rules[1].identifier",
+    ] {
+        assert!(all.contains(want), "missing {want:?} in {all}");
+    }
+}
