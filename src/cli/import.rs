@@ -156,28 +156,7 @@ async fn run_policy(args: Args, ctx: &Context) -> miette::Result<ExitCode> {
         .get_methods_policy()
         .await
         .map_err(|e| miette!("cannot read the authentication methods policy: {e}"))?;
-    let mut ids = std::collections::BTreeSet::new();
-    for c in policy["authenticationMethodConfigurations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(
-            policy
-                .get("registrationEnforcement")
-                .and_then(|r| r.get("authenticationMethodsRegistrationCampaign")),
-        )
-    {
-        for list in ["includeTargets", "excludeTargets"] {
-            for t in c[list].as_array().into_iter().flatten() {
-                if let Some(id) = t["id"].as_str()
-                    && id != crate::manifest::policy::ALL_USERS
-                    && t["targetType"].as_str().unwrap_or("group") == "group"
-                {
-                    ids.insert(id.to_ascii_lowercase());
-                }
-            }
-        }
-    }
+    let ids = crate::manifest::policy::target_group_ids(&policy);
     // A group is written by display name only when that name picks exactly this group.
     let mut refs = std::collections::HashMap::new();
     for id in ids {

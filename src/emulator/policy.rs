@@ -417,14 +417,103 @@ fn check_config(tenant: &Tenant, id: &str, c: &Map<String, Value>) -> Result<(),
                     "state",
                     &["default", "enabled", "disabled"],
                 )?;
+                // A featureTarget is `{id, targetType}` (ASSUMPTIONS.md: the emulator refuses any other shape).
+                for which in ["includeTarget", "excludeTarget"] {
+                    let Some(t) = f.get(which) else {
+                        continue;
+                    };
+                    let Some(t) = t.as_object() else {
+                        return Err(bad(format!("'{which}' must be a featureTarget object.")));
+                    };
+                    only(t, &["id", "targetType"], "featureTarget")?;
+                    if t.get("id")
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                    {
+                        return Err(bad(format!("'{which}.id' must be a non-empty string.")));
+                    }
+                    one_of(
+                        t.get("targetType").unwrap_or(&Value::Null),
+                        "targetType",
+                        &["group", "administrativeUnit", "role"],
+                    )?;
+                }
             }
         }
         "X509Certificate" => {
-            if !get("certificateUserBindings").is_array() {
+            let Some(bindings) = get("certificateUserBindings").as_array().cloned() else {
                 return Err(bad("'certificateUserBindings' must be a list."));
+            };
+            // Bindings and rules: every field present and typed, priorities unique (ASSUMPTIONS.md).
+            let mut priorities = Vec::new();
+            for b in &bindings {
+                let Some(b) = b.as_object() else {
+                    return Err(bad("Each certificate user binding must be an object."));
+                };
+                only(
+                    b,
+                    &[
+                        "x509CertificateField",
+                        "userProperty",
+                        "priority",
+                        "trustAffinityLevel",
+                    ],
+                    "x509CertificateUserBinding",
+                )?;
+                for f in ["x509CertificateField", "userProperty"] {
+                    if b.get(f).and_then(Value::as_str).is_none_or(str::is_empty) {
+                        return Err(bad(format!("'{f}' must be a non-empty string.")));
+                    }
+                }
+                let Some(p) = b.get("priority").and_then(Value::as_i64) else {
+                    return Err(bad("'priority' must be an integer."));
+                };
+                if priorities.contains(&p) {
+                    return Err(bad(format!(
+                        "Duplicate certificate user binding priority {p}."
+                    )));
+                }
+                priorities.push(p);
             }
-            if !get("authenticationModeConfiguration").is_object() {
+            let amc = get("authenticationModeConfiguration");
+            let Some(amc) = amc.as_object() else {
                 return Err(bad("'authenticationModeConfiguration' must be an object."));
+            };
+            if let Some(rules) = amc.get("rules") {
+                let Some(rules) = rules.as_array() else {
+                    return Err(bad("'rules' must be a list."));
+                };
+                for r in rules {
+                    let Some(r) = r.as_object() else {
+                        return Err(bad("Each rule must be an object."));
+                    };
+                    only(
+                        r,
+                        &[
+                            "x509CertificateRuleType",
+                            "identifier",
+                            "x509CertificateAuthenticationMode",
+                        ],
+                        "x509CertificateRule",
+                    )?;
+                    one_of(
+                        r.get("x509CertificateRuleType").unwrap_or(&Value::Null),
+                        "x509CertificateRuleType",
+                        &["issuerSubject", "policyOID"],
+                    )?;
+                    if r.get("identifier")
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                    {
+                        return Err(bad("'identifier' must be a non-empty string."));
+                    }
+                    one_of(
+                        r.get("x509CertificateAuthenticationMode")
+                            .unwrap_or(&Value::Null),
+                        "x509CertificateAuthenticationMode",
+                        &["x509CertificateSingleFactor", "x509CertificateMultiFactor"],
+                    )?;
+                }
             }
         }
         _ => {}

@@ -13,6 +13,9 @@ pub const POLICY_KIND: &str = "AuthenticationMethodsPolicy";
 /// Graph's target id for every user.
 pub const ALL_USERS: &str = "all_users";
 
+/// The target id Graph uses for "nobody" in a Microsoft Authenticator feature's `excludeTarget` (the all-zero GUID).
+pub const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
+
 /// How a setting's value is written in the manifest and sent to Graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingKind {
@@ -28,6 +31,146 @@ pub enum SettingKind {
     Int(i64, i64),
     /// A list of AAGUIDs (GUIDs), compared as a set.
     Aaguids,
+    /// One `featureTarget` (`{id, targetType}`) of a Microsoft Authenticator feature: written like a method's
+    /// target (`group:` or `allUsers: true`, and `nobody: true`), resolved when planning, compared by id and type.
+    /// `include`: the feature's `includeTarget` (all users allowed); else its `excludeTarget`.
+    FeatureTarget {
+        /// Whether it is the include target.
+        include: bool,
+    },
+    /// A list of records (X.509 user bindings, authentication mode rules), compared as a set (of whole records; a
+    /// record's `key` field is unique within the list).
+    Records(&'static RecordSpec),
+}
+
+/// The records of a [`SettingKind::Records`] setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordSpec {
+    /// What one record is, in words (`a user binding`).
+    pub what: &'static str,
+    /// Its fields, every one required.
+    pub fields: &'static [RecordField],
+    /// The manifest key of the field that is unique within the list, when one is.
+    pub unique: Option<&'static str>,
+}
+
+/// One field of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordField {
+    /// The manifest key.
+    pub key: &'static str,
+    /// The Graph property.
+    pub graph: &'static str,
+    /// Its kind: `Enum`, `Int` or `Text` (any non-empty string).
+    pub kind: RecordFieldKind,
+}
+
+/// A record field's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordFieldKind {
+    /// One of the manifest words, each sent as its Graph word.
+    Enum(&'static [(&'static str, &'static str)]),
+    /// A whole number within these bounds.
+    Int(i64, i64),
+    /// A non-empty string, sent as written.
+    Text,
+}
+
+/// X.509 `certificateUserBindings`: which certificate field matches which user property, by priority.
+pub const USER_BINDINGS: RecordSpec = RecordSpec {
+    what: "a user binding",
+    fields: &[
+        RecordField {
+            key: "certificateField",
+            graph: "x509CertificateField",
+            kind: RecordFieldKind::Enum(&[
+                ("PrincipalName", "PrincipalName"),
+                ("RFC822Name", "RFC822Name"),
+                ("SubjectKeyIdentifier", "SubjectKeyIdentifier"),
+                ("SHA1PublicKey", "SHA1PublicKey"),
+                ("IssuerAndSubject", "IssuerAndSubject"),
+                ("Subject", "Subject"),
+                ("IssuerAndSerialNumber", "IssuerAndSerialNumber"),
+            ]),
+        },
+        RecordField {
+            key: "userProperty",
+            graph: "userProperty",
+            kind: RecordFieldKind::Enum(&[
+                ("userPrincipalName", "userPrincipalName"),
+                ("onPremisesUserPrincipalName", "onPremisesUserPrincipalName"),
+                ("certificateUserIds", "certificateUserIds"),
+            ]),
+        },
+        RecordField {
+            key: "priority",
+            graph: "priority",
+            kind: RecordFieldKind::Int(0, 2_147_483_647),
+        },
+    ],
+    unique: Some("priority"),
+};
+
+const X509_MODES: &[(&str, &str)] = &[
+    ("singleFactor", "x509CertificateSingleFactor"),
+    ("multiFactor", "x509CertificateMultiFactor"),
+];
+
+/// X.509 `authenticationModeConfiguration.rules`: the authentication strength per issuer or policy OID.
+pub const MODE_RULES: RecordSpec = RecordSpec {
+    what: "a rule",
+    fields: &[
+        RecordField {
+            key: "type",
+            graph: "x509CertificateRuleType",
+            kind: RecordFieldKind::Enum(&[
+                ("issuerSubject", "issuerSubject"),
+                ("policyOID", "policyOID"),
+            ]),
+        },
+        RecordField {
+            key: "identifier",
+            graph: "identifier",
+            kind: RecordFieldKind::Text,
+        },
+        RecordField {
+            key: "mode",
+            graph: "x509CertificateAuthenticationMode",
+            kind: RecordFieldKind::Enum(X509_MODES),
+        },
+    ],
+    unique: None,
+};
+
+impl RecordSpec {
+    /// A Graph record as the manifest writes it (unknown enum words kept as Graph's; other fields dropped).
+    pub fn show(&self, v: &Value) -> Value {
+        let mut m = serde_json::Map::new();
+        for f in self.fields {
+            let g = v.get(f.graph).cloned().unwrap_or(Value::Null);
+            let shown = match (f.kind, &g) {
+                (RecordFieldKind::Enum(words), Value::String(s)) => words
+                    .iter()
+                    .find(|(_, w)| w == s)
+                    .map_or(g.clone(), |(k, _)| Value::String((*k).to_string())),
+                _ => g,
+            };
+            m.insert(f.key.to_string(), shown);
+        }
+        Value::Object(m)
+    }
+
+    /// A Graph record reduced to the fields managed (for comparing).
+    pub fn project(&self, v: &Value) -> Value {
+        let mut m = serde_json::Map::new();
+        for f in self.fields {
+            m.insert(
+                f.graph.to_string(),
+                v.get(f.graph).cloned().unwrap_or(Value::Null),
+            );
+        }
+        Value::Object(m)
+    }
 }
 
 /// One setting of a method: its manifest name, the Graph property path it sets, its kind.
@@ -213,6 +356,24 @@ pub const METHODS: &[MethodSpec] = &[
                 kind: SettingKind::Enum(TRISTATE),
             },
             SettingSpec {
+                key: "showAppNameInclude",
+                path: &[
+                    "featureSettings",
+                    "displayAppInformationRequiredState",
+                    "includeTarget",
+                ],
+                kind: SettingKind::FeatureTarget { include: true },
+            },
+            SettingSpec {
+                key: "showAppNameExclude",
+                path: &[
+                    "featureSettings",
+                    "displayAppInformationRequiredState",
+                    "excludeTarget",
+                ],
+                kind: SettingKind::FeatureTarget { include: false },
+            },
+            SettingSpec {
                 key: "showLocation",
                 path: &[
                     "featureSettings",
@@ -220,6 +381,24 @@ pub const METHODS: &[MethodSpec] = &[
                     "state",
                 ],
                 kind: SettingKind::Enum(TRISTATE),
+            },
+            SettingSpec {
+                key: "showLocationInclude",
+                path: &[
+                    "featureSettings",
+                    "displayLocationInformationRequiredState",
+                    "includeTarget",
+                ],
+                kind: SettingKind::FeatureTarget { include: true },
+            },
+            SettingSpec {
+                key: "showLocationExclude",
+                path: &[
+                    "featureSettings",
+                    "displayLocationInformationRequiredState",
+                    "excludeTarget",
+                ],
+                kind: SettingKind::FeatureTarget { include: false },
             },
         ],
         target_flags: &[TargetFlag {
@@ -280,17 +459,26 @@ pub const METHODS: &[MethodSpec] = &[
         config_id: Some("X509Certificate"),
         label: "Certificate-based authentication (X.509)",
         states: STATES,
-        settings: &[SettingSpec {
-            key: "defaultMode",
-            path: &[
-                "authenticationModeConfiguration",
-                "x509CertificateAuthenticationDefaultMode",
-            ],
-            kind: SettingKind::Enum(&[
-                ("singleFactor", "x509CertificateSingleFactor"),
-                ("multiFactor", "x509CertificateMultiFactor"),
-            ]),
-        }],
+        settings: &[
+            SettingSpec {
+                key: "defaultMode",
+                path: &[
+                    "authenticationModeConfiguration",
+                    "x509CertificateAuthenticationDefaultMode",
+                ],
+                kind: SettingKind::Enum(X509_MODES),
+            },
+            SettingSpec {
+                key: "rules",
+                path: &["authenticationModeConfiguration", "rules"],
+                kind: SettingKind::Records(&MODE_RULES),
+            },
+            SettingSpec {
+                key: "userBindings",
+                path: &["certificateUserBindings"],
+                kind: SettingKind::Records(&USER_BINDINGS),
+            },
+        ],
         target_flags: &[],
     },
     MethodSpec {
@@ -345,12 +533,15 @@ pub enum GroupRef {
     Id(String),
     /// `group:` holding a display name.
     Name(String),
+    /// `nobody: true` (a Microsoft Authenticator feature's target only; Graph's all-zero GUID).
+    Nobody,
 }
 
 impl std::fmt::Display for GroupRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             GroupRef::AllUsers => f.write_str("all users"),
+            GroupRef::Nobody => f.write_str("nobody"),
             GroupRef::Id(id) => write!(f, "group {id}"),
             GroupRef::Name(n) => write!(f, "group \"{}\"", crate::escape::visible(n)),
         }
@@ -394,6 +585,28 @@ pub struct DesiredMethod {
     pub exclude: Option<Vec<DesiredTarget>>,
     /// The declared settings.
     pub settings: Vec<DesiredSetting>,
+    /// The declared feature targets (settings of kind [`SettingKind::FeatureTarget`]), resolved when planning.
+    pub feature_targets: Vec<DesiredFeatureTarget>,
+}
+
+/// One declared Microsoft Authenticator feature target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredFeatureTarget {
+    /// Its setting.
+    pub spec: &'static SettingSpec,
+    /// Whom it names (its path is the setting's, e.g. `spec.microsoftAuthenticator.showAppNameInclude`).
+    pub target: DesiredTarget,
+}
+
+impl DesiredMethod {
+    /// Every target the read side resolves: includes, excludes, feature targets.
+    pub fn targets(&self) -> impl Iterator<Item = &DesiredTarget> {
+        self.include
+            .iter()
+            .chain(self.exclude.iter())
+            .flatten()
+            .chain(self.feature_targets.iter().map(|f| &f.target))
+    }
 }
 
 /// The tenant's policy as one manifest document declares it.
@@ -455,6 +668,9 @@ pub fn show_setting(kind: SettingKind, v: &Value) -> Value {
             .iter()
             .find(|(_, g)| g == s)
             .map_or(v.clone(), |(m, _)| Value::String((*m).to_string())),
+        (SettingKind::Records(r), Value::Array(items)) => {
+            Value::Array(items.iter().map(|i| r.show(i)).collect())
+        }
         _ => v.clone(),
     }
 }
@@ -467,12 +683,55 @@ fn quoted(s: &str) -> String {
 fn yaml_value(v: &Value) -> String {
     match v {
         Value::String(s) => quoted(s),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{k}: {}", yaml_value(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Value::Array(a) => format!(
             "[{}]",
             a.iter().map(yaml_value).collect::<Vec<_>>().join(", ")
         ),
         other => other.to_string(),
     }
+}
+
+/// The ids of the groups a policy's targets name (method targets and Authenticator feature targets; lowercase,
+/// without `all_users` and the all-zero GUID).
+pub fn target_group_ids(policy: &Value) -> std::collections::BTreeSet<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    let mut add = |t: &Value| {
+        if let Some(id) = t["id"].as_str()
+            && id != ALL_USERS
+            && id != NOBODY
+            && t["targetType"].as_str().unwrap_or("group") == "group"
+        {
+            ids.insert(id.to_ascii_lowercase());
+        }
+    };
+    let configs = policy["authenticationMethodConfigurations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(
+            policy
+                .get("registrationEnforcement")
+                .and_then(|r| r.get("authenticationMethodsRegistrationCampaign")),
+        );
+    for c in configs {
+        for list in ["includeTargets", "excludeTargets"] {
+            c[list].as_array().into_iter().flatten().for_each(&mut add);
+        }
+        if let Some(fs) = c["featureSettings"].as_object() {
+            for f in fs.values() {
+                add(&f["includeTarget"]);
+                add(&f["excludeTarget"]);
+            }
+        }
+    }
+    ids
 }
 
 /// Today's policy as an `AuthenticationMethodsPolicy` manifest (what `import --policy` writes): every method with
@@ -566,14 +825,57 @@ pub fn write_policy_manifest(
             if v.is_null() {
                 continue;
             }
+            if let SettingKind::FeatureTarget { include } = s.kind {
+                let id = v["id"].as_str().unwrap_or_default();
+                let kind = v["targetType"].as_str().unwrap_or("group");
+                let written = if kind != "group" || id.is_empty() {
+                    None
+                } else if id == ALL_USERS {
+                    include.then(|| "{allUsers: true}".to_string())
+                } else if id == NOBODY {
+                    Some("{nobody: true}".to_string())
+                } else {
+                    let r = group_refs
+                        .get(&id.to_ascii_lowercase())
+                        .cloned()
+                        .unwrap_or_else(|| id.to_string());
+                    Some(format!("{{group: {}}}", quoted(&r)))
+                };
+                match written {
+                    Some(w) => out.push_str(&format!("    {}: {w}\n", s.key)),
+                    None => warnings.push(format!(
+                        "{}: `{}` targets a {kind} ({id}), which a manifest can't write (a group, all users or \
+                         nobody only); it is left unmanaged",
+                        m.key, s.key
+                    )),
+                }
+                continue;
+            }
             let shown = show_setting(s.kind, v);
             // A value the manifest can't express (an enum word authctl doesn't know) is left out, unmanaged.
             let known = match (s.kind, &shown) {
                 (SettingKind::Enum(words), Value::String(w)) => words.iter().any(|(m, _)| m == w),
+                (SettingKind::Records(r), Value::Array(items)) => items.iter().all(|i| {
+                    r.fields.iter().all(|f| match (f.kind, &i[f.key]) {
+                        (RecordFieldKind::Enum(words), Value::String(w)) => {
+                            words.iter().any(|(m, _)| m == w)
+                        }
+                        (RecordFieldKind::Enum(_), _) => false,
+                        (RecordFieldKind::Int(..), v) => v.is_i64(),
+                        (RecordFieldKind::Text, v) => {
+                            v.as_str().is_some_and(|t| !t.trim().is_empty())
+                        }
+                    })
+                }),
                 _ => true,
             };
             if known {
                 out.push_str(&format!("    {}: {}\n", s.key, yaml_value(&shown)));
+            } else if let SettingKind::Records(r) = s.kind {
+                warnings.push(format!(
+                    "{}: `{}` holds {} authctl can't write (a value it doesn't know); it is left unmanaged",
+                    m.key, s.key, r.what
+                ));
             }
         }
     }

@@ -127,6 +127,24 @@ target!(SmsTarget, "An SMS include target.", usable_for_sign_in: bool, "Whether 
 target!(AuthenticatorTarget, "A Microsoft Authenticator include target.", authentication_mode: AuthenticationMode, "`any` (default), `push` or `deviceBasedPush`.");
 target!(CampaignTarget, "A registration campaign include target.", targeted_method: TargetedMethod, "The method the campaign nudges to (`microsoftAuthenticator`).");
 
+/// Whom a Microsoft Authenticator feature (the app name or location in the prompt) applies to: exactly one of
+/// `group`, `allUsers: true` (include only) or `nobody: true`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FeatureTarget {
+    /// A group's display name (resolved to its id when planning; it must name exactly one group) or object id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Every user (Graph's `all_users`); include targets only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "true_only")]
+    pub all_users: Option<AllUsers>,
+    /// Nobody (Graph's all-zero GUID; Graph's own default exclude target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "true_only")]
+    pub nobody: Option<AllUsers>,
+}
+
 /// Microsoft Authenticator's `authenticationMode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -202,7 +220,11 @@ method!(Fido2Method, "FIDO2 security keys (passkeys).", PolicyState, PolicyTarge
     aaguids: Vec<String>, "AAGUIDs (GUIDs), compared as a set.");
 method!(AuthenticatorMethod, "Microsoft Authenticator.", PolicyState, AuthenticatorTarget,
     show_app_name: TriState, "Show the application name in notifications.",
-    show_location: TriState, "Show the sign-in location in notifications.");
+    show_app_name_include: FeatureTarget, "Whom `showAppName` applies to (Graph's `includeTarget`).",
+    show_app_name_exclude: FeatureTarget, "Whom `showAppName` does not apply to (Graph's `excludeTarget`).",
+    show_location: TriState, "Show the sign-in location in notifications.",
+    show_location_include: FeatureTarget, "Whom `showLocation` applies to (Graph's `includeTarget`).",
+    show_location_exclude: FeatureTarget, "Whom `showLocation` does not apply to (Graph's `excludeTarget`).");
 method!(TapMethod, "Temporary Access Pass.", PolicyState, PolicyTarget,
     default_lifetime: PolicyDuration, "Default lifetime (10m–30d), e.g. `1h`.",
     minimum_lifetime: PolicyDuration, "Minimum lifetime (10m–30d).",
@@ -216,7 +238,80 @@ method!(
     PolicyTarget
 );
 method!(X509Method, "Certificate-based authentication.", PolicyState, PolicyTarget,
-    default_mode: X509Mode, "`singleFactor` or `multiFactor`.");
+    default_mode: X509Mode, "`singleFactor` or `multiFactor`.",
+    rules: Vec<X509Rule>, "Authentication strength per issuer or policy OID (a set).",
+    user_bindings: Vec<X509UserBinding>, "Which certificate field matches which user property (a set keyed by `priority`).");
+
+/// An X.509 authentication mode rule (Graph's `x509CertificateRule`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct X509Rule {
+    /// `issuerSubject` or `policyOID`.
+    #[serde(rename = "type")]
+    pub rule_type: X509RuleType,
+    /// The issuer's subject or the policy OID.
+    pub identifier: String,
+    /// `singleFactor` or `multiFactor`.
+    pub mode: X509Mode,
+}
+
+/// What an X.509 rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum X509RuleType {
+    /// The issuer's subject.
+    #[serde(rename = "issuerSubject")]
+    IssuerSubject,
+    /// A certificate policy OID.
+    #[serde(rename = "policyOID")]
+    PolicyOid,
+}
+
+/// An X.509 certificate user binding (Graph's `x509CertificateUserBinding`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct X509UserBinding {
+    /// `PrincipalName`, `RFC822Name`, `SubjectKeyIdentifier`, `SHA1PublicKey`, `IssuerAndSubject`, `Subject` or
+    /// `IssuerAndSerialNumber`.
+    pub certificate_field: X509CertificateField,
+    /// `userPrincipalName`, `onPremisesUserPrincipalName` or `certificateUserIds`.
+    pub user_property: X509UserProperty,
+    /// A whole number (Graph's Int32, not negative), unique within the list.
+    #[schemars(range(max = 2147483647))]
+    pub priority: u32,
+}
+
+/// The certificate field of a user binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum X509CertificateField {
+    /// The UPN in the subject alternative name.
+    PrincipalName,
+    /// The email in the subject alternative name.
+    #[serde(rename = "RFC822Name")]
+    Rfc822Name,
+    /// The subject key identifier.
+    SubjectKeyIdentifier,
+    /// The SHA-1 hash of the public key.
+    #[serde(rename = "SHA1PublicKey")]
+    Sha1PublicKey,
+    /// Issuer and subject.
+    IssuerAndSubject,
+    /// Subject.
+    Subject,
+    /// Issuer and serial number.
+    IssuerAndSerialNumber,
+}
+
+/// The user property of a user binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum X509UserProperty {
+    /// `userPrincipalName`.
+    UserPrincipalName,
+    /// `onPremisesUserPrincipalName`.
+    OnPremisesUserPrincipalName,
+    /// `certificateUserIds`.
+    CertificateUserIds,
+}
 method!(QrCodePinMethod, "QR code + PIN.", PolicyState, PolicyTarget,
     pin_length: u8, "PIN length (8–20).",
     code_lifetime: PolicyDuration, "Lifetime of a standard QR code in days (1d–395d).");

@@ -2,13 +2,13 @@
 //! (a missing or ambiguous name is an error at its place), read the groups of users whose SMS sign-in the policy
 //! blocks, and hand the pure planner (`crate::plan::methods_policy`) what it needs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use futures_util::StreamExt as _;
 use serde_json::Value;
 
 use crate::graph::{Graph, GraphError};
-use crate::manifest::policy::{ALL_USERS, DesiredPolicy, GroupRef, METHODS};
+use crate::manifest::policy::{ALL_USERS, DesiredPolicy, GroupRef, METHODS, NOBODY};
 use crate::plan::methods_policy::{
     PolicyError, Resolution, SmsPolicyView, apply_sms_policy, observed_config, plan_policy,
 };
@@ -38,9 +38,10 @@ pub async fn resolve(graph: &Graph, desired: &DesiredPolicy) -> (Resolution, Vec
     let mut by_name: HashMap<String, Result<String, String>> = HashMap::new();
     let mut by_id: HashMap<String, Result<String, String>> = HashMap::new();
     for m in &desired.methods {
-        for t in m.include.iter().chain(m.exclude.iter()).flatten() {
+        for t in m.targets() {
             let found = match &t.group {
                 GroupRef::AllUsers => Ok(ALL_USERS.to_string()),
+                GroupRef::Nobody => Ok(NOBODY.to_string()),
                 GroupRef::Id(id) => {
                     if !by_id.contains_key(id) {
                         let res = match graph.get_group(id).await {
@@ -112,21 +113,7 @@ pub async fn resolve(graph: &Graph, desired: &DesiredPolicy) -> (Resolution, Vec
 
 /// Names of the groups a policy's targets and a resolution mention that the resolution doesn't know yet.
 async fn name_groups(graph: &Graph, policy: &Value, r: &mut Resolution) {
-    let mut ids: HashSet<String> = HashSet::new();
-    for spec in METHODS {
-        if let Some(c) = observed_config(policy, spec) {
-            for list in ["includeTargets", "excludeTargets"] {
-                for t in c[list].as_array().into_iter().flatten() {
-                    if t["targetType"].as_str().unwrap_or("group") == "group"
-                        && let Some(id) = t["id"].as_str()
-                        && id != ALL_USERS
-                    {
-                        ids.insert(id.to_ascii_lowercase());
-                    }
-                }
-            }
-        }
-    }
+    let ids = crate::manifest::policy::target_group_ids(policy);
     for id in ids {
         if r.names.contains_key(&id) {
             continue;

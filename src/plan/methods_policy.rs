@@ -9,7 +9,9 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
-use crate::manifest::policy::{ALL_USERS, DesiredPolicy, MethodSpec, SettingKind};
+use crate::manifest::policy::{
+    ALL_USERS, DesiredPolicy, DesiredSetting, MethodSpec, NOBODY, SettingKind,
+};
 
 use super::model::{Action, BlockCode, Call, Plan};
 pub use super::policy_model::{
@@ -70,6 +72,9 @@ impl Resolution {
         if id == ALL_USERS {
             return "all users".into();
         }
+        if id == NOBODY {
+            return "nobody".into();
+        }
         match self.names.get(&id.to_ascii_lowercase()) {
             Some(n) => format!("group \"{}\"", crate::escape::visible(n)),
             None => format!("group {id}"),
@@ -94,7 +99,70 @@ fn same_setting(kind: SettingKind, a: &Value, b: &Value) -> bool {
             };
             set(a) == set(b)
         }
+        SettingKind::Records(r) => {
+            let set = |v: &Value| -> Option<Vec<String>> {
+                let mut out: Vec<String> = v
+                    .as_array()?
+                    .iter()
+                    .map(|i| canonical(&r.project(i)))
+                    .collect();
+                out.sort();
+                out.dedup();
+                Some(out)
+            };
+            set(a).is_some() && set(a) == set(b)
+        }
+        SettingKind::FeatureTarget { .. } => {
+            let id = |v: &Value| v["id"].as_str().map(str::to_ascii_lowercase);
+            let kind = |v: &Value| v["targetType"].as_str().unwrap_or("group").to_string();
+            id(a).is_some() && id(a) == id(b) && kind(a) == kind(b)
+        }
         _ => a == b,
+    }
+}
+
+/// A list of records to send keeps, per record, the fields authctl doesn't manage from the record read with the same
+/// unique field (an X.509 user binding's `trustAffinityLevel`, by `priority`).
+fn keep_unmanaged_fields(kind: SettingKind, value: &Value, now: &Value) -> Value {
+    let SettingKind::Records(r) = kind else {
+        return value.clone();
+    };
+    let Some(unique) = r
+        .unique
+        .and_then(|u| r.fields.iter().find(|f| f.key == u))
+        .map(|f| f.graph)
+    else {
+        return value.clone();
+    };
+    let (Some(items), Some(read)) = (value.as_array(), now.as_array()) else {
+        return value.clone();
+    };
+    Value::Array(
+        items
+            .iter()
+            .map(|i| match read.iter().find(|o| o[unique] == i[unique]) {
+                Some(Value::Object(o)) => {
+                    let mut merged = o.clone();
+                    if let Value::Object(m) = i {
+                        merged.extend(m.clone());
+                    }
+                    Value::Object(merged)
+                }
+                _ => i.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// A setting's value as a plan shows it: feature targets by whom they name, the rest as the manifest writes it.
+fn shown(kind: SettingKind, v: &Value, resolution: &Resolution) -> Value {
+    match kind {
+        SettingKind::FeatureTarget { .. } => match (v["id"].as_str(), v["targetType"].as_str()) {
+            (None, _) => Value::Null,
+            (Some(id), None | Some("group")) => Value::String(resolution.name_of(id)),
+            (Some(id), Some(t)) => Value::String(format!("{t} {id}")),
+        },
+        _ => crate::manifest::policy::show_setting(kind, v),
     }
 }
 
@@ -276,16 +344,30 @@ pub fn plan_policy(desired: &DesiredPolicy, resolution: &Resolution, policy: &Va
                 body.insert("excludeTargets".into(), Value::Array(list));
             }
         }
-        for s in &d.settings {
+        // Feature targets join the settings once resolved (an unresolved one is reported by the caller). Changing
+        // whom a feature's prompt detail is shown to takes no method away: never destructive.
+        let features = d.feature_targets.iter().filter_map(|f| {
+            let id = resolution.ids.get(&f.target.path)?;
+            Some(DesiredSetting {
+                spec: f.spec,
+                value: json!({"targetType": "group", "id": id}),
+            })
+        });
+        let settings: Vec<DesiredSetting> = d.settings.iter().cloned().chain(features).collect();
+        for s in &settings {
             let path = s.spec.path;
             let now = at_path(c, path);
+            let s = &DesiredSetting {
+                spec: s.spec,
+                value: keep_unmanaged_fields(s.spec.kind, &s.value, now),
+            };
             if same_setting(s.spec.kind, now, &s.value) {
                 continue;
             }
             m.settings.push(SettingChange {
                 setting: s.spec.key.into(),
-                before: crate::manifest::policy::show_setting(s.spec.kind, now),
-                after: crate::manifest::policy::show_setting(s.spec.kind, &s.value),
+                before: shown(s.spec.kind, now, resolution),
+                after: shown(s.spec.kind, &s.value, resolution),
             });
             let top = path[0];
             if path.len() == 1 {
@@ -380,6 +462,9 @@ fn contains(sent: &Value, read: &Value) -> bool {
                     .collect()
             };
             set(s) == set(r)
+        }
+        (Value::Array(s), Value::Array(r)) => {
+            s.len() == r.len() && s.iter().all(|s| r.iter().any(|r| contains(s, r)))
         }
         (Value::String(s), Value::String(r)) => s.eq_ignore_ascii_case(r),
         _ => sent == read,

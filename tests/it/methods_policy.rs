@@ -487,3 +487,261 @@ async fn the_example_tenants_sms_state_is_derived_from_the_sms_configuration() {
     // In scope now: a number stored while out of scope needs enabling.
     assert_eq!(lidia_sms(&emu.get(&path, &token).await), "notEnabled");
 }
+
+/// The Microsoft Authenticator configuration as the tenant file holds it now.
+fn authenticator_config(c: &Case) -> Value {
+    let p = c.tenant().authentication_methods_policy.expect("a policy");
+    p["authenticationMethodConfigurations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "MicrosoftAuthenticator")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn authenticator_feature_targets_validate_plan_apply_and_import_round_trip() {
+    // Validation: each wrong target at its place.
+    let c = Case::new(EXAMPLE_TENANT);
+    c.write(
+        "m/p.yaml",
+        &policy_doc(
+            "  microsoftAuthenticator:\n    showAppNameExclude: {allUsers: true}\n    showLocationInclude: {group: SMS sign-in, nobody: true}\n    showLocationExclude: [x]\n    showAppNameInclude: {nobody: false}\n",
+        ),
+    );
+    let out = authctl_cmd()
+        .current_dir(&c.dir)
+        .args(["validate", "m"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let text = both(&out).replace("\n  │ ", " ");
+    for want in [
+        "spec.microsoftAuthenticator.showAppNameExclude.allUsers",
+        "all users can't be excluded",
+        "a feature target names one of `group`, `allUsers` or `nobody`",
+        "spec.microsoftAuthenticator.showLocationExclude",
+        "`nobody` can only be `true`, not `false`",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+
+    // Plan → apply → plan clean: the app name narrowed to a group (not destructive), the location excluding one.
+    let c = Case::new(EXAMPLE_TENANT);
+    c.write(
+        "m/p.yaml",
+        &policy_doc(&format!(
+            "  microsoftAuthenticator:\n    showAppName: enabled\n    showAppNameInclude: {{group: SMS sign-in}}\n    showLocationExclude: {{group: {EMEA}}}\n"
+        )),
+    );
+    let plan = c.run("plan", &["m", "--detailed-exitcode"], false);
+    assert_eq!(plan.status.code(), Some(2), "{}", both(&plan));
+    let text = stdout(&plan);
+    assert!(text.contains("showAppNameInclude"), "{text}");
+    assert!(text.contains("group \"SMS sign-in\""), "{text}");
+    assert!(text.contains("showLocationExclude"), "{text}");
+    assert!(!text.contains("DESTRUCTIVE"), "{text}");
+    let json = c.run("plan", &["m", "--format", "json"], false);
+    let doc: Value = serde_json::from_str(&stdout(&json)).expect("plan json");
+    let m = &doc["policy"]["methods"][0];
+    assert_eq!(m["method"], "microsoftAuthenticator", "{doc:#}");
+    assert!(
+        m["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["setting"] == "showAppNameInclude"
+                && s["before"] == "all users"
+                && s["after"] == "group \"SMS sign-in\""),
+        "{m:#}"
+    );
+
+    let apply = c.run("apply", &["m", "--auto-approve"], true);
+    assert_eq!(apply.status.code(), Some(0), "{}", both(&apply));
+    assert!(
+        stdout(&apply).contains("policy: Microsoft Authenticator — applied, reads back as planned"),
+        "{}",
+        both(&apply)
+    );
+    let a = authenticator_config(&c);
+    let app = &a["featureSettings"]["displayAppInformationRequiredState"];
+    assert_eq!(app["state"], "enabled", "{a:#}");
+    assert_eq!(
+        app["includeTarget"],
+        json!({"targetType": "group", "id": SMS_GROUP}),
+        "{a:#}"
+    );
+    let loc = &a["featureSettings"]["displayLocationInformationRequiredState"];
+    assert_eq!(
+        loc["excludeTarget"],
+        json!({"targetType": "group", "id": EMEA}),
+        "{a:#}"
+    );
+    assert_eq!(loc["includeTarget"]["id"], "all_users", "{a:#}");
+    let again = c.run("plan", &["m", "--detailed-exitcode"], false);
+    assert_eq!(again.status.code(), Some(0), "{}", both(&again));
+
+    // Import writes the feature targets readably, and the imported manifest plans clean.
+    std::fs::remove_file(c.dir.join("m/p.yaml")).unwrap();
+    let out = c.run("import", &["--policy", "--out", "m/policy.yaml"], false);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let text = std::fs::read_to_string(c.dir.join("m/policy.yaml")).unwrap();
+    for want in [
+        "showAppNameInclude: {group: \"SMS sign-in\"}",
+        "showAppNameExclude: {nobody: true}",
+        "showLocationInclude: {allUsers: true}",
+        "showLocationExclude: {group: \"EMEA offices\"}",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let plan = c.run("plan", &["m", "--detailed-exitcode"], false);
+    assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_emulator_stores_authenticator_feature_targets_and_refuses_other_shapes() {
+    let emu = Emu::example().await;
+    let token = emu.app_token().await;
+    let path = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/MicrosoftAuthenticator";
+    let body = |target: Value| {
+        json!({"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethodConfiguration",
+               "featureSettings": {"displayAppInformationRequiredState":
+                   {"state": "enabled", "includeTarget": target,
+                    "excludeTarget": {"id": "00000000-0000-0000-0000-000000000000", "targetType": "group"}}}})
+    };
+    for bad in [
+        json!({"id": SMS_GROUP, "targetType": "user"}),
+        json!({"targetType": "group"}),
+        json!({"id": SMS_GROUP, "targetType": "group", "extra": 1}),
+        json!("all_users"),
+    ] {
+        let r = emu.patch(path, &token, body(bad.clone())).await;
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+    }
+    let r = emu
+        .patch(
+            path,
+            &token,
+            body(json!({"id": SMS_GROUP, "targetType": "group"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let read = emu.get(path, &token).await;
+    assert_eq!(
+        read.body["featureSettings"]["displayAppInformationRequiredState"]["includeTarget"],
+        json!({"id": SMS_GROUP, "targetType": "group"}),
+        "{:?}",
+        read.body
+    );
+}
+
+#[test]
+fn x509_bindings_and_rules_plan_apply_and_import_round_trip() {
+    let c = Case::new(EXAMPLE_TENANT);
+    c.write(
+        "m/p.yaml",
+        &policy_doc(
+            "  x509Certificate:\n    userBindings:\n      - {certificateField: RFC822Name, userProperty: userPrincipalName, priority: 2}\n      - {certificateField: PrincipalName, userProperty: certificateUserIds, priority: 1}\n    rules:\n      - {type: issuerSubject, identifier: \"CN=Contoso Issuing CA, O=Contoso\", mode: multiFactor}\n",
+        ),
+    );
+    let plan = c.run("plan", &["m", "--detailed-exitcode"], false);
+    assert_eq!(plan.status.code(), Some(2), "{}", both(&plan));
+    let text = stdout(&plan);
+    assert!(text.contains("userBindings"), "{text}");
+    assert!(text.contains("rules"), "{text}");
+    assert!(!text.contains("DESTRUCTIVE"), "{text}");
+    let apply = c.run("apply", &["m", "--auto-approve"], true);
+    assert_eq!(apply.status.code(), Some(0), "{}", both(&apply));
+    assert!(
+        stdout(&apply).contains("reads back as planned"),
+        "{}",
+        both(&apply)
+    );
+    let p = c.tenant().authentication_methods_policy.expect("a policy");
+    let x = p["authenticationMethodConfigurations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "X509Certificate")
+        .cloned()
+        .unwrap();
+    let bindings = x["certificateUserBindings"].as_array().unwrap();
+    assert_eq!(bindings.len(), 2, "{x:#}");
+    assert!(
+        bindings.contains(&json!({"x509CertificateField": "PrincipalName",
+            "userProperty": "certificateUserIds", "priority": 1})),
+        "{x:#}"
+    );
+    assert_eq!(
+        x["authenticationModeConfiguration"]["rules"],
+        json!([{"x509CertificateRuleType": "issuerSubject", "identifier": "CN=Contoso Issuing CA, O=Contoso",
+                "x509CertificateAuthenticationMode": "x509CertificateMultiFactor"}]),
+        "{x:#}"
+    );
+    let again = c.run("plan", &["m", "--detailed-exitcode"], false);
+    assert_eq!(again.status.code(), Some(0), "{}", both(&again));
+
+    std::fs::remove_file(c.dir.join("m/p.yaml")).unwrap();
+    let out = c.run("import", &["--policy", "--out", "m/policy.yaml"], false);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let text = std::fs::read_to_string(c.dir.join("m/policy.yaml")).unwrap();
+    assert!(
+        text.contains("rules: [{identifier: \"CN=Contoso Issuing CA, O=Contoso\", mode: \"multiFactor\", type: \"issuerSubject\"}]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("{certificateField: \"PrincipalName\", priority: 1, userProperty: \"certificateUserIds\"}"),
+        "{text}"
+    );
+    let plan = c.run("plan", &["m", "--detailed-exitcode"], false);
+    assert_eq!(plan.status.code(), Some(0), "{}", both(&plan));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_emulator_refuses_x509_bindings_and_rules_of_other_shapes() {
+    let emu = Emu::example().await;
+    let token = emu.app_token().await;
+    let path =
+        "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/X509Certificate";
+    let body = |bindings: Value, rules: Value| {
+        json!({"@odata.type": "#microsoft.graph.x509CertificateAuthenticationMethodConfiguration",
+               "certificateUserBindings": bindings,
+               "authenticationModeConfiguration": {
+                   "x509CertificateAuthenticationDefaultMode": "x509CertificateSingleFactor", "rules": rules}})
+    };
+    let ok = json!({"x509CertificateField": "PrincipalName", "userProperty": "userPrincipalName", "priority": 1});
+    let rule = json!({"x509CertificateRuleType": "policyOID", "identifier": "1.2.3",
+                      "x509CertificateAuthenticationMode": "x509CertificateMultiFactor"});
+    for (bindings, rules) in [
+        (json!([ok, ok]), json!([])),
+        (
+            json!([{"x509CertificateField": "PrincipalName", "priority": 1}]),
+            json!([]),
+        ),
+        (
+            json!([ok]),
+            json!([{"x509CertificateRuleType": "issuer", "identifier": "x",
+                              "x509CertificateAuthenticationMode": "x509CertificateMultiFactor"}]),
+        ),
+        (
+            json!([ok]),
+            json!([{"x509CertificateRuleType": "policyOID", "identifier": "1.2.3"}]),
+        ),
+    ] {
+        let r = emu
+            .patch(path, &token, body(bindings.clone(), rules.clone()))
+            .await;
+        assert_eq!(r.status, 400, "{bindings} {rules}: {:?}", r.body);
+    }
+    let r = emu
+        .patch(path, &token, body(json!([ok]), json!([rule])))
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let read = emu.get(path, &token).await;
+    assert_eq!(read.body["certificateUserBindings"], json!([ok]));
+    assert_eq!(
+        read.body["authenticationModeConfiguration"]["rules"],
+        json!([rule])
+    );
+}

@@ -9,8 +9,8 @@ use serde_saphyr::Spanned;
 use super::{Walker, get, is_guid, join, list, suggest};
 use crate::manifest::node::{Node, SNode};
 use crate::manifest::policy::{
-    DesiredMethod, DesiredPolicy, DesiredSetting, DesiredTarget, GroupRef, METHODS, MethodSpec,
-    SettingKind, parse_whole,
+    DesiredFeatureTarget, DesiredMethod, DesiredPolicy, DesiredSetting, DesiredTarget, GroupRef,
+    METHODS, MethodSpec, RecordFieldKind, RecordSpec, SettingKind, TargetFlag, parse_whole,
 };
 
 /// A policy document as declared, with whether it had errors.
@@ -87,6 +87,7 @@ impl Walker<'_> {
             include: None,
             exclude: None,
             settings: Vec::new(),
+            feature_targets: Vec::new(),
         };
         if let Some((_, v)) = get(&fields, "state") {
             let p = join(&path, "state");
@@ -119,6 +120,14 @@ impl Walker<'_> {
             let Some((_, v)) = get(&fields, s.key) else {
                 continue;
             };
+            if let SettingKind::FeatureTarget { include } = s.kind {
+                if let Some(target) = self.policy_target(&[], v, &join(&path, s.key), include, true)
+                {
+                    d.feature_targets
+                        .push(DesiredFeatureTarget { spec: s, target });
+                }
+                continue;
+            }
             if let Some(value) = self.setting_value(s.kind, v, &join(&path, s.key), s.key) {
                 d.settings.push(DesiredSetting { spec: s, value });
             }
@@ -268,6 +277,18 @@ impl Walker<'_> {
                 }
                 return ok.then_some(Value::Array(out));
             }
+            (SettingKind::Records(r), Node::Seq(items)) => return self.records(r, items, path),
+            (SettingKind::Records(r), _) => (
+                format!("`{key}` must be a list, one entry per {}, not {}", &r.what[2..], v.value.kind()),
+                format!(
+                    "write `- {{{}}}` per entry (none is `[]`)",
+                    r.fields.iter().map(|f| format!("{}: …", f.key)).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            (SettingKind::FeatureTarget { .. }, _) => (
+                format!("`{key}` must be a target, not `{shown}`"),
+                "write `{group: <display name or object id>}`, `{allUsers: true}` or `{nobody: true}`".to_string(),
+            ),
             (SettingKind::Aaguids, _) => (
                 format!("`{key}` must be a list of AAGUIDs, not {}", v.value.kind()),
                 "write `aaguids: [\"cb69481e-8ff7-4039-93ec-0a2729a154a8\", …]` (an empty list is `[]`)".to_string(),
@@ -278,18 +299,157 @@ impl Walker<'_> {
     }
 
     /// One target: `{group: NAME-OR-ID}` or `{allUsers: true}`, and the method's target flags (includes).
+    /// A list of records, each with every field of `r`, its `unique` field unique, no record twice.
+    fn records(&mut self, r: &RecordSpec, items: &[SNode], path: &str) -> Option<Value> {
+        let keys: Vec<&str> = r.fields.iter().map(|f| f.key).collect();
+        let mut out: Vec<Value> = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            let Some(fields) = self.mapping(item, &p, r.what, &keys, "unknown-field") else {
+                ok = false;
+                continue;
+            };
+            let mut rec = serde_json::Map::new();
+            for f in r.fields {
+                let fp = join(&p, f.key);
+                let Some((_, v)) = get(&fields, f.key) else {
+                    self.error(
+                        "missing-field",
+                        &item.referenced,
+                        &p,
+                        format!("{} needs `{}`", r.what, f.key),
+                        format!(
+                            "write {}",
+                            keys.iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                };
+                let shown = self.shown(v);
+                let value = match (f.kind, &v.value) {
+                    (RecordFieldKind::Enum(words), Node::Str(s)) => words
+                        .iter()
+                        .find(|(w, _)| w == s)
+                        .map(|(_, g)| Value::String((*g).to_string())),
+                    (RecordFieldKind::Int(lo, hi), Node::Int(n))
+                        if (i128::from(lo)..=i128::from(hi)).contains(n) =>
+                    {
+                        Some(Value::from(*n as i64))
+                    }
+                    (RecordFieldKind::Text, Node::Str(s)) if !s.trim().is_empty() => {
+                        Some(Value::String(s.clone()))
+                    }
+                    _ => None,
+                };
+                let Some(value) = value else {
+                    let help = match f.kind {
+                        RecordFieldKind::Enum(words) => {
+                            let names: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
+                            format!("write one of {}", list(&names))
+                        }
+                        RecordFieldKind::Int(lo, hi) => {
+                            format!("write a whole number from {lo} to {hi}")
+                        }
+                        RecordFieldKind::Text => "write a non-empty string".into(),
+                    };
+                    self.error(
+                        "invalid-value",
+                        &v.referenced,
+                        &fp,
+                        format!("`{shown}` is not a valid `{}`", f.key),
+                        help,
+                    );
+                    ok = false;
+                    continue;
+                };
+                rec.insert(f.graph.to_string(), value);
+            }
+            if rec.len() != r.fields.len() {
+                continue;
+            }
+            let rec = Value::Object(rec);
+            let clash = r.unique.and_then(|u| {
+                let g = r.fields.iter().find(|f| f.key == u)?.graph;
+                out.iter().any(|o| o[g] == rec[g]).then_some(u)
+            });
+            if let Some(u) = clash {
+                self.error(
+                    "duplicate-entry",
+                    &item.referenced,
+                    &p,
+                    format!("two entries have the same `{u}`"),
+                    format!("give each entry its own `{u}`"),
+                );
+                ok = false;
+                continue;
+            }
+            if out.contains(&rec) {
+                self.error(
+                    "duplicate-entry",
+                    &item.referenced,
+                    &p,
+                    format!("{} is listed twice", r.what),
+                    "remove one".into(),
+                );
+                ok = false;
+                continue;
+            }
+            out.push(rec);
+        }
+        ok.then_some(Value::Array(out))
+    }
+
+    /// `feature`: a Microsoft Authenticator feature's target, which may also be `nobody: true`.
     fn policy_target(
         &mut self,
-        m: &MethodSpec,
+        target_flags: &[TargetFlag],
         item: &SNode,
         path: &str,
         include: bool,
+        feature: bool,
     ) -> Option<DesiredTarget> {
         let mut known = vec!["group", "allUsers"];
+        if feature {
+            known.push("nobody");
+        }
         if include {
-            known.extend(m.target_flags.iter().map(|f| f.key));
+            known.extend(target_flags.iter().map(|f| f.key));
         }
         let fields = self.mapping(item, path, "a target", &known, "unknown-field")?;
+        if let Some((k, n)) = get(&fields, "nobody") {
+            if fields.len() > 1 {
+                self.error(
+                    "invalid-target",
+                    &k.referenced,
+                    path,
+                    "a feature target names one of `group`, `allUsers` or `nobody`".into(),
+                    "keep one of them".into(),
+                );
+                return None;
+            }
+            if !matches!(n.value, Node::Bool(true)) {
+                let shown = self.shown(n);
+                self.error(
+                    "invalid-value",
+                    &n.referenced,
+                    &join(path, "nobody"),
+                    format!("`nobody` can only be `true`, not `{shown}`"),
+                    "write `nobody: true`, or name a group with `group:`".into(),
+                );
+                return None;
+            }
+            return Some(DesiredTarget {
+                group: GroupRef::Nobody,
+                at: self.loc(&item.referenced),
+                path: path.to_string(),
+                flags: Vec::new(),
+            });
+        }
         let group = match (get(&fields, "group"), get(&fields, "allUsers")) {
             (Some((_, g)), None) => match &g.value {
                 Node::Str(s) if !s.trim().is_empty() => {
@@ -361,7 +521,7 @@ impl Walker<'_> {
         };
         let mut flags = Vec::new();
         if include {
-            for f in m.target_flags {
+            for f in target_flags {
                 let value = match get(&fields, f.key) {
                     Some((_, v)) => self.setting_value(f.kind, v, &join(path, f.key), f.key)?,
                     None => f.default.value(),
@@ -410,7 +570,7 @@ impl DesiredMethod {
         let mut out: Vec<DesiredTarget> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let p = format!("{path}[{i}]");
-            let Some(t) = w.policy_target(m, item, &p, include) else {
+            let Some(t) = w.policy_target(m.target_flags, item, &p, include, false) else {
                 continue;
             };
             let same = |a: &GroupRef, b: &GroupRef| match (a, b) {

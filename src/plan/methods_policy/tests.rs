@@ -18,9 +18,10 @@ fn desired(yaml: &str) -> DesiredPolicy {
 fn resolve(d: &DesiredPolicy) -> Resolution {
     let mut r = Resolution::default();
     for m in &d.methods {
-        for t in m.include.iter().chain(m.exclude.iter()).flatten() {
+        for t in m.targets() {
             let id = match &t.group {
                 GroupRef::AllUsers => ALL_USERS.to_string(),
+                GroupRef::Nobody => crate::manifest::policy::NOBODY.to_string(),
                 GroupRef::Id(id) => id.clone(),
                 GroupRef::Name(n) if n == "One" => G1.into(),
                 GroupRef::Name(_) => G2.into(),
@@ -309,4 +310,168 @@ fn a_blocked_sms_sign_in_is_explained_or_planned_after_the_policy_change() {
     assert_eq!(u.prefix_digests.len(), 2);
     assert_eq!(unblocked.summary.sms_changes, 1);
     assert_eq!(unblocked.summary.blocked, 0);
+}
+
+fn authenticator(feature: Value) -> Value {
+    json!({"authenticationMethodConfigurations": [
+        {"id": "MicrosoftAuthenticator", "state": "enabled",
+         "featureSettings": {"displayAppInformationRequiredState": feature,
+                             "displayLocationInformationRequiredState": feature},
+         "includeTargets": [{"id": "all_users", "targetType": "group", "authenticationMode": "any"}],
+         "excludeTargets": []}
+    ]})
+}
+
+#[test]
+fn authenticator_feature_targets_diff_patch_whole_feature_settings_and_are_never_destructive() {
+    let everyone = json!({"state": "enabled",
+        "includeTarget": {"targetType": "group", "id": "all_users"},
+        "excludeTarget": {"targetType": "group", "id": crate::manifest::policy::NOBODY}});
+    let observed = authenticator(everyone.clone());
+    // Narrowing the app name to group One, excluding Two from the location: two setting changes, no guard.
+    let yaml = format!(
+        "  microsoftAuthenticator:\n    showAppNameInclude: {{group: One}}\n    showAppNameExclude: {{nobody: true}}\n    \
+         showLocationInclude: {{allUsers: true}}\n    showLocationExclude: {{group: {G2}}}\n"
+    );
+    let p = plan_of(&yaml, &observed);
+    assert_eq!(p.methods.len(), 1, "{p:#?}");
+    let m = &p.methods[0];
+    assert!(m.destructive.is_empty(), "{:?}", m.destructive);
+    let changes: Vec<(String, Value, Value)> = m
+        .settings
+        .iter()
+        .map(|s| (s.setting.clone(), s.before.clone(), s.after.clone()))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (
+                "showAppNameInclude".into(),
+                json!("all users"),
+                json!("group \"One\"")
+            ),
+            (
+                "showLocationExclude".into(),
+                json!("nobody"),
+                json!("group \"Two\"")
+            ),
+        ]
+    );
+    let fs = &m.patch["featureSettings"];
+    assert_eq!(
+        fs["displayAppInformationRequiredState"],
+        json!({"state": "enabled",
+               "includeTarget": {"targetType": "group", "id": G1},
+               "excludeTarget": {"targetType": "group", "id": crate::manifest::policy::NOBODY}})
+    );
+    assert_eq!(
+        fs["displayLocationInformationRequiredState"]["excludeTarget"],
+        json!({"targetType": "group", "id": G2})
+    );
+    assert_eq!(
+        fs["displayLocationInformationRequiredState"]["state"],
+        "enabled"
+    );
+    // Once applied (ids in another casing, a role target elsewhere untouched), the plan is clean.
+    let mut after = observed.clone();
+    after["authenticationMethodConfigurations"][0]["featureSettings"] = fs.clone();
+    after["authenticationMethodConfigurations"][0]["featureSettings"]["displayAppInformationRequiredState"]
+        ["includeTarget"]["id"] = json!(G1.to_uppercase());
+    assert!(reads_back(
+        &m.patch,
+        &after["authenticationMethodConfigurations"][0]
+    ));
+    assert!(plan_of(&yaml, &after).methods.is_empty());
+    // A role target is a different target even with the same id.
+    let mut role = after.clone();
+    role["authenticationMethodConfigurations"][0]["featureSettings"]["displayAppInformationRequiredState"]
+        ["includeTarget"] = json!({"targetType": "role", "id": G1});
+    let p = plan_of(&yaml, &role);
+    assert_eq!(p.methods[0].settings[0].before, json!(format!("role {G1}")));
+    // Undeclared feature targets are left alone.
+    assert!(
+        plan_of(
+            "  microsoftAuthenticator:\n    showAppName: enabled\n",
+            &observed
+        )
+        .methods
+        .is_empty()
+    );
+}
+
+#[test]
+fn x509_bindings_and_rules_compare_as_sets_and_keep_unmanaged_binding_fields() {
+    let observed = json!({"authenticationMethodConfigurations": [
+        {"id": "X509Certificate", "state": "enabled",
+         "certificateUserBindings": [
+            {"x509CertificateField": "PrincipalName", "userProperty": "onPremisesUserPrincipalName", "priority": 1,
+             "trustAffinityLevel": "low"},
+            {"x509CertificateField": "RFC822Name", "userProperty": "userPrincipalName", "priority": 2}],
+         "authenticationModeConfiguration": {"x509CertificateAuthenticationDefaultMode": "x509CertificateSingleFactor",
+            "rules": [{"x509CertificateRuleType": "policyOID", "identifier": "1.2.3",
+                       "x509CertificateAuthenticationMode": "x509CertificateMultiFactor"}]},
+         "includeTargets": [], "excludeTargets": []}
+    ]});
+    // The same sets in another order: nothing to do.
+    let same = "  x509Certificate:\n    userBindings:\n      - {certificateField: RFC822Name, userProperty: userPrincipalName, priority: 2}\n      - {certificateField: PrincipalName, userProperty: onPremisesUserPrincipalName, priority: 1}\n    rules:\n      - {type: policyOID, identifier: \"1.2.3\", mode: multiFactor}\n";
+    assert!(plan_of(same, &observed).methods.is_empty());
+    // Priority 1 binds another property, a rule is added: one PATCH with both whole lists.
+    let yaml = "  x509Certificate:\n    defaultMode: singleFactor\n    userBindings:\n      - {certificateField: PrincipalName, userProperty: userPrincipalName, priority: 1}\n      - {certificateField: RFC822Name, userProperty: userPrincipalName, priority: 2}\n    rules:\n      - {type: policyOID, identifier: \"1.2.3\", mode: multiFactor}\n      - {type: issuerSubject, identifier: \"CN=Contoso CA\", mode: singleFactor}\n";
+    let p = plan_of(yaml, &observed);
+    let m = &p.methods[0];
+    assert!(m.destructive.is_empty(), "{:?}", m.destructive);
+    let names: Vec<&str> = m.settings.iter().map(|s| s.setting.as_str()).collect();
+    assert_eq!(names, ["rules", "userBindings"]);
+    assert_eq!(
+        m.settings[1].before[0],
+        json!({"certificateField": "PrincipalName", "userProperty": "onPremisesUserPrincipalName", "priority": 1})
+    );
+    assert_eq!(m.settings[0].after[1]["mode"], "singleFactor");
+    let bindings = m.patch["certificateUserBindings"].as_array().unwrap();
+    assert_eq!(
+        bindings[0],
+        json!({"x509CertificateField": "PrincipalName", "userProperty": "userPrincipalName", "priority": 1,
+               "trustAffinityLevel": "low"})
+    );
+    let amc = &m.patch["authenticationModeConfiguration"];
+    assert_eq!(
+        amc["x509CertificateAuthenticationDefaultMode"],
+        "x509CertificateSingleFactor"
+    );
+    assert_eq!(amc["rules"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        amc["rules"][1],
+        json!({"x509CertificateRuleType": "issuerSubject", "identifier": "CN=Contoso CA",
+               "x509CertificateAuthenticationMode": "x509CertificateSingleFactor"})
+    );
+    // Applied (Graph returning the lists in another order), it reads back and plans clean.
+    let mut after = observed.clone();
+    let c = &mut after["authenticationMethodConfigurations"][0];
+    let mut b = m.patch["certificateUserBindings"].clone();
+    b.as_array_mut().unwrap().reverse();
+    c["certificateUserBindings"] = b;
+    c["authenticationModeConfiguration"] = amc.clone();
+    assert!(reads_back(
+        &m.patch,
+        &after["authenticationMethodConfigurations"][0]
+    ));
+    assert!(plan_of(yaml, &after).methods.is_empty());
+}
+
+#[test]
+fn x509_lists_are_validated_entry_by_entry() {
+    let text = "apiVersion: authctl/v1\nkind: AuthenticationMethodsPolicy\nspec:\n  x509Certificate:\n    userBindings:\n      - {certificateField: PrincipalName, userProperty: userPrincipalName, priority: 1}\n      - {certificateField: Email, userProperty: userPrincipalName, priority: 2}\n      - {certificateField: RFC822Name, userProperty: userPrincipalName, priority: 1}\n      - {certificateField: RFC822Name, priority: 3}\n    rules:\n      - {type: issuer, identifier: x, mode: multiFactor}\n      - {type: policyOID, identifier: \"\", mode: multiFactor}\n";
+    let m: Manifests = crate::manifest::load_from(&["-".to_string()], &mut text.as_bytes());
+    let all = format!("{:?}", m.diagnostics);
+    for want in [
+        "`Email` is not a valid `certificateField`",
+        "two entries have the same `priority`",
+        "a user binding needs `userProperty`",
+        "`issuer` is not a valid `type`",
+        "is not a valid `identifier`",
+        "spec.x509Certificate.userBindings[1].certificateField",
+        "spec.x509Certificate.rules[1].identifier",
+    ] {
+        assert!(all.contains(want), "missing {want:?} in {all}");
+    }
 }
