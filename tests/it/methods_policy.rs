@@ -29,6 +29,18 @@ impl std::ops::Deref for Case {
 }
 
 impl Case {
+    /// `validate m` in the case's directory, which must fail (exit 1): its stdout and stderr, with miette's wrapped
+    /// lines joined.
+    fn validate_fails(&self) -> String {
+        let out = authctl_cmd()
+            .current_dir(&self.dir)
+            .args(["validate", "m"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+        both(&out).replace("\n  │ ", " ")
+    }
+
     fn new(tenant: &str) -> Case {
         let c = Case(TenantDir::new(tenant));
         std::fs::create_dir_all(c.dir.join("m")).unwrap();
@@ -211,14 +223,7 @@ fn validation_names_each_problem_with_its_place_and_a_fix() {
         ),
     );
     c.write("m/q.yaml", &policy_doc("  voice:\n    state: disabled\n"));
-    let out = authctl_cmd()
-        .current_dir(&c.dir)
-        .args(["validate", "m"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
-    // miette wraps long messages: join the wrapped lines.
-    let text = both(&out).replace("\n  │ ", " ");
+    let text = c.validate_fails();
     for want in [
         "m/p.yaml:5:22", // defaultLifetime 5m: outside 10 minutes–30 days
         "outside the range Graph accepts (10 minutes to 30 days)",
@@ -510,13 +515,7 @@ fn authenticator_feature_targets_validate_plan_apply_and_import_round_trip() {
             "  microsoftAuthenticator:\n    showAppNameExclude: {allUsers: true}\n    showLocationInclude: {group: SMS sign-in, nobody: true}\n    showLocationExclude: [x]\n    showAppNameInclude: {nobody: false}\n",
         ),
     );
-    let out = authctl_cmd()
-        .current_dir(&c.dir)
-        .args(["validate", "m"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
-    let text = both(&out).replace("\n  │ ", " ");
+    let text = c.validate_fails();
     for want in [
         "spec.microsoftAuthenticator.showAppNameExclude.allUsers",
         "all users can't be excluded",
